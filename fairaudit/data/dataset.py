@@ -1,0 +1,309 @@
+"""The validated, frozen dataset that everything below ``data/`` trusts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.data.tables import file_sha256, read_table, require_columns
+from fairaudit.errors import InputError
+
+UNKNOWN = "unknown"
+"""Group name given to rows whose demographic value is missing (never dropped)."""
+
+
+@dataclass(frozen=True, eq=False)
+class AuditDataset:
+    """A demographically labelled test set, validated once at the boundary.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The table as read (one row per study), in file order. Models read their inputs from it.
+    root : Path or None
+        Directory that relative paths in ``frame`` (e.g. image paths) resolve against.
+    source : str
+        Where the data came from (a path, or ``"<DataFrame>"``), used in messages.
+    label_column, labels
+        Name of the label column and the labels as an ``int8`` array of 0 / 1.
+    attributes : tuple of str
+        The protected attributes, in the order given.
+    group_codes : ndarray of shape (n, k)
+        ``group_codes[i, j]`` indexes ``group_names[j]``; missing values map to ``"unknown"``.
+    group_names : tuple of tuple of str
+        The groups of each attribute, in a stable order (``"unknown"`` last).
+    scores : ndarray or None
+        Predicted probabilities in [0, 1] when the table carries them.
+    clusters : ndarray or None
+        Integer patient codes (``--cluster``) for the patient-level bootstrap.
+    sha256 : str
+        SHA-256 of the source file's bytes (or of the frame's content).
+    """
+
+    frame: pd.DataFrame
+    root: Path | None
+    source: str
+    label_column: str
+    labels: np.ndarray
+    attributes: tuple[str, ...]
+    group_codes: np.ndarray
+    group_names: tuple[tuple[str, ...], ...]
+    sha256: str
+    scores: np.ndarray | None = None
+    score_column: str | None = None
+    clusters: np.ndarray | None = None
+    cluster_column: str | None = None
+    unknown_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.labels.shape[0])
+
+    def with_scores(self, scores: np.ndarray, score_column: str = "score") -> AuditDataset:
+        """Return a copy carrying ``scores`` (e.g. a model's predictions), validated."""
+        checked = validate_scores(np.asarray(scores), self.source, score_column)
+        if checked.shape[0] != self.n_rows:
+            raise InputError(
+                f"got {checked.shape[0]} scores for {self.n_rows} rows of {self.source}."
+            )
+        return dataclasses.replace(self, scores=checked, score_column=score_column)
+
+    def group_labels(self, attribute: str) -> np.ndarray:
+        """The group name of every row for one attribute (object array of str)."""
+        j = self.attributes.index(attribute)
+        return np.asarray(self.group_names[j], dtype=object)[self.group_codes[:, j]]
+
+
+def _row_ref(index: int) -> str:
+    # Data row numbers are 1-based, as a spreadsheet shows them below the header.
+    return f"data row {index + 1}"
+
+
+def validate_labels(values: pd.Series, source: str, column: str) -> np.ndarray:
+    """Binary labels as int8 0/1. Accepts 0/1 integers or floats, booleans, and 'true'/'false'."""
+    s = values
+    if s.isna().any():
+        i = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise InputError(
+            f"label column '{column}' in {source} has {int(s.isna().sum())} missing values "
+            f"(first at {_row_ref(i)}); every row needs a label of 0 or 1."
+        )
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy().astype(np.int8)
+    if pd.api.types.is_numeric_dtype(s):
+        arr = s.to_numpy(dtype=np.float64)
+        bad = ~np.isin(arr, (0.0, 1.0))
+    else:
+        lowered = s.astype(str).str.strip().str.lower()
+        mapping = {"0": 0.0, "1": 1.0, "false": 0.0, "true": 1.0, "0.0": 0.0, "1.0": 1.0}
+        arr = lowered.map(mapping).to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(arr)
+    if bad.any():
+        found = pd.unique(s[bad])[:5]
+        shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in found)
+        raise InputError(
+            f"label column '{column}' in {source} must be binary (0/1); found {shown} "
+            f"(first at {_row_ref(int(np.flatnonzero(bad)[0]))}). Encode the positive class as 1."
+        )
+    return arr.astype(np.int8)
+
+
+def validate_scores(values: np.ndarray | pd.Series, source: str, column: str) -> np.ndarray:
+    """Scores as float64 probabilities in [0, 1]; NaN or out-of-range values are an error."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        coerced = pd.to_numeric(s, errors="coerce")
+        bad = coerced.isna() & s.notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"score column '{column}' in {source} must be numeric; found {s.iloc[i]!r} "
+                f"at {_row_ref(i)}."
+            )
+        s = coerced
+    arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    nan = np.isnan(arr)
+    if nan.any():
+        raise InputError(
+            f"score column '{column}' in {source} has {int(nan.sum())} missing or NaN values "
+            f"(first at {_row_ref(int(np.flatnonzero(nan)[0]))}); every row needs a probability in [0, 1]."
+        )
+    out = (arr < 0.0) | (arr > 1.0)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise InputError(
+            f"score column '{column}' in {source} must hold probabilities in [0, 1]; found "
+            f"{arr[i]!r} at {_row_ref(i)} ({int(out.sum())} rows out of range). "
+            "Apply a sigmoid/softmax to logits first."
+        )
+    return arr
+
+
+def _format_value(v: object) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
+    """Encode one demographic column into integer codes and group names.
+
+    Missing values (NaN, None, empty strings) become the explicit group ``"unknown"``, placed
+    last. Categorical columns keep their category order; numeric columns sort numerically;
+    anything else sorts as text.
+
+    Returns
+    -------
+    codes : ndarray of int32
+    names : tuple of str
+    n_unknown : int
+    """
+    s = values
+    missing = s.isna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
+        as_text = s.astype("string").str.strip()
+        missing |= (as_text == "").fillna(True).to_numpy()
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        ordered = [c for c in s.cat.categories if _format_value(c) != ""]
+        keys = [_format_value(c) for c in ordered]
+        text = s.astype(object).map(lambda v: _format_value(v) if pd.notna(v) else None)
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        uniq = np.unique(s.to_numpy()[~missing].astype(np.float64))
+        keys = [_format_value(u) for u in uniq]
+        text = s.map(lambda v: _format_value(v) if pd.notna(v) else None)
+    else:
+        text = s.astype(object).map(lambda v: _format_value(v) if pd.notna(v) else None)
+        keys = sorted({t for t, m in zip(text, missing, strict=True) if not m})
+    # De-duplicate while keeping order (e.g. categories "1" and 1.0 formatting alike).
+    names: list[str] = list(dict.fromkeys(keys))
+    n_unknown = int(missing.sum())
+    if n_unknown and UNKNOWN not in names:
+        names.append(UNKNOWN)
+    index = {name: i for i, name in enumerate(names)}
+    text_arr = np.asarray(text.to_numpy(dtype=object), dtype=object)
+    text_arr[missing] = UNKNOWN
+    codes = np.fromiter((index[t] for t in text_arr), dtype=np.int32, count=len(text_arr))
+    return codes, tuple(names), n_unknown
+
+
+def parse_columns(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Split ``"sex,race"`` (or a list of such strings) into column names."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    cols = [c.strip() for item in items for c in str(item).split(",") if c.strip()]
+    if not cols:
+        raise InputError("no sensitive columns given; pass --sensitive COL[,COL...].")
+    if len(set(cols)) != len(cols):
+        raise InputError(f"sensitive columns repeat: {', '.join(cols)}; name each once.")
+    return cols
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash for frames that did not come from a file."""
+    h = hashlib.sha256()
+    h.update(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def from_frame(
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    sensitive: str | list[str] | tuple[str, ...],
+    score: str | None = None,
+    cluster: str | None = None,
+    source: str = "<DataFrame>",
+    root: Path | None = None,
+    sha256: str | None = None,
+) -> AuditDataset:
+    """Validate a table into an :class:`AuditDataset`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per study.
+    label : str
+        Binary label column (1 = disease present).
+    sensitive : str or list of str
+        Protected attribute columns (``"sex,race"`` or ``["sex", "race"]``).
+    score : str, optional
+        Column of predicted probabilities in [0, 1].
+    cluster : str, optional
+        Patient identifier column, for resampling whole patients.
+    """
+    attributes = parse_columns(sensitive)
+    if len(frame) == 0:
+        raise InputError(f"{source} has no data rows.")
+    require_columns(frame, [label], source, "--label")
+    require_columns(frame, attributes, source, "--sensitive")
+    if score is not None:
+        require_columns(frame, [score], source, "--score")
+    if cluster is not None:
+        require_columns(frame, [cluster], source, "--cluster")
+    if label in attributes:
+        raise InputError(f"column '{label}' is both the label and a sensitive attribute.")
+
+    labels = validate_labels(frame[label], source, label)
+    scores = validate_scores(frame[score], source, score) if score is not None else None
+
+    codes, names, unknown = [], [], {}
+    for col in attributes:
+        c, n, u = encode_groups(frame[col])
+        codes.append(c)
+        names.append(n)
+        unknown[col] = u
+    clusters = None
+    if cluster is not None:
+        if frame[cluster].isna().any():
+            i = int(np.flatnonzero(frame[cluster].isna().to_numpy())[0])
+            raise InputError(
+                f"cluster column '{cluster}' in {source} is missing at {_row_ref(i)}; "
+                "every study needs its patient id."
+            )
+        clusters = pd.factorize(frame[cluster], sort=False)[0].astype(np.int64)
+
+    return AuditDataset(
+        frame=frame,
+        root=root,
+        source=source,
+        label_column=label,
+        labels=labels,
+        attributes=tuple(attributes),
+        group_codes=np.stack(codes, axis=1).astype(np.int32),
+        group_names=tuple(names),
+        sha256=sha256 or frame_sha256(frame),
+        scores=scores,
+        score_column=score,
+        clusters=clusters,
+        cluster_column=cluster,
+        unknown_counts=unknown,
+    )
+
+
+def load_table_dataset(
+    path: str | Path,
+    *,
+    label: str,
+    sensitive: str | list[str] | tuple[str, ...],
+    score: str | None = None,
+    cluster: str | None = None,
+    what: str = "predictions file",
+) -> AuditDataset:
+    """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`)."""
+    p = Path(path)
+    frame = read_table(p, what)
+    return from_frame(
+        frame,
+        label=label,
+        sensitive=sensitive,
+        score=score,
+        cluster=cluster,
+        source=f"{what} '{p}'",
+        root=p.resolve().parent,
+        sha256=file_sha256(p),
+    )
