@@ -41,6 +41,8 @@ class AuditDataset:
         Predicted probabilities in [0, 1] when the table carries them.
     clusters : ndarray or None
         Integer patient codes (``--cluster``) for the patient-level bootstrap.
+    modalities : dict of str to ndarray of bool, or None
+        For multimodal manifests, which studies have each modality (image, note, labs).
     sha256 : str
         SHA-256 of the source file's bytes (or of the frame's content).
     """
@@ -59,6 +61,8 @@ class AuditDataset:
     clusters: np.ndarray | None = None
     cluster_column: str | None = None
     unknown_counts: dict[str, int] = field(default_factory=dict)
+    modalities: dict[str, np.ndarray] | None = None
+    """Per-row presence (bool) of each input modality, when the data is a multimodal manifest."""
 
     @property
     def n_rows(self) -> int:

@@ -1,0 +1,1 @@
+"""The Typer command-line interface (``fairaudit``): option parsing and exit codes only."""

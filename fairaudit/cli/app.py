@@ -1,0 +1,56 @@
+"""The ``fairaudit`` command. Each command lives in its own module and stays thin.
+
+Command modules import only typer and the standard library at module level so that
+``fairaudit --help`` is instant; heavy libraries load inside the command bodies.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from fairaudit._version import __version__
+
+app = typer.Typer(
+    name="fairaudit",
+    help=(
+        "Fairness audits for medical diagnostic models: per-group performance, demographic "
+        "parity, equal opportunity and equalised odds with confidence intervals, mitigations, "
+        "HTML reports and CI gates.\n\n"
+        "Exit codes: 0 passed (or no policy), 1 policy failed, 2 error, 3 inconclusive."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fairaudit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """fairaudit"""
+
+
+def _register() -> None:
+    from fairaudit.cli import audit
+
+    app.command("audit", help=audit.HELP)(audit.audit_command)
+
+
+_register()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

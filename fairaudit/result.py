@@ -1,0 +1,312 @@
+"""The frozen audit result: the single source for every output.
+
+Terminal table, JSON, Markdown, JUnit and HTML are all views of one :class:`AuditResult`; none
+computes a number of its own. ``to_dict`` produces the JSON of
+``shared/contracts/audit-result.schema.json`` (plus documented extra keys) and ``from_dict``
+reads it back, so a report can be re-rendered from a saved result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.1"
+
+# The metrics every group (and the overall row) carries, in display order.
+METRIC_NAMES: tuple[str, ...] = (
+    "prevalence",
+    "tpr",
+    "fpr",
+    "tnr",
+    "fnr",
+    "ppv",
+    "npv",
+    "selection_rate",
+    "accuracy",
+    "balanced_accuracy",
+    "auc",
+    "brier",
+    "ece",
+)
+
+CRITERIA_NAMES: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "auc_difference",
+)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its confidence interval; ``value`` is None when undefined (see ``reason``)."""
+
+    value: float | None
+    ci: tuple[float, float] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """Every metric of one group of one attribute (or intersection, e.g. ``"sex & race"``)."""
+
+    attribute: str
+    group: str
+    n: int
+    n_pos: int
+    n_neg: int
+    status: str  # "ok" | "insufficient"
+    metrics: Mapping[str, Estimate]
+    reasons: tuple[str, ...] = ()
+    missing_modalities: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExcludedGroup:
+    group: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One fairness criterion over the groups of one attribute or intersection.
+
+    ``status`` is ``"insufficient"`` (and ``value`` None) when any group of the attribute is
+    too small to judge or a rate the criterion needs is undefined; the same criterion over the
+    sufficient groups alone is still given in ``sufficient_groups_only`` for information.
+    """
+
+    attribute: str
+    name: str
+    value: float | None
+    ci: tuple[float, float] | None
+    status: str  # "ok" | "insufficient"
+    p_value: float | None = None
+    q_value: float | None = None
+    reason: str | None = None
+    groups: tuple[str, ...] = ()  # (group with the smallest rate, group with the largest)
+    excluded_groups: tuple[ExcludedGroup, ...] = ()
+    sufficient_groups_only: Estimate | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Spread of one performance metric across the sufficient groups of one attribute."""
+
+    attribute: str
+    metric: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    sd: float | None
+    ser: float | None
+    worst_group: str | None
+    best_group: str | None = None
+    n_groups: int = 0
+    sd_ci: tuple[float, float] | None = None
+    ser_ci: tuple[float, float] | None = None
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class GroupCurves:
+    """Curve data for the report (computed here, drawn there)."""
+
+    attribute: str
+    group: str
+    roc_fpr: tuple[float, ...]
+    roc_tpr: tuple[float, ...]
+    reliability_score: tuple[float | None, ...]
+    reliability_observed: tuple[float | None, ...]
+    reliability_count: tuple[int, ...]
+    thresholds: tuple[float, ...]
+    threshold_tpr: tuple[float | None, ...]
+    threshold_fpr: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    id: str
+    status: str  # "pass" | "fail" | "inconclusive"
+    message: str
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    bound: float | None = None
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    status: str  # "pass" | "fail" | "inconclusive" | "not_run"
+    rules: tuple[RuleOutcome, ...] = ()
+    policy: str | None = None
+    inconclusive_is_warning: bool = False
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    created: str
+    seed: int
+    n_bootstrap: int
+    confidence_level: float
+    data_sha256: str
+    model_sha256: str | None
+    tool_version: str = ""
+    command: str | None = None
+    bootstrap_unit: str = "row"
+    min_group_size: int = 30
+    min_group_events: int = 10
+    p_value_method: str | None = None
+    ece_bins: int = 10
+    package_versions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    n_rows: int
+    n_used: int
+    n_excluded: int
+    label: str
+    attributes: tuple[str, ...]
+    intersections: tuple[str, ...] = ()
+    source: str | None = None
+    unknown_counts: Mapping[str, int] = field(default_factory=dict)
+    n_clusters: int | None = None
+    score: str | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdInfo:
+    value: float
+    source: str
+    group_thresholds: Mapping[str, float] | None = None  # group name -> threshold
+    group_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class OverallResult:
+    n: int
+    n_pos: int
+    n_neg: int
+    metrics: Mapping[str, Estimate]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found. Frozen; every output format renders it."""
+
+    run: RunInfo
+    dataset: DatasetInfo
+    threshold: ThresholdInfo
+    overall: OverallResult
+    groups: tuple[GroupResult, ...]
+    criteria: tuple[Criterion, ...]
+    summaries: tuple[Summary, ...]
+    gate: GateOutcome = GateOutcome(status="not_run")
+    curves: tuple[GroupCurves, ...] = ()
+    warnings: tuple[str, ...] = ()
+    schema_version: str = SCHEMA_VERSION
+
+    # -- convenience lookups -------------------------------------------------------------
+    def group(self, attribute: str, group: str) -> GroupResult:
+        for g in self.groups:
+            if g.attribute == attribute and g.group == group:
+                return g
+        raise KeyError(f"no group {group!r} for attribute {attribute!r}")
+
+    def groups_of(self, attribute: str) -> tuple[GroupResult, ...]:
+        return tuple(g for g in self.groups if g.attribute == attribute)
+
+    def criterion(self, attribute: str, name: str) -> Criterion:
+        for c in self.criteria:
+            if c.attribute == attribute and c.name == name:
+                return c
+        raise KeyError(f"no criterion {name!r} for attribute {attribute!r}")
+
+    def summary(self, attribute: str, metric: str) -> Summary:
+        for s in self.summaries:
+            if s.attribute == attribute and s.metric == metric:
+                return s
+        raise KeyError(f"no summary of {metric!r} for attribute {attribute!r}")
+
+    @property
+    def audited_attributes(self) -> tuple[str, ...]:
+        return self.dataset.attributes + self.dataset.intersections
+
+    def with_gate(self, gate: GateOutcome) -> AuditResult:
+        return dataclasses.replace(self, gate=gate)
+
+    # -- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dictionary (contract keys first; extra keys are additions)."""
+        out: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "tool": {"name": "fairaudit", "version": self.run.tool_version},
+        }
+        body = _to_jsonable(self)
+        body.pop("schema_version")
+        out.update(body)
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
+        payload = {k: v for k, v in data.items() if k != "tool"}
+        return _from_jsonable(cls, payload)
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditResult:
+        return cls.from_dict(json.loads(text))
+
+
+def _clean_float(x: float) -> float | None:
+    return None if (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return _clean_float(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _to_jsonable(obj.item())
+    return obj
+
+
+def _from_jsonable(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if data is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        return _from_jsonable(non_none[0], data) if len(non_none) == 1 else data
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        kwargs = {k: _from_jsonable(hints[k], v) for k, v in data.items() if k in names}
+        return tp(**kwargs)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_jsonable(args[0], v) for v in data)
+        return tuple(_from_jsonable(a, v) for a, v in zip(args, data, strict=False))
+    if origin in (Mapping, dict, typing.Mapping):
+        return {k: _from_jsonable(args[1], v) for k, v in data.items()}
+    if tp is float and isinstance(data, int):
+        return float(data)
+    return data
