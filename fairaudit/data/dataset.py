@@ -168,7 +168,7 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     n_unknown : int
     """
     s = values
-    missing = s.isna().to_numpy()
+    missing = s.isna().to_numpy().copy()
     if not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
         as_text = s.astype("string").str.strip()
         missing |= (as_text == "").fillna(True).to_numpy()

@@ -1,0 +1,305 @@
+"""The Python API: ``fairaudit.audit(...)`` returns a frozen :class:`AuditResult`.
+
+The CLI is a thin layer over these functions: :func:`load_audit_data` (read and validate the
+table, run the model if one is given) and :func:`audit_dataset` (compute, gate).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit._version import __version__
+from fairaudit.data import AuditDataset, from_frame, load_table_dataset
+from fairaudit.errors import ConfigError, InputError
+from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
+from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD_WARNING = (
+    "the decision threshold is the default 0.5; choose it on validation data and pass "
+    "--threshold (never tune it on the test set)."
+)
+_VERSIONED = ("numpy", "pandas", "scipy", "torch", "fairlearn", "aif360", "matplotlib", "jinja2")
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A validated dataset with scores, and where its threshold and model came from."""
+
+    dataset: AuditDataset
+    threshold: float | None
+    threshold_source: str | None
+    model_sha256: str | None
+
+
+def load_audit_data(
+    predictions: str | Path | pd.DataFrame | None = None,
+    *,
+    label: str,
+    sensitive: str | list[str] | tuple[str, ...],
+    score: str | None = None,
+    data: str | Path | None = None,
+    model: str | Path | Any | None = None,
+    cluster: str | None = None,
+    progress: bool = False,
+) -> LoadedData:
+    """Read a predictions table, or a manifest plus a model, into a scored dataset.
+
+    Parameters
+    ----------
+    predictions : path or DataFrame, optional
+        A table with label, score and demographic columns (any model's predictions).
+    data, model : path, optional
+        A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
+        is run on the manifest in batches.
+    """
+    if (predictions is None) == (model is None):
+        raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+    if predictions is not None:
+        if data is not None:
+            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+        score = score or "score"
+        if isinstance(predictions, pd.DataFrame):
+            ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster)
+        else:
+            ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
+                                    cluster=cluster)
+        return LoadedData(ds, None, None, None)
+
+    if data is None:
+        raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
+    from fairaudit.data.manifest import load_manifest
+
+    if isinstance(model, str | Path):
+        from fairaudit.models.checkpoint import load_model
+
+        predictor = load_model(model)
+    else:
+        predictor = model
+    ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster)
+    scores = predictor.predict_proba(ds, progress=progress)
+    ds = ds.with_scores(np.asarray(scores, dtype=np.float64), "model score")
+    thr = getattr(predictor, "threshold", None)
+    rule = getattr(predictor, "threshold_rule", None)
+    source = f"checkpoint ({rule})" if rule else "checkpoint"
+    return LoadedData(ds, None if thr is None else float(thr), source if thr is not None else None,
+                      getattr(predictor, "sha256", None))
+
+
+def _check_config(config: AuditConfig) -> None:
+    if not 0.0 <= config.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
+    if config.n_bootstrap < 0:
+        raise ConfigError(f"--bootstrap must be 0 or more; got {config.n_bootstrap}.")
+    if config.n_bootstrap == 1:
+        raise ConfigError("--bootstrap 1 cannot give an interval; use 0 (off) or at least 100.")
+    if not 0.0 < config.confidence_level < 1.0:
+        raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
+    if config.min_group_size < 0 or config.min_group_events < 0:
+        raise ConfigError("--min-group-size and --min-group-events must be 0 or more.")
+    if config.n_permutations < 0:
+        raise ConfigError(f"--permutations must be 0 or more; got {config.n_permutations}.")
+
+
+def _package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "fairaudit": __version__}
+    for name in _VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
+    if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
+        return group_thresholds
+    if isinstance(group_thresholds, str | Path):
+        from fairaudit.mitigation.thresholds import GroupThresholds
+
+        group_thresholds = GroupThresholds.load(group_thresholds)
+    return GroupThresholdSpec(
+        attribute=group_thresholds.attribute,
+        thresholds=dict(group_thresholds.thresholds),
+        default=getattr(group_thresholds, "default", None),
+    )
+
+
+def audit_dataset(
+    dataset: AuditDataset,
+    *,
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    group_thresholds: Any = None,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    min_group_size: int = 30,
+    min_group_events: int = 10,
+    n_permutations: int = 1000,
+    intersections: bool = True,
+    policy: Any = None,
+    model_sha256: str | None = None,
+    command: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AuditResult:
+    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
+    if dataset.scores is None:
+        raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
+    warnings: list[str] = []
+    if threshold is None:
+        threshold, threshold_source = DEFAULT_THRESHOLD, "default (not chosen on validation data)"
+        warnings.append(DEFAULT_THRESHOLD_WARNING)
+    config = AuditConfig(
+        threshold=float(threshold), n_bootstrap=int(n_bootstrap),
+        confidence_level=float(confidence_level), seed=int(seed),
+        min_group_size=int(min_group_size), min_group_events=int(min_group_events),
+        n_permutations=int(n_permutations), intersections=bool(intersections),
+    )
+    _check_config(config)
+    spec = _threshold_spec(group_thresholds)
+    parts = compute_audit(
+        dataset.labels, dataset.scores, dataset.group_codes, dataset.group_names,
+        dataset.attributes, config, clusters=dataset.clusters, group_thresholds=spec,
+        modalities=dataset.modalities, progress=progress,
+    )
+    for attr, n_unknown in dataset.unknown_counts.items():
+        if n_unknown:
+            warnings.append(
+                f"{n_unknown} rows have no value for '{attr}'; they form the group 'unknown'."
+            )
+    n_insufficient = sum(1 for g in parts.groups if g.status == "insufficient")
+    if n_insufficient:
+        warnings.append(
+            f"{n_insufficient} groups are too small to judge (fewer than {config.min_group_size} "
+            f"rows or {config.min_group_events} positives/negatives); their criteria are 'insufficient'."
+        )
+    unit = "row" if parts.bootstrap_unit == "row" else f"patient ({dataset.cluster_column})"
+    result = AuditResult(
+        run=RunInfo(
+            created=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+            seed=config.seed,
+            n_bootstrap=config.n_bootstrap,
+            confidence_level=config.confidence_level,
+            data_sha256=dataset.sha256,
+            model_sha256=model_sha256,
+            tool_version=__version__,
+            command=command,
+            bootstrap_unit=unit,
+            min_group_size=config.min_group_size,
+            min_group_events=config.min_group_events,
+            p_value_method=_p_value_method(config),
+            package_versions=_package_versions(),
+        ),
+        dataset=DatasetInfo(
+            n_rows=dataset.n_rows, n_used=dataset.n_rows, n_excluded=0,
+            label=dataset.label_column, attributes=dataset.attributes,
+            intersections=parts.intersections, source=dataset.source,
+            unknown_counts=dict(dataset.unknown_counts), n_clusters=parts.n_clusters,
+            score=dataset.score_column,
+        ),
+        threshold=ThresholdInfo(
+            value=config.threshold,
+            source=threshold_source or "given",
+            group_thresholds=dict(spec.thresholds) if spec else None,
+            group_attribute=spec.attribute if spec else None,
+        ),
+        overall=parts.overall,
+        groups=parts.groups,
+        criteria=parts.criteria,
+        summaries=parts.summaries,
+        curves=parts.curves,
+        warnings=tuple(warnings) + parts.warnings,
+    )
+    if policy is not None:
+        from fairaudit.gate import evaluate, load_policy
+
+        pol = load_policy(policy) if isinstance(policy, str | Path) else policy
+        result = result.with_gate(evaluate(result, pol))
+    else:
+        result = result.with_gate(GateOutcome(status="not_run"))
+    return result
+
+
+def _p_value_method(config: AuditConfig) -> str | None:
+    from fairaudit.metrics.significance import PERMUTATION_METHOD
+
+    if config.n_permutations == 0:
+        return None
+    return f"{PERMUTATION_METHOD} ({config.n_permutations} permutations)"
+
+
+def audit(
+    predictions: str | Path | pd.DataFrame | None = None,
+    *,
+    label: str,
+    sensitive: str | list[str] | tuple[str, ...],
+    score: str | None = None,
+    data: str | Path | None = None,
+    model: str | Path | Any | None = None,
+    threshold: float | None = None,
+    group_thresholds: Any = None,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    cluster: str | None = None,
+    min_group_size: int = 30,
+    min_group_events: int = 10,
+    n_permutations: int = 1000,
+    intersections: bool = True,
+    policy: Any = None,
+) -> AuditResult:
+    """Audit a model's predictions for fairness across protected groups.
+
+    Parameters
+    ----------
+    predictions : path or DataFrame, optional
+        Predictions table (CSV/Parquet path or DataFrame) with label, score and demographics.
+    label : str
+        Binary label column (1 = disease present).
+    sensitive : str or list of str
+        Protected attribute columns; each alone and every intersection is audited.
+    score : str, optional
+        Score column (probabilities in [0, 1]); default ``"score"``.
+    data, model : path, optional
+        A manifest and a checkpoint (or any object with ``predict_proba(dataset)``), instead of
+        ``predictions``.
+    threshold : float, optional
+        Decision threshold (``score >= threshold`` is positive). Defaults to the model's
+        validation threshold, else 0.5 with a warning.
+    group_thresholds : path or GroupThresholds, optional
+        Per-group thresholds (from ``fairaudit mitigate --method threshold``).
+    n_bootstrap, confidence_level, seed, cluster
+        Percentile bootstrap intervals; ``cluster`` resamples whole patients.
+    min_group_size, min_group_events
+        Groups below these are ``insufficient``.
+    n_permutations : int
+        Permutations for criterion p-values (q-values are Benjamini-Hochberg).
+    policy : path or Policy, optional
+        A gate policy; the outcome is in ``result.gate``.
+
+    Returns
+    -------
+    AuditResult
+    """
+    loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
+                             data=data, model=model, cluster=cluster)
+    thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
+    return audit_dataset(
+        loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
+        n_bootstrap=n_bootstrap, confidence_level=confidence_level, seed=seed,
+        min_group_size=min_group_size, min_group_events=min_group_events,
+        n_permutations=n_permutations, intersections=intersections, policy=policy,
+        model_sha256=loaded.model_sha256,
+    )
+
+

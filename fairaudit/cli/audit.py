@@ -1,0 +1,179 @@
+"""``fairaudit audit``: audit a predictions table, or a model on a manifest."""
+
+from __future__ import annotations
+
+import enum
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from fairaudit.cli._common import err, handle_errors
+
+HELP = (
+    "Audit a model's predictions for fairness across protected groups: every per-group metric "
+    "with confidence intervals, demographic parity, equal opportunity and equalised odds per "
+    "attribute and intersection, and an optional policy gate.\n\n"
+    "Exit codes: 0 passed (or no policy), 1 policy failed, 2 error, 3 inconclusive."
+)
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@handle_errors
+def audit_command(
+    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) or cohort folder for --model.", show_default=False),
+    label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
+    score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
+    sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
+    threshold: float | None = typer.Option(None, "--threshold", "-t", help="Decision threshold (score >= t is positive), chosen on validation data. Default: the checkpoint's, else 0.5 with a warning.", show_default=False),
+    group_thresholds: Path | None = typer.Option(None, "--group-thresholds", help="Per-group thresholds JSON from `fairaudit mitigate --method threshold`.", show_default=False),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Payload format written to stdout or --output."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the payload here instead of stdout.", show_default=False),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutations (same seed, same numbers)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-B", help="Bootstrap replicates for confidence intervals (0 = off)."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Patient id column: resample whole patients (studies of one patient are correlated).", show_default=False),
+    min_group_size: int = typer.Option(30, "--min-group-size", help="Groups with fewer rows are 'insufficient'."),
+    min_group_events: int = typer.Option(10, "--min-group-events", help="Groups with fewer positives or negatives are 'insufficient'."),
+    permutations: int = typer.Option(1000, "--permutations", help="Permutations for the p-values of the criteria (0 = off)."),
+    intersections: bool = typer.Option(True, "--intersections/--no-intersections", help="Audit intersections of attributes (sex & race)."),
+    policy: Path | None = typer.Option(None, "--policy", help="Gate policy (TOML): pass / fail / inconclusive with exit codes 0 / 1 / 3.", show_default=False),
+    html: Path | None = typer.Option(None, "--html", help="Also write the self-contained HTML report here.", show_default=False),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML (one test case per policy rule) here.", show_default=False),
+    no_fail: bool = typer.Option(False, "--no-fail", help="Report the gate outcome but exit 0 (for rollouts)."),
+    suppress_small_cells: int = typer.Option(0, "--suppress-small-cells", help="Hide counts below K in Markdown and HTML (privacy)."),
+    save_predictions: Path | None = typer.Option(None, "--save-predictions", help="With --model: write per-study scores (CSV or Parquet) here.", show_default=False),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
+) -> None:
+    from fairaudit.api import audit_dataset, load_audit_data
+    from fairaudit.errors import ConfigError
+
+    if save_predictions is not None and model is None:
+        raise ConfigError("--save-predictions needs --model (a predictions table already has its scores).")
+    if suppress_small_cells < 0:
+        raise ConfigError("--suppress-small-cells must be 0 or more.")
+    for path, opt in ((output, "--output"), (html, "--html"), (junit, "--junit"), (save_predictions, "--save-predictions")):
+        if path is not None and path.is_dir():
+            raise ConfigError(f"{opt} '{path}' is a directory; give a file path.")
+    pol = None
+    if policy is not None:
+        from fairaudit.gate import load_policy
+
+        pol = load_policy(policy)  # fail on a bad policy before any work
+
+    loaded = load_audit_data(
+        predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
+        cluster=cluster, progress=not quiet,
+    )
+    thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
+    command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+
+    with _progress(bootstrap, quiet) as advance:
+        result = audit_dataset(
+            loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
+            n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
+            min_group_size=min_group_size, min_group_events=min_group_events,
+            n_permutations=permutations, intersections=intersections, policy=pol,
+            model_sha256=loaded.model_sha256, command=command, progress=advance,
+        )
+
+    # Render everything before writing anything: no half-written outputs on error.
+    from fairaudit.report import render
+
+    options = {"suppress_small_cells": suppress_small_cells} if fmt is Format.markdown else {}
+    payload = render(result, fmt.value, **options)
+    extra: list[tuple[Path, str | bytes]] = []
+    if html is not None:
+        from fairaudit.report.html import render_html
+
+        extra.append((html, render_html(result, suppress_small_cells=suppress_small_cells)))
+    if junit is not None:
+        from fairaudit.report.junit import render_junit
+
+        extra.append((junit, render_junit(result)))
+    if save_predictions is not None:
+        extra.append((save_predictions, _predictions_bytes(loaded.dataset, save_predictions)))
+
+    from fairaudit.cli._common import emit, write_atomic
+
+    for path, content in extra:
+        write_atomic(path, content)
+    emit(payload, output)
+
+    if not quiet:
+        for w in result.warnings:
+            err(f"warning: {w}")
+        _summary(result, output, html, junit)
+    from fairaudit.gate import exit_code
+
+    code = exit_code(result.gate, no_fail=no_fail) if pol is not None else 0
+    raise typer.Exit(code)
+
+
+def _predictions_bytes(dataset, path: Path) -> bytes:
+    import io
+
+    import pandas as pd
+
+    frame = pd.DataFrame(index=range(dataset.n_rows))
+    for col in ("patient_id", "study_id"):
+        if col in dataset.frame.columns:
+            frame[col] = dataset.frame[col].to_numpy()
+    frame[dataset.label_column] = dataset.labels
+    for attr in dataset.attributes:
+        frame[attr] = dataset.group_labels(attr)
+    frame["score"] = dataset.scores
+    buf = io.BytesIO()
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(buf, index=False)
+    else:
+        frame.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+class _progress:
+    """A rich progress bar on stderr for the bootstrap (nothing when quiet or not a terminal)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.quiet, self._p = total, quiet, None
+
+    def __enter__(self):
+        if self.quiet or self.total <= 0 or not sys.stderr.isatty():
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from fairaudit.cli._common import stderr_console
+
+        self._p = Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), console=stderr_console(), transient=True)
+        self._p.__enter__()
+        task = self._p.add_task("bootstrap", total=self.total)
+        return lambda k: self._p.advance(task, k)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)
+
+
+def _summary(result, output: Path | None, html: Path | None, junit: Path | None) -> None:
+    n_groups = len(result.groups)
+    n_insuff = sum(1 for g in result.groups if g.status == "insufficient")
+    flagged = [c for c in result.criteria if c.q_value is not None and c.q_value < 0.05]
+    err(
+        f"audited {result.dataset.n_rows} rows: {len(result.dataset.attributes)} attributes, "
+        f"{len(result.dataset.intersections)} intersections, {n_groups} groups "
+        f"({n_insuff} insufficient); {len(flagged)} criteria with q < 0.05."
+    )
+    for path, what in ((output, "payload"), (html, "HTML report"), (junit, "JUnit XML")):
+        if path is not None:
+            err(f"wrote {what}: {path}")
+    if result.gate.status != "not_run":
+        err(f"gate: {result.gate.status}")

@@ -1,0 +1,152 @@
+"""Per-group metrics from cell statistics, vectorised over any leading (replicate) axes.
+
+Every function takes arrays whose last axes are (G, 2, B) or (G, 2, 2) and returns (..., G).
+Undefined values (a zero denominator) are NaN here and become ``null`` with a reason in the
+result; they are never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fairaudit.metrics.cells import ECE_BINS, CellTable, Partition
+
+# Why a metric can be undefined, by metric.
+UNDEFINED_REASON = {
+    "prevalence": "group is empty",
+    "tpr": "no positives in group",
+    "fnr": "no positives in group",
+    "fpr": "no negatives in group",
+    "tnr": "no negatives in group",
+    "ppv": "no positive predictions in group",
+    "npv": "no negative predictions in group",
+    "selection_rate": "group is empty",
+    "accuracy": "group is empty",
+    "balanced_accuracy": "needs both positives and negatives",
+    "auc": "needs both positives and negatives (all labels are one class)",
+    "brier": "group is empty",
+    "ece": "group is empty",
+}
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.true_divide(a, b)
+    return np.where(b > 0, out, np.nan)
+
+
+def fine_confusion(count: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """Confusion counts per fine group: (..., F, 2, B) -> (..., F, 2, 2) as [label, decision]."""
+    pred_pos = np.einsum("...fyb,fb->...fy", count, above.astype(count.dtype))
+    total = count.sum(axis=-1)
+    return np.stack([total - pred_pos, pred_pos], axis=-1)
+
+
+def aggregate(x: np.ndarray, part: Partition, fine_axis: int) -> np.ndarray:
+    """Sum a fine-group array into the groups of ``part`` along ``fine_axis``."""
+    x = np.moveaxis(x, fine_axis, -1)
+    # Matrix product with the one-hot membership (fast for a few dozen groups).
+    out = x @ part.onehot().T
+    return np.moveaxis(out, -1, fine_axis)
+
+
+def confusion_metrics(conf: np.ndarray) -> dict[str, np.ndarray]:
+    """Rates from confusion counts (..., G, 2, 2) [label, decision]."""
+    tn, fp = conf[..., 0, 0], conf[..., 0, 1]
+    fn, tp = conf[..., 1, 0], conf[..., 1, 1]
+    pos, neg = tp + fn, tn + fp
+    n = pos + neg
+    tpr = _div(tp, pos)
+    tnr = _div(tn, neg)
+    return {
+        "prevalence": _div(pos, n),
+        "tpr": tpr,
+        "fpr": _div(fp, neg),
+        "tnr": tnr,
+        "fnr": _div(fn, pos),
+        "ppv": _div(tp, tp + fp),
+        "npv": _div(tn, tn + fn),
+        "selection_rate": _div(tp + fp, n),
+        "accuracy": _div(tp + tn, n),
+        "balanced_accuracy": (tpr + tnr) / 2.0,
+    }
+
+
+def binned_auc(count: np.ndarray) -> np.ndarray:
+    """AUC from score histograms (..., G, 2, B); pairs in the same bin count 1/2."""
+    neg, pos = count[..., 0, :], count[..., 1, :]
+    neg_below = np.cumsum(neg, axis=-1) - neg
+    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=-1)
+    return _div(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
+def calibration_metrics(
+    count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, ece_bin: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Brier score and ECE (equal-width bins) from per-cell sums, exact at the point estimate."""
+    n = count.sum(axis=(-2, -1))
+    pos = count[..., 1, :].sum(axis=-1)
+    sq = ssq.sum(axis=(-2, -1))
+    s_pos = ssum[..., 1, :].sum(axis=-1)
+    brier = _div(sq - 2.0 * s_pos + pos, n)
+    # Per ECE bin: observed positives minus summed scores; ECE = sum |.| / n.
+    onehot = np.zeros((ece_bin.shape[0], ECE_BINS))
+    onehot[np.arange(ece_bin.shape[0]), ece_bin] = 1.0
+    obs = count[..., 1, :] @ onehot
+    pred = ssum.sum(axis=-2) @ onehot
+    ece = _div(np.abs(obs - pred).sum(axis=-1), n)
+    return {"brier": brier, "ece": ece}
+
+
+def group_metrics(
+    count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, cells: CellTable, part: Partition
+) -> dict[str, np.ndarray]:
+    """All metrics of every group of ``part`` from fine-cell arrays (..., F, 2, B)."""
+    fine_axis = count.ndim - 3
+    conf = aggregate(fine_confusion(count, cells.above), part, fine_axis)
+    c = aggregate(count, part, fine_axis)
+    out = confusion_metrics(conf)
+    out["auc"] = binned_auc(c)
+    out.update(
+        calibration_metrics(
+            c, aggregate(ssum, part, fine_axis), aggregate(ssq, part, fine_axis), cells.ece_bin
+        )
+    )
+    out["_n"] = conf.sum(axis=(-2, -1))
+    out["_pos"] = conf[..., 1, :].sum(axis=-1)
+    out["_neg"] = conf[..., 0, :].sum(axis=-1)
+    return out
+
+
+def exact_auc(labels: np.ndarray, scores: np.ndarray, gid: np.ndarray, n_groups: int,
+              order: np.ndarray | None = None) -> np.ndarray:
+    """Exact per-group AUC (Mann-Whitney with mid-ranks for ties), one sort for all groups.
+
+    Parameters
+    ----------
+    order : ndarray, optional
+        ``np.argsort(scores, kind="stable")``, computed once and shared across partitions.
+    """
+    n = labels.shape[0]
+    if n == 0:
+        return np.full(n_groups, np.nan)
+    if order is None:
+        order = np.argsort(scores, kind="stable")
+    g_sorted = gid[order]
+    # A stable sort by group keeps score order inside each group; int16 keys use radix sort.
+    key = g_sorted.astype(np.int16) if n_groups < 2**15 else g_sorted
+    idx = order[np.argsort(key, kind="stable")]
+    g, s, y = gid[idx], scores[idx], labels[idx].astype(np.float64)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = (g[1:] != g[:-1]) | (s[1:] != s[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], n)
+    block = np.cumsum(new) - 1
+    group_start = np.searchsorted(g, np.arange(n_groups), side="left")
+    mid = (starts + ends - 1) / 2.0 + 1.0  # 1-based mid-rank in the whole array
+    rank = mid[block] - group_start[g]
+    r_pos = np.bincount(g, weights=rank * y, minlength=n_groups)
+    pos = np.bincount(g, weights=y, minlength=n_groups)
+    neg = np.bincount(g, minlength=n_groups) - pos
+    return _div(r_pos - pos * (pos + 1) / 2.0, pos * neg)
