@@ -1,0 +1,400 @@
+"""The policy file: TOML rules that turn an audit into a pass / fail / inconclusive decision.
+
+A policy is read once, validated completely, and becomes a frozen :class:`Policy`. Every
+problem is a :class:`~fairaudit.errors.ConfigError` on one line that names the file, the line,
+the table and key, what is allowed and what was found. The format is documented in
+``docs/report-and-gate.md``; ``sample_data/policy.toml`` is a commented example.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairaudit.errors import ConfigError
+from fairaudit.result import CRITERIA_NAMES, METRIC_NAMES
+
+ALL = "*"
+INCONCLUSIVE_CHOICES = ("fail", "warn")
+INSUFFICIENT_CHOICES = ("inconclusive", "fail", "sufficient_groups_only")
+WITHOUT_CI_CHOICES = ("inconclusive", "point")
+SUMMARY_STATISTICS = ("sd", "ser")
+
+_SETTINGS_KEYS = ("name", "inconclusive", "insufficient", "without_ci")
+_CRITERION_KEYS = ("id", "name", "attributes", "max", "min")
+_METRIC_KEYS = ("id", "metric", "attributes", "max", "min")
+_SUMMARY_KEYS = ("id", "metric", "statistic", "attributes", "max", "min")
+_GROUPS_KEYS = ("min_size", "allow_insufficient", "attributes")
+_TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``value <= max`` and/or ``value >= min``; at least one is set."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class CriterionRule:
+    """A fairness criterion (e.g. ``equalized_odds_difference``) bounded per attribute."""
+
+    id: str
+    name: str
+    attributes: tuple[str, ...]  # ("*",) for every attribute and intersection
+    bound: Bound
+
+
+@dataclass(frozen=True)
+class GroupMetricRule:
+    """A floor or ceiling that every group's metric must meet (e.g. every group's auc >= 0.8)."""
+
+    id: str
+    metric: str
+    attributes: tuple[str, ...]
+    bound: Bound
+
+
+@dataclass(frozen=True)
+class SummaryRule:
+    """A bound on a spread summary of a metric across groups (``sd`` or ``ser``)."""
+
+    id: str
+    metric: str
+    statistic: str
+    attributes: tuple[str, ...]
+    bound: Bound
+
+
+@dataclass(frozen=True)
+class GroupSizeRule:
+    """Every group has at least ``min_size`` rows; optionally no group may be insufficient."""
+
+    id: str
+    min_size: int
+    allow_insufficient: bool
+    attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. ``source`` is the file it came from (for messages and the report)."""
+
+    name: str
+    criteria: tuple[CriterionRule, ...] = ()
+    group_metrics: tuple[GroupMetricRule, ...] = ()
+    summaries: tuple[SummaryRule, ...] = ()
+    group_size: GroupSizeRule | None = None
+    inconclusive: str = "fail"  # "fail": exit 3 | "warn": reported, exit 0
+    insufficient: str = "inconclusive"
+    without_ci: str = "inconclusive"
+    source: str | None = None
+
+    @property
+    def inconclusive_is_warning(self) -> bool:
+        return self.inconclusive == "warn"
+
+    @property
+    def n_rules(self) -> int:
+        return (
+            len(self.criteria)
+            + len(self.group_metrics)
+            + len(self.summaries)
+            + (self.group_size is not None)
+        )
+
+
+# -- locating keys in the source, for messages that name the line ------------------------------
+
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_\-]+)\s*\]\]?\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+class _Locator:
+    """Maps (table, occurrence, key) to the line it is written on (1-based)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, int, str | None], int] = {}
+        table, index = "", 0
+        counts: dict[str, int] = {}
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER_RE.match(line)
+            if header:
+                table = header.group(2)
+                if header.group(1) == "[[":
+                    index = counts.get(table, 0)
+                    counts[table] = index + 1
+                else:
+                    index = 0
+                self.lines.setdefault((table, index, None), lineno)
+                continue
+            key = _KEY_RE.match(line)
+            if key:
+                self.lines.setdefault((table, index, key.group(1)), lineno)
+
+    def line(self, table: str, index: int, key: str | None) -> int | None:
+        return self.lines.get((table, index, key)) or self.lines.get((table, index, None))
+
+
+class _Reader:
+    """Validates one table of the policy, raising messages that name file, line and key."""
+
+    def __init__(self, path: str, locator: _Locator) -> None:
+        self.path = path
+        self.locator = locator
+
+    def fail(self, table: str, index: int, key: str | None, message: str, array: bool) -> ConfigError:
+        line = self.locator.line(table, index, key)
+        where = f"{self.path}:{line}" if line else self.path
+        label = f"[[{table}]] #{index + 1}" if array else f"[{table}]"
+        if not table:
+            label = "top level"
+        key_part = f" key '{key}'" if key else ""
+        return ConfigError(f"{where}: policy {label}{key_part}: {message}")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _table_fields(
+    reader: _Reader, table: str, index: int, data: Any, allowed: tuple[str, ...], array: bool
+) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise reader.fail(table, index, None, f"must be a table, got {_type_name(data)}", array)
+    for key in data:
+        if key not in allowed:
+            raise reader.fail(
+                table, index, key, f"unknown key; allowed keys are {', '.join(allowed)}", array
+            )
+    return data
+
+
+def _number(reader: _Reader, table: str, index: int, data: Mapping[str, Any], key: str, array: bool) -> float | None:
+    if key not in data:
+        return None
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise reader.fail(table, index, key, f"must be a finite number, got {value!r}", array)
+    return float(value)
+
+
+def _bound(reader: _Reader, table: str, index: int, data: Mapping[str, Any], array: bool) -> Bound:
+    low = _number(reader, table, index, data, "min", array)
+    high = _number(reader, table, index, data, "max", array)
+    if low is None and high is None:
+        raise reader.fail(table, index, None, "needs 'max' and/or 'min' (the bound to check)", array)
+    if low is not None and high is not None and low > high:
+        raise reader.fail(table, index, "min", f"min {low:g} is greater than max {high:g}", array)
+    return Bound(min=low, max=high)
+
+
+def _choice(
+    reader: _Reader, table: str, index: int, data: Mapping[str, Any], key: str,
+    choices: tuple[str, ...], default: str, array: bool,
+) -> str:
+    value = data.get(key, default)
+    if value not in choices:
+        raise reader.fail(
+            table, index, key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}", array
+        )
+    return value
+
+
+def _attributes(reader: _Reader, table: str, index: int, data: Mapping[str, Any], array: bool) -> tuple[str, ...]:
+    value = data.get("attributes", ALL)
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v.strip() for v in value)
+    ):
+        raise reader.fail(
+            table, index, "attributes",
+            f"must be \"*\" (every attribute and intersection), an attribute name, or a non-empty "
+            f"list of names such as [\"race\", \"sex & race\"]; got {value!r}",
+            array,
+        )
+    if ALL in value:
+        return (ALL,)
+    return tuple(dict.fromkeys(value))
+
+
+def _rule_id(reader: _Reader, table: str, index: int, data: Mapping[str, Any], default: str) -> str:
+    value = data.get("id", default)
+    if not isinstance(value, str) or not value.strip():
+        raise reader.fail(table, index, "id", f"must be a non-empty string, got {value!r}", True)
+    return value
+
+
+def _array(reader: _Reader, doc: Mapping[str, Any], table: str) -> list[Any]:
+    value = doc.get(table, [])
+    if not isinstance(value, list):
+        raise reader.fail(
+            table, 0, None, f"must be written as an array of tables, [[{table}]], one per rule", False
+        )
+    return value
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and validate policy TOML text (see :func:`load_policy`)."""
+    locator = _Locator(text)
+    reader = _Reader(source, locator)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            line = locator.line(key, 0, None) or locator.line("", 0, key)
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(
+                f"{where}: policy has unknown table or key '{key}'; allowed are "
+                f"[policy], [[criterion]], [[group_metric]], [[summary]], [groups]"
+            )
+
+    settings = _table_fields(reader, "policy", 0, doc.get("policy", {}), _SETTINGS_KEYS, False)
+    name = settings.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise reader.fail("policy", 0, "name", f"must be a string, got {name!r}", False)
+    inconclusive = _choice(reader, "policy", 0, settings, "inconclusive", INCONCLUSIVE_CHOICES, "fail", False)
+    insufficient = _choice(reader, "policy", 0, settings, "insufficient", INSUFFICIENT_CHOICES, "inconclusive", False)
+    without_ci = _choice(reader, "policy", 0, settings, "without_ci", WITHOUT_CI_CHOICES, "inconclusive", False)
+
+    criteria = []
+    for i, raw in enumerate(_array(reader, doc, "criterion")):
+        data = _table_fields(reader, "criterion", i, raw, _CRITERION_KEYS, True)
+        crit = data.get("name")
+        if crit not in CRITERIA_NAMES:
+            raise reader.fail(
+                "criterion", i, "name", f"must be one of {', '.join(CRITERIA_NAMES)}; got {crit!r}", True
+            )
+        bound = _bound(reader, "criterion", i, data, True)
+        attrs = _attributes(reader, "criterion", i, data, True)
+        rid = _rule_id(reader, "criterion", i, data, f"{crit} {bound.describe()}")
+        criteria.append(CriterionRule(id=rid, name=crit, attributes=attrs, bound=bound))
+
+    group_metrics = []
+    for i, raw in enumerate(_array(reader, doc, "group_metric")):
+        data = _table_fields(reader, "group_metric", i, raw, _METRIC_KEYS, True)
+        metric = data.get("metric")
+        if metric not in METRIC_NAMES:
+            raise reader.fail(
+                "group_metric", i, "metric", f"must be one of {', '.join(METRIC_NAMES)}; got {metric!r}", True
+            )
+        bound = _bound(reader, "group_metric", i, data, True)
+        attrs = _attributes(reader, "group_metric", i, data, True)
+        rid = _rule_id(reader, "group_metric", i, data, f"every group {metric} {bound.describe()}")
+        group_metrics.append(GroupMetricRule(id=rid, metric=metric, attributes=attrs, bound=bound))
+
+    summaries = []
+    for i, raw in enumerate(_array(reader, doc, "summary")):
+        data = _table_fields(reader, "summary", i, raw, _SUMMARY_KEYS, True)
+        metric = data.get("metric")
+        if metric not in METRIC_NAMES:
+            raise reader.fail(
+                "summary", i, "metric", f"must be one of {', '.join(METRIC_NAMES)}; got {metric!r}", True
+            )
+        statistic = data.get("statistic")
+        if statistic not in SUMMARY_STATISTICS:
+            raise reader.fail(
+                "summary", i, "statistic",
+                f"must be 'sd' (standard deviation across groups) or 'ser' (skewed error ratio); got {statistic!r}",
+                True,
+            )
+        bound = _bound(reader, "summary", i, data, True)
+        attrs = _attributes(reader, "summary", i, data, True)
+        rid = _rule_id(reader, "summary", i, data, f"{statistic} of {metric} {bound.describe()}")
+        summaries.append(SummaryRule(id=rid, metric=metric, statistic=statistic, attributes=attrs, bound=bound))
+
+    group_size = None
+    if "groups" in doc:
+        data = _table_fields(reader, "groups", 0, doc["groups"], _GROUPS_KEYS, False)
+        min_size = data.get("min_size", 0)
+        if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
+            raise reader.fail("groups", 0, "min_size", f"must be a non-negative integer, got {min_size!r}", False)
+        allow = data.get("allow_insufficient", True)
+        if not isinstance(allow, bool):
+            raise reader.fail("groups", 0, "allow_insufficient", f"must be true or false, got {allow!r}", False)
+        if min_size == 0 and allow:
+            raise reader.fail(
+                "groups", 0, None, "checks nothing; set min_size > 0 and/or allow_insufficient = false", False
+            )
+        attrs = _attributes(reader, "groups", 0, data, False)
+        if min_size and not allow:
+            rid = f"every group n >= {min_size}, none insufficient"
+        elif min_size:
+            rid = f"every group n >= {min_size}"
+        else:
+            rid = "no insufficient group"
+        group_size = GroupSizeRule(
+            id=rid, min_size=min_size, allow_insufficient=allow, attributes=attrs
+        )
+
+    policy = Policy(
+        name=name,
+        criteria=tuple(criteria),
+        group_metrics=tuple(group_metrics),
+        summaries=tuple(summaries),
+        group_size=group_size,
+        inconclusive=inconclusive,
+        insufficient=insufficient,
+        without_ci=without_ci,
+        source=source,
+    )
+    if policy.n_rules == 0:
+        raise ConfigError(
+            f"{source}: policy has no rules; add at least one [[criterion]], [[group_metric]], "
+            f"[[summary]] or [groups] table"
+        )
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy file.
+
+    Parameters
+    ----------
+    path
+        A TOML file (format in ``docs/report-and-gate.md``).
+
+    Returns
+    -------
+    Policy
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, not TOML, or a table/key/value is not allowed; the
+        one-line message names the file, the line, the key and what is allowed.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"policy file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read policy file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"policy file {path} is not UTF-8 text (TOML expected)") from None
+    return parse_policy(text, source=str(path))

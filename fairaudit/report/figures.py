@@ -1,0 +1,176 @@
+"""Figures for the HTML report, drawn from the curve data already in the AuditResult.
+
+Matplotlib's object API only (``Figure`` + Agg/SVG back-ends, never pyplot, so nothing global
+changes and it is thread-safe). Output is SVG with a fixed hash salt and no date, returned as a
+``data:`` URI, so a report is self-contained and byte-for-byte reproducible. Matplotlib is
+imported lazily: ``fairaudit --help`` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fairaudit.result import GroupCurves
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+LINESTYLES = ("-", "--", "-.", ":")
+
+_RC = {
+    "svg.hashsalt": "fairaudit",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e3e6ea",
+    "grid.linewidth": 0.6,
+    "axes.edgecolor": "#8a929b",
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+
+
+def style(index: int) -> dict[str, Any]:
+    """Colour and line style of the ``index``-th group (stable across the three figures)."""
+    return {
+        "color": PALETTE[index % len(PALETTE)],
+        "linestyle": LINESTYLES[(index // len(PALETTE)) % len(LINESTYLES)],
+    }
+
+
+def _label(text: str, limit: int = 34) -> str:
+    # Long names would squeeze the plot; the tables carry them in full.
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    # "$" would switch matplotlib to mathtext; group names are data, shown literally.
+    return text.replace("$", r"\$")
+
+
+def _group_label(group: str, insufficient: Sequence[str]) -> str:
+    return _label(group) + (" (insufficient)" if group in insufficient else "")
+
+
+def _new_figure(width: float = 5.6, height: float = 3.9) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def to_data_uri(fig: Any, title: str | None = None) -> str:
+    """Serialise a figure as a deterministic SVG ``data:`` URI (``title`` goes in its metadata)."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "fairaudit", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "fairaudit", "Title": title})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _legend(ax: Any, handles: list | None = None, ncol: int = 2) -> None:
+    # Below the axes, so long group names never shrink the plot.
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  ncol=ncol, handlelength=2.2, columnspacing=1.4)
+
+
+def roc_figure(
+    title: str,
+    curves: Sequence[GroupCurves],
+    operating: Mapping[str, tuple[float, float]],
+    insufficient: Sequence[str] = (),
+) -> str:
+    """ROC curve per group; ``operating`` maps a group to its (FPR, TPR) at the threshold."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(5.2, 5.6)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color="#b0b6bd", linewidth=0.8, linestyle=":", label="chance")
+        for i, c in enumerate(curves):
+            st = style(i)
+            ax.plot(c.roc_fpr, c.roc_tpr, linewidth=1.6, label=_group_label(c.group, insufficient), **st)
+            if c.group in operating:
+                x, y = operating[c.group]
+                ax.plot([x], [y], marker="o", markersize=5, color=st["color"],
+                        markeredgecolor="white", linestyle="none")
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (1 − specificity)",
+               ylabel="True positive rate (sensitivity)")
+        ax.set_aspect("equal")
+        _legend(ax)
+        return to_data_uri(fig, title)
+
+
+def reliability_figure(
+    title: str, curves: Sequence[GroupCurves], insufficient: Sequence[str] = ()
+) -> str:
+    """Observed event rate against mean predicted score per bin, per group."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(5.2, 5.6)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color="#b0b6bd", linewidth=0.8, linestyle=":", label="perfect calibration")
+        for i, c in enumerate(curves):
+            pts = [
+                (s, o) for s, o, k in zip(c.reliability_score, c.reliability_observed,
+                                          c.reliability_count, strict=False)
+                if s is not None and o is not None and k > 0
+            ]
+            if not pts:
+                continue
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.4, label=_group_label(c.group, insufficient), **style(i))
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="Mean predicted score in bin",
+               ylabel="Observed positive rate")
+        ax.set_aspect("equal")
+        _legend(ax)
+        return to_data_uri(fig, title)
+
+
+def threshold_figure(
+    title: str,
+    curves: Sequence[GroupCurves],
+    threshold: float,
+    group_thresholds: Mapping[str, float] | None = None,
+    insufficient: Sequence[str] = (),
+) -> str:
+    """TPR (solid) and FPR (dashed) of each group against the threshold; operating point marked."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(6.8, 4.6)
+        ax = fig.add_subplot()
+        handles = []
+        for i, c in enumerate(curves):
+            color = style(i)["color"]
+            tpr = [(t, v) for t, v in zip(c.thresholds, c.threshold_tpr, strict=False) if v is not None]
+            fpr = [(t, v) for t, v in zip(c.thresholds, c.threshold_fpr, strict=False) if v is not None]
+            if tpr:
+                ax.plot(*zip(*tpr, strict=True), color=color, linewidth=1.5, linestyle="-")
+            if fpr:
+                ax.plot(*zip(*fpr, strict=True), color=color, linewidth=1.2, linestyle="--")
+            handles.append(Line2D([], [], color=color, linewidth=2, label=_group_label(c.group, insufficient)))
+            if group_thresholds and c.group in group_thresholds:
+                ax.axvline(group_thresholds[c.group], color=color, linewidth=1, linestyle=":")
+        if not group_thresholds:
+            ax.axvline(threshold, color="#222", linewidth=1.1)
+            ax.annotate(f"operating threshold {threshold:.3g}", xy=(threshold, 1.0),
+                        xytext=(4, -2), textcoords="offset points", fontsize=8, va="top")
+        handles += [
+            Line2D([], [], color="#555", linestyle="-", label="TPR"),
+            Line2D([], [], color="#555", linestyle="--", label="FPR"),
+        ]
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="Decision threshold on the score",
+               ylabel="Rate")
+        _legend(ax, handles, ncol=3)
+        return to_data_uri(fig, title)
