@@ -113,7 +113,7 @@ def _rule_row(rule: RuleOutcome, warning: bool) -> dict[str, Any]:
         "message": rule.message,
         "value": fmt(rule.value),
         "ci": fmt_ci(rule.ci),
-        "bound": fmt(rule.bound) if rule.bound is not None else "",
+        "bound": f"{rule.bound:g}" if rule.bound is not None else "",
     }
 
 

@@ -1,0 +1,79 @@
+"""``fairaudit report``: re-render the HTML audit report from a saved JSON result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fairaudit.cli._common import err, handle_errors
+
+HELP = (
+    "Render the self-contained HTML audit report from a saved result "
+    "(`fairaudit audit --format json --output RESULT.json`).\n\n"
+    "Exit codes: 0 written, 2 error (unreadable or not a fairaudit result)."
+)
+
+
+@handle_errors
+def report_command(
+    result_json: Path = typer.Argument(..., metavar="RESULT.json", help="A saved `fairaudit audit --format json` result."),
+    out: Path = typer.Option(..., "--out", help="Where to write the HTML report."),
+    suppress_small_cells: int = typer.Option(
+        0, "--suppress-small-cells", metavar="K",
+        help="Show counts from 1 to K-1 as <K and withhold groups with fewer than K rows (privacy).",
+    ),
+) -> None:
+    from fairaudit.cli._common import write_atomic
+    from fairaudit.errors import ConfigError
+    from fairaudit.report.html import render_html
+
+    if suppress_small_cells < 0:
+        raise ConfigError(f"--suppress-small-cells must be 0 or more, got {suppress_small_cells}.")
+    if out.is_dir():
+        raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / 'report.html'}.")
+    result = _load_result(result_json)
+    write_atomic(out, render_html(result, suppress_small_cells=suppress_small_cells))
+    err(f"wrote HTML report to {out}")
+
+
+_REQUIRED = ("schema_version", "run", "dataset", "threshold", "overall", "groups", "criteria", "summaries", "gate")
+
+
+def _load_result(path: Path):
+    """Read a saved result, validating at the boundary; every problem is one InputError line."""
+    import json
+
+    from fairaudit.errors import InputError
+    from fairaudit.result import AuditResult
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"result file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory; give a saved result JSON file.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; expected a fairaudit result JSON.") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+    hint = "save one with `fairaudit audit ... --format json --output RESULT.json`"
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a fairaudit audit result (a JSON object is expected); {hint}.")
+    tool = data.get("tool")
+    missing = [k for k in _REQUIRED if k not in data]
+    if not isinstance(tool, dict) or tool.get("name") != "fairaudit" or missing:
+        detail = f"missing keys: {', '.join(missing)}" if missing else "tool.name is not 'fairaudit'"
+        raise InputError(f"{path} is not a fairaudit audit result ({detail}); {hint}.")
+    version = str(data.get("schema_version"))
+    if not version.startswith("1."):
+        raise InputError(f"{path} has schema_version {version!r}; this fairaudit reads 1.x results.")
+    try:
+        return AuditResult.from_dict(data)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise InputError(f"{path} is a malformed fairaudit result ({type(exc).__name__}: {text}).") from None

@@ -1,0 +1,85 @@
+"""JUnit XML of the gate: one test case per judged rule, for CI test-result views.
+
+A failed rule is a ``<failure>`` carrying the measured value, its interval and the bound. An
+inconclusive rule is a ``<failure type="inconclusive">`` when it blocks the gate (exit 3) and
+``<skipped>`` when the policy makes inconclusive a warning. Without a policy the suite is empty.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from fairaudit.result import AuditResult, RuleOutcome
+
+# Characters XML 1.0 cannot carry at all (escaping does not help); they are dropped.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean(text: object) -> str:
+    return _INVALID_XML.sub("", str(text))
+
+
+def _num(x: float | None) -> str:
+    return "undefined" if x is None else f"{x:.4g}"
+
+
+def _detail(rule: RuleOutcome, level: float) -> str:
+    ci = "none" if rule.ci is None else f"[{_num(rule.ci[0])}, {_num(rule.ci[1])}]"
+    return (
+        f"value: {_num(rule.value)}\n{level:.0%} CI: {ci}\nbound: {_num(rule.bound)}\n"
+        f"status: {rule.status}\n{rule.message}\n"
+    )
+
+
+def render_junit(result: AuditResult) -> str:
+    """Render the gate outcome as JUnit XML (UTF-8, one ``<testsuite>``).
+
+    Parameters
+    ----------
+    result
+        The audit result; ``result.gate`` holds the rule outcomes.
+    """
+    gate = result.gate
+    level = result.run.confidence_level
+    name = f"fairaudit gate: {gate.policy}" if gate.policy else "fairaudit gate (no policy)"
+    failures = sum(
+        1 for r in gate.rules
+        if r.status == "fail" or (r.status == "inconclusive" and not gate.inconclusive_is_warning)
+    )
+    skipped = sum(1 for r in gate.rules if r.status == "inconclusive" and gate.inconclusive_is_warning)
+    counts = {"tests": str(len(gate.rules)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
+
+    root = ET.Element("testsuites", {"name": "fairaudit", **counts})
+    suite = ET.SubElement(root, "testsuite", {
+        "name": _clean(name), **counts, "time": "0", "timestamp": _clean(result.run.created),
+    })
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("fairaudit.version", result.run.tool_version),
+        ("gate.status", gate.status),
+        ("policy", gate.policy or ""),
+        ("inconclusive_is_warning", str(gate.inconclusive_is_warning).lower()),
+        ("seed", str(result.run.seed)),
+        ("n_bootstrap", str(result.run.n_bootstrap)),
+        ("confidence_level", str(level)),
+        ("data_sha256", result.run.data_sha256),
+    ):
+        ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
+    classname = "fairaudit.gate" + (f".{gate.policy}" if gate.policy else "")
+    for rule in gate.rules:
+        case = ET.SubElement(suite, "testcase", {"classname": _clean(classname), "name": _clean(rule.id), "time": "0"})
+        if rule.status == "fail":
+            el = ET.SubElement(case, "failure", {"type": "fail", "message": _clean(rule.message)})
+            el.text = _clean(_detail(rule, level))
+        elif rule.status == "inconclusive":
+            if gate.inconclusive_is_warning:
+                ET.SubElement(case, "skipped", {"message": _clean("inconclusive (warning): " + rule.message)})
+            else:
+                el = ET.SubElement(case, "failure", {"type": "inconclusive", "message": _clean(rule.message)})
+                el.text = _clean(_detail(rule, level))
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = _clean(_detail(rule, level))
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

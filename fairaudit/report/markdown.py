@@ -1,0 +1,133 @@
+"""The Markdown view (``--format markdown``): for a CI job summary or a pull-request comment.
+
+Built from the same plain context as the HTML report. Every piece of data text (group and
+attribute names, messages) is escaped for Markdown tables: HTML-significant characters become
+entities and Markdown punctuation is backslash-escaped, so a group called ``<script>`` or
+``a|b`` renders literally.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fairaudit.result import AuditResult
+
+# Inside a table cell only these can start Markdown syntax ("[" and "]" cover links/images).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "warn": "⚠️", "not_run": "➖"}
+_MD_METRICS = ("auc", "tpr", "fpr", "ppv", "balanced_accuracy", "ece")
+
+
+def escape(text: Any) -> str:
+    """Escape data text for a Markdown table cell (one line, no HTML, no Markdown syntax)."""
+    s = " ".join(str(text).split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def _num(text: str) -> str:
+    # Formatted numbers and CIs are our own text; only escape what a table would misread.
+    return text.replace("|", "\\|")
+
+
+def _cell(cell: dict[str, Any]) -> str:
+    return _num(f"{cell['text']} ({cell['ci']})" if cell["ci"] else cell["text"])
+
+
+def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    align = align or ["---"] * len(header)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> str:
+    """Render the verdict, rules, groups, criteria and spread summaries as GitHub Markdown.
+
+    Parameters
+    ----------
+    result
+        The audit result.
+    suppress_small_cells
+        Show counts from 1 to K-1 as ``<K`` and withhold the numbers of groups with fewer than
+        K rows (0: off).
+    """
+    from fairaudit.report.context import build_context
+
+    ctx = build_context(result, suppress_small_cells=suppress_small_cells, figures=False)
+    v = ctx["verdict"]
+    level = ctx["level_pct"]
+    labels = ctx["metric_labels"]
+    lines: list[str] = []
+    title = f"## {_ICONS[v['status']]} fairaudit: {v['label']}"
+    if v["policy"]:
+        title += f" (policy {escape(v['policy'])})"
+    lines += [title, "", v["explanation"], ""]
+    if v["rules"]:
+        c = v["counts"]
+        lines += [f"{c['pass']} passed, {c['fail']} failed, {c['inconclusive']} inconclusive; exit code {v['exit_code']}.", ""]
+        rows = [
+            [f"{_ICONS[r['status']]} {r['status_label']}", escape(r["id"]), _num(r["value"]),
+             _num(r["ci"]), _num(r["bound"]), escape(r["message"])]
+            for r in v["rules"]
+        ]
+        lines += _table(["Status", "Rule", "Value", f"{level} CI", "Bound", "Finding"], rows,
+                        ["---", "---", "--:", "--:", "--:", "---"])
+        lines.append("")
+    for w in ctx["warnings"]:
+        lines.append(f"> **Warning:** {escape(w)}")
+    if ctx["warnings"]:
+        lines.append("")
+    ds = ctx["dataset"]
+    lines += [
+        f"**Data:** {ds['n_used']} of {ds['n_rows']} rows used ({ds['n_excluded']} excluded); "
+        f"label `{escape(ds['label'])}`; threshold {ctx['threshold']['value']} "
+        f"({escape(ctx['threshold']['source'])}); values are shown with {level} confidence intervals.",
+        "",
+    ]
+    if suppress_small_cells:
+        lines += [f"Small-cell suppression: counts below {suppress_small_cells} are hidden.", ""]
+    for attr in ctx["attributes"]:
+        name = escape(attr["name"])
+        collapsed = attr["kind"] == "intersection"
+        if collapsed:
+            lines += ["<details>", f"<summary>Intersection {name}</summary>", ""]
+        lines += [f"### {name}", ""]
+        header = ["Group", "n", "Prevalence"] + [labels[m] for m in _MD_METRICS] + ["Status"]
+        comp = {r["group"]: r for r in attr["composition"]}
+        rows = []
+        for r in attr["performance"]:
+            rows.append(
+                [escape(r["group"]), _num(r["n"]), _num(comp[r["group"]]["prevalence"])]
+                + [_cell(r["cells"][m]) for m in _MD_METRICS]
+                + [escape(r["status"])]
+            )
+        lines += _table(header, rows, ["---"] + ["--:"] * (len(header) - 2) + ["---"])
+        lines.append("")
+        if attr["criteria"]:
+            rows = []
+            for c in attr["criteria"]:
+                note = escape(c["reason"]) if c["reason"] else ""
+                if c["sufficient_only"]:
+                    so = c["sufficient_only"]
+                    note += f" Over sufficient groups only: {so['value']}" + (f" ({so['ci']})" if so["ci"] else "")
+                rows.append([escape(c["label"]), _num(c["value"]), _num(c["ci"]), _num(c["q"]),
+                             escape(c["status"]), note.strip()])
+            lines += _table(["Criterion", "Value", f"{level} CI", "q", "Status", "Notes"], rows,
+                            ["---", "--:", "--:", "--:", "---", "---"])
+            lines.append("")
+        if attr["summaries"]:
+            rows = [
+                [escape(s["label"]), _num(s["sd"]), _num(s["sd_ci"]), _num(s["ser"]), _num(s["ser_ci"]),
+                 escape(s["worst"])]
+                for s in attr["summaries"]
+            ]
+            lines += _table(["Metric", "SD", f"{level} CI", "SER", f"{level} CI", "Worst group"], rows,
+                            ["---", "--:", "--:", "--:", "--:", "---"])
+            lines.append("")
+        if collapsed:
+            lines += ["</details>", ""]
+    lines.append(f"<sub>fairaudit {escape(ctx['tool_version'])} · seed {result.run.seed} · "
+                 f"{result.run.n_bootstrap} bootstrap replicates · data SHA-256 `{escape(result.run.data_sha256[:12])}`</sub>")
+    return "\n".join(lines) + "\n"
