@@ -43,6 +43,9 @@ def _register() -> None:
     from fairaudit.cli import audit
 
     app.command("audit", help=audit.HELP)(audit.audit_command)
+    from fairaudit.cli import report
+
+    app.command("report", help=report.HELP)(report.report_command)
 
 
 _register()
