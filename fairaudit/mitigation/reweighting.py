@@ -1,0 +1,235 @@
+"""Reweighting (Kamiran & Calders 2012): make group and label independent in the weighted data.
+
+Each (group a, label y) cell gets the weight
+
+    w(a, y) = P(A = a) P(Y = y) / P(A = a, Y = y)
+
+estimated on the training data, so that in the weighted data every group has the overall label
+distribution. The weights go into the training loss as per-row sample weights. With several
+attributes the groups are their intersections (``"F & Black"``), as in aif360's
+:class:`aif360.sklearn.preprocessing.Reweighing` with a list of protected attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.data.dataset import UNKNOWN
+from fairaudit.errors import InputError
+
+INTERSECTION_SEPARATOR = " & "
+"""How fairaudit names an intersection group (``"F & Black"``) and attribute (``"sex & race"``)."""
+
+
+def group_labels(sensitive_features: Any) -> tuple[np.ndarray, str]:
+    """Turn sensitive features into one group name per row, plus an attribute name.
+
+    Parameters
+    ----------
+    sensitive_features : array-like of shape (n,) or (n, k), Series or DataFrame
+        One column per protected attribute. Several columns form their intersection; group
+        names join the values with ``" & "``, as fairaudit's audit does. Missing values become
+        the group ``"unknown"``, as everywhere in fairaudit.
+
+    Returns
+    -------
+    groups : ndarray of str (object), shape (n,)
+    attribute : str
+        The column name(s) joined by ``" & "`` (``"group"`` when the input has no names).
+    """
+    if isinstance(sensitive_features, pd.DataFrame):
+        frame = sensitive_features
+    elif isinstance(sensitive_features, pd.Series):
+        frame = sensitive_features.to_frame(
+            name=sensitive_features.name if sensitive_features.name is not None else "group"
+        )
+    else:
+        arr = np.asarray(sensitive_features, dtype=object)
+        if arr.ndim == 1:
+            frame = pd.DataFrame({"group": arr})
+        elif arr.ndim == 2:
+            frame = pd.DataFrame(arr, columns=[f"attribute_{j}" for j in range(arr.shape[1])])
+        else:
+            raise InputError(
+                f"sensitive features must be one column per attribute (1-D or 2-D); got an "
+                f"array with {arr.ndim} dimensions."
+            )
+    if frame.shape[1] == 0:
+        raise InputError("no sensitive features given; pass at least one attribute column.")
+    names: np.ndarray | None = None
+    for col in frame.columns:
+        part = _group_names(frame[col])
+        names = part if names is None else names + INTERSECTION_SEPARATOR + part
+    assert names is not None
+    attribute = INTERSECTION_SEPARATOR.join(str(c) for c in frame.columns)
+    return names.astype(object), attribute
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _group_names(values: pd.Series) -> np.ndarray:
+    """Group name per row, spelt as :func:`fairaudit.data.encode_groups` spells them.
+
+    Missing values (NaN, None, empty text) are the group ``"unknown"``; integral floats print
+    as integers (``1.0`` -> ``"1"``).
+    """
+    raw = values.to_numpy(dtype=object)
+    out = np.empty(raw.shape[0], dtype=object)
+    for i, v in enumerate(raw):
+        text = None if pd.isna(v) else _format(v)
+        out[i] = UNKNOWN if text is None or text == "" else text
+    return out
+
+
+def _check_labels(labels: Any, n: int | None = None) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise InputError(f"labels must be one value per row (1-D); got shape {y.shape}.")
+    if n is not None and y.shape[0] != n:
+        raise InputError(f"got {y.shape[0]} labels for {n} rows of sensitive features.")
+    if y.shape[0] == 0:
+        raise InputError("no rows to weight: labels are empty.")
+    if pd.isna(pd.Series(y)).any():
+        raise InputError("labels contain missing values; every row needs a label of 0 or 1.")
+    return y
+
+
+def _cell_weights(
+    y: np.ndarray, groups: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell codes and factors; the arithmetic follows aif360 to agree to the last bits."""
+    g_values, g_code = np.unique(groups.astype(str), return_inverse=True)
+    y_values, y_code = np.unique(y, return_inverse=True)
+    n_g, n_y = len(g_values), len(y_values)
+    cell = g_code * n_y + y_code
+    n_cell = np.bincount(cell, weights=base, minlength=n_g * n_y).reshape(n_g, n_y)
+    total = base.sum()
+    n_group = np.bincount(g_code, weights=base, minlength=n_g)
+    n_label = np.bincount(y_code, weights=base, minlength=n_y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # w(a, y) = (N_a / N) * N_y / N_ay, the order aif360 multiplies in.
+        factors = n_group[:, None] / total * n_label[None, :] / n_cell
+    factors[n_cell == 0] = np.nan
+    return g_values, y_values, factors, cell
+
+
+def reweighting_weights(
+    labels: Any, groups: Any, *, sample_weight: Any | None = None
+) -> np.ndarray:
+    """Kamiran-Calders weights, one per row: w(a, y) = P(a) P(y) / P(a, y).
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        Class labels (usually 0/1).
+    groups : array-like of shape (n,) or (n, k), Series or DataFrame
+        The protected attribute(s); several columns are reweighted over their intersection.
+    sample_weight : array-like of shape (n,), optional
+        Existing row weights; probabilities are then weighted sums and the result is the
+        existing weight times the factor (as in aif360).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        Equal to ``aif360.sklearn.preprocessing.Reweighing().fit_transform(X, y)[1]``
+        (and to aif360's ``Reweighing`` transformer's ``instance_weights`` for one binary
+        attribute). The weighted mean of the weights is 1.
+    """
+    g, _ = group_labels(groups)
+    y = _check_labels(labels, g.shape[0])
+    base = _check_sample_weight(sample_weight, y.shape[0])
+    _, _, factors, cell = _cell_weights(y, g, base)
+    return factors.reshape(-1)[cell] * base
+
+
+def _check_sample_weight(sample_weight: Any | None, n: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n, dtype=np.float64)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise InputError(f"sample_weight must have one value per row ({n}); got shape {w.shape}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputError("sample_weight must be finite and non-negative.")
+    if w.sum() <= 0:
+        raise InputError("sample_weight sums to zero; at least one row needs a positive weight.")
+    return w
+
+
+class Reweighing:
+    """Estimator-style Kamiran-Calders reweighting (the name aif360 and the literature use).
+
+    It has no hyper-parameters: the weights are determined by the training data alone.
+
+    Attributes
+    ----------
+    attribute_ : str
+        The attribute (or intersection, ``"sex & race"``) the weights were fitted over.
+    groups_ : tuple of str
+        The groups seen in :meth:`fit`.
+    classes_ : ndarray
+        The labels seen in :meth:`fit`.
+    factors_ : dict of (group, label) to float
+        The weight of each (group, label) cell. Cells that did not occur are absent.
+
+    Examples
+    --------
+    >>> rw = Reweighing().fit(y_train, sensitive_features=train_frame[["sex", "race"]])
+    >>> w = rw.transform(y_train, sensitive_features=train_frame[["sex", "race"]])
+    """
+
+    def fit(self, y: Any, *, sensitive_features: Any, sample_weight: Any | None = None) -> Reweighing:
+        """Estimate the cell weights on training labels and their groups. Returns self."""
+        g, attribute = group_labels(sensitive_features)
+        labels = _check_labels(y, g.shape[0])
+        base = _check_sample_weight(sample_weight, labels.shape[0])
+        g_values, y_values, factors, _ = _cell_weights(labels, g, base)
+        self.attribute_ = attribute
+        self.groups_ = tuple(str(v) for v in g_values)
+        self.classes_ = y_values
+        self.factors_: dict[tuple[str, Any], float] = {
+            (str(gv), yv.item() if hasattr(yv, "item") else yv): float(factors[i, j])
+            for i, gv in enumerate(g_values)
+            for j, yv in enumerate(y_values)
+            if np.isfinite(factors[i, j])
+        }
+        return self
+
+    def transform(self, y: Any, *, sensitive_features: Any, sample_weight: Any | None = None) -> np.ndarray:
+        """Per-row weights for (possibly new) rows; a cell not seen in :meth:`fit` is an error."""
+        if not hasattr(self, "factors_"):
+            raise InputError("Reweighing is not fitted yet; call fit(y, sensitive_features=...) first.")
+        g, _ = group_labels(sensitive_features)
+        labels = _check_labels(y, g.shape[0])
+        base = _check_sample_weight(sample_weight, labels.shape[0])
+        out = np.empty(labels.shape[0], dtype=np.float64)
+        keys = list(zip(g.astype(str).tolist(), labels.tolist(), strict=True))
+        for i, key in enumerate(keys):
+            try:
+                out[i] = self.factors_[key]
+            except KeyError:
+                raise InputError(
+                    f"row {i + 1} has group {key[0]!r} with label {key[1]!r}, a combination not "
+                    f"seen when the weights were fitted (seen groups: {', '.join(self.groups_)})."
+                ) from None
+        return out * base
+
+    def fit_transform(self, y: Any, *, sensitive_features: Any, sample_weight: Any | None = None) -> np.ndarray:
+        """Fit on the rows and return their weights (what training uses)."""
+        return self.fit(y, sensitive_features=sensitive_features, sample_weight=sample_weight).transform(
+            y, sensitive_features=sensitive_features, sample_weight=sample_weight
+        )
+
+    def table(self) -> list[Mapping[str, Any]]:
+        """The fitted weights as rows ``{group, label, weight}`` (for reports and provenance)."""
+        return [{"group": g, "label": y, "weight": w} for (g, y), w in self.factors_.items()]
+
+
+__all__: Sequence[str] = ["INTERSECTION_SEPARATOR", "Reweighing", "group_labels", "reweighting_weights"]
