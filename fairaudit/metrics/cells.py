@@ -125,8 +125,15 @@ def build_cells(
     n, k = group_codes.shape
     dims = tuple(int(group_codes[:, j].max()) + 1 if n else 1 for j in range(k))
     combo = np.ravel_multi_index(group_codes.T, dims) if k else np.zeros(n, dtype=np.int64)
-    uniq, row_fine = np.unique(combo, return_inverse=True)
-    row_fine = row_fine.astype(np.int64).ravel()
+    n_combos = int(np.prod(dims, dtype=np.int64))
+    if n_combos <= 4 * n + 1024:  # O(n) relabelling through a lookup table
+        present = np.bincount(combo, minlength=n_combos) > 0
+        uniq = np.flatnonzero(present)
+        lut = np.cumsum(present) - 1
+        row_fine = lut[combo].astype(np.int64)
+    else:
+        uniq, row_fine = np.unique(combo, return_inverse=True)
+        row_fine = row_fine.astype(np.int64).ravel()
     fine_codes = np.stack(np.unravel_index(uniq, dims), axis=1) if k else np.zeros((1, 0), int)
     n_fine = uniq.shape[0]
 

@@ -21,7 +21,13 @@ from fairaudit.metrics.cells import (
     overall_partition,
 )
 from fairaudit.metrics.criteria import CRITERIA, SUMMARY_METRICS, criterion_values, summary_values
-from fairaudit.metrics.rates import UNDEFINED_REASON, exact_auc, group_metrics
+from fairaudit.metrics.rates import (
+    UNDEFINED_REASON,
+    auc_from_wins,
+    exact_auc,
+    group_metrics,
+    pairwise_wins,
+)
 from fairaudit.metrics.significance import benjamini_hochberg, permutation_pvalues, wald_equal_auc
 from fairaudit.result import (
     METRIC_NAMES,
@@ -35,6 +41,7 @@ from fairaudit.result import (
 )
 
 CURVE_POINTS = 60
+MAX_FINE_FOR_WINS = 256
 
 
 @dataclass(frozen=True)
@@ -185,11 +192,20 @@ def compute_audit(
     all_parts = [overall, *parts]
 
     # -- point estimates --------------------------------------------------------------------
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)
+    # Exact AUCs: one pass gives cross-group win counts that serve every partition, unless
+    # there are so many fine groups that a sort per partition is cheaper.
+    wins = (
+        pairwise_wins(labels, scores, cells.row_fine, cells.n_fine, order)
+        if cells.n_fine <= MAX_FINE_FOR_WINS else None
+    )
     point: dict[str, dict[str, np.ndarray]] = {}
     for p in all_parts:
         m = group_metrics(cells.count, cells.ssum, cells.ssq, cells, p)
-        m["auc"] = exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order)
+        if wins is not None:
+            m["auc"] = auc_from_wins(wins, p.onehot(), m["_pos"], m["_neg"])
+        else:
+            m["auc"] = exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order)
         point[p.name] = m
 
     # -- bootstrap replicates ---------------------------------------------------------------
@@ -415,7 +431,10 @@ def _with_q_values(criteria: list[Criterion]) -> list[Criterion]:
 
 
 def _r(x: np.ndarray) -> tuple[float | None, ...]:
-    return tuple(None if not np.isfinite(v) else round(float(v), 6) for v in x)
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    vals = np.round(np.where(finite, x, 0.0), 6).tolist()
+    return tuple(v if ok else None for v, ok in zip(vals, finite.tolist(), strict=True))
 
 
 def _curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
