@@ -46,6 +46,9 @@ def _register() -> None:
     from fairaudit.cli import report
 
     app.command("report", help=report.HELP)(report.report_command)
+    from fairaudit.cli import mitigate
+
+    app.command("mitigate", help=mitigate.HELP)(mitigate.mitigate_command)
 
 
 _register()

@@ -1,0 +1,99 @@
+"""``fairaudit mitigate``: apply mitigations, re-audit on the test split, compare before/after."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import typer
+
+from fairaudit.cli._common import err, handle_errors
+
+HELP = (
+    "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
+    "threshold adjustment), re-audit each on the held-out test split and compare with the "
+    "baseline: per-group metrics with confidence intervals, a performance-fairness trade-off "
+    "plot, and a do-no-harm table that flags groups whose sensitivity or AUC fell (levelling "
+    "down). Writes comparison.json, comparison.html, comparison.md (and thresholds.json, "
+    "fine-tuned checkpoints) to --out.\n\n"
+    "With --predictions (any model) only threshold adjustment applies; thresholds are fitted on "
+    "the validation rows and judged on the test rows.\n\n"
+    "Exit codes: 0 done (whatever the verdict), 2 error."
+)
+
+
+class Objective(enum.StrEnum):
+    equalized_odds = "equalized_odds"
+    equal_opportunity = "equal_opportunity"
+    sensitivity_floor = "sensitivity_floor"
+
+
+@handle_errors
+def mitigate_command(
+    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold.", show_default=False),
+    data: Path | None = typer.Option(None, "--data", "-d", help="Cohort manifest or folder with train/val/test splits, for --model.", show_default=False),
+    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Any model's predictions (CSV/Parquet) with a split column (val/test); threshold adjustment only.", show_default=False),
+    val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
+    label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
+    sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race)."),
+    method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold (comma-separated) or all."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
+    target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
+    score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
+    split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
+    threshold: float | None = typer.Option(None, "--threshold", "-t", help="Baseline threshold; default the checkpoint's, else chosen on validation (max accuracy).", show_default=False),
+    objective: Objective = typer.Option(Objective.equalized_odds, "--objective", help="Threshold adjustment goal."),
+    tolerance: str = typer.Option("auto", "--tolerance", help="Largest validation TPR/FPR gap allowed, or 'auto' (smallest gap as accurate as the exact randomised solution)."),
+    sensitivity_floor: float | None = typer.Option(None, "--sensitivity-floor", help="Minimum validation sensitivity in every group (required by --objective sensitivity_floor).", show_default=False),
+    performance: str = typer.Option("accuracy", "--performance", help="What threshold adjustment maximises under its constraint: accuracy or balanced_accuracy."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Fine-tuning epochs (default: the training loop's).", show_default=False),
+    dro_step_size: float = typer.Option(0.01, "--dro-eta", help="Group DRO step size eta."),
+    dro_adjustment: float = typer.Option(1.0, "--dro-c", help="Group DRO group-size adjustment C (C / sqrt(n_g))."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-B", help="Bootstrap replicates for the confidence intervals."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Patient id column: resample whole patients.", show_default=False),
+    min_group_size: int = typer.Option(30, "--min-group-size", help="Groups with fewer rows are 'insufficient'."),
+    min_group_events: int = typer.Option(10, "--min-group-events", help="Groups with fewer positives or negatives are 'insufficient'."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
+) -> None:
+    from fairaudit.errors import ConfigError
+    from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate, write_outputs
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out '{out}' is a file; give a folder.")
+    tol: float | str
+    if tolerance.strip().lower() == "auto":
+        tol = "auto"
+    else:
+        try:
+            tol = float(tolerance)
+        except ValueError:
+            raise ConfigError(f"--tolerance must be 'auto' or a number in [0, 1]; got {tolerance!r}.") from None
+    training: dict[str, object] = {"step_size": dro_step_size, "adjustment": dro_adjustment}
+    if epochs is not None:
+        training["epochs"] = epochs
+
+    def say(msg: str) -> None:
+        if not quiet:
+            err(msg)
+
+    result = mitigate(
+        label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
+        predictions=predictions, val_predictions=val_predictions, score=score,
+        split_column=split_column, target=target, threshold=threshold,
+        thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
+                                     sensitivity_floor=sensitivity_floor, performance=performance),
+        training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
+        min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
+        progress=say,
+    )
+    files = write_outputs(result, out)
+    if not quiet:
+        err(result.comparison.to_markdown().rstrip())
+        for v in result.comparison.variants:
+            if v.verdict in ("harm", "levelling down"):
+                err(f"{v.name}: {v.verdict}; harmed: {', '.join(v.harmed)}")
+        for name, path in {**files, **result.checkpoints}.items():
+            err(f"wrote {name}: {path}")
+    raise typer.Exit(0)

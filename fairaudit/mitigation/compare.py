@@ -1,0 +1,534 @@
+"""Before / after: audit every variant on the same test rows and judge "do no harm".
+
+Each variant (the baseline model, a fine-tuned model, the baseline with per-group thresholds)
+is audited by :func:`fairaudit.api.audit_dataset` on the held-out test split; the comparison
+reads its numbers from those audits and computes one thing of its own: the confidence interval
+of the *change* in each group's sensitivity (TPR) and AUC relative to the baseline.
+
+That interval is a **paired bootstrap**: every replicate resamples the test rows once (whole
+patients when the data has a cluster column) and evaluates both the baseline and the variant on
+that same resample, so the variation the two share (which patients happen to be in the test
+set) cancels out of the difference. Resampling each audit separately would give intervals of
+the difference that are far too wide. A group is
+
+- **harmed** when the interval of its change in sensitivity or AUC lies entirely below 0;
+- **improved** when an interval lies entirely above 0 (and it was not harmed on the other);
+- otherwise unchanged within the noise; groups too small to judge in either audit are
+  ``insufficient`` and never counted as unharmed evidence.
+
+A variant that narrows the fairness gap of the targeted attribute while harming some group is
+**levelling down** ("first, do no harm").
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fairaudit.errors import ConfigError
+from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.data import AuditDataset
+    from fairaudit.result import AuditResult
+
+CHANGE_METRICS = ("tpr", "auc")
+"""Metrics whose fall is harm: sensitivity (missed diagnoses) and AUC (ranking quality)."""
+
+GAP_CRITERION = "equalized_odds_difference"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of turning the test split into decisions.
+
+    Attributes
+    ----------
+    name : str
+        Short label (``"baseline"``, ``"reweighting"``, ``"threshold: equalized_odds"``).
+    scores : ndarray of shape (n,)
+        The variant's probabilities for the test rows, in the test file's order.
+    threshold : float, optional
+        Single decision threshold (chosen on validation). Ignored for groups covered by
+        ``group_thresholds``.
+    group_thresholds : GroupThresholds, optional
+        Per-group thresholds (threshold adjustment).
+    method : str
+        ``"none"``, ``"reweighting"``, ``"stratified"``, ``"group-dro"`` or ``"threshold"``.
+    provenance : dict
+        Checkpoint path and hash, hyper-parameters, validation selection: copied into the output.
+    model_sha256 : str, optional
+    """
+
+    name: str
+    scores: np.ndarray
+    threshold: float | None = None
+    group_thresholds: GroupThresholds | None = None
+    method: str = "none"
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    model_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    """The change of one metric of one group, variant minus baseline, with its paired CI."""
+
+    variant: str
+    attribute: str
+    group: str
+    metric: str
+    before: float | None
+    after: float | None
+    change: float | None
+    ci: tuple[float, float] | None
+    status: str  # "harmed" | "improved" | "unchanged" | "insufficient"
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """Headline numbers of one variant on the targeted attribute, from its audit."""
+
+    name: str
+    method: str
+    attribute: str
+    overall_auc: float | None
+    overall_auc_ci: tuple[float, float] | None
+    overall_tpr: float | None
+    overall_tpr_ci: tuple[float, float] | None
+    worst_group_auc: float | None
+    worst_group_auc_ci: tuple[float, float] | None
+    worst_auc_group: str | None
+    worst_group_tpr: float | None
+    worst_group_tpr_ci: tuple[float, float] | None
+    worst_tpr_group: str | None
+    equalized_odds_difference: float | None
+    equalized_odds_difference_ci: tuple[float, float] | None
+    fnr_gap: float | None
+    fnr_gap_ci: tuple[float, float] | None
+    accuracy: float | None
+    verdict: str  # "baseline" | "no harm detected" | "harm" | "levelling down"
+    harmed: tuple[str, ...] = ()
+    improved: tuple[str, ...] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything ``fairaudit mitigate`` found; ``comparison.json`` is :meth:`to_dict`."""
+
+    baseline: str
+    attribute: str
+    variants: tuple[VariantSummary, ...]
+    changes: tuple[GroupChange, ...]
+    audits: Mapping[str, AuditResult]
+    settings: Mapping[str, Any]
+
+    def variant(self, name: str) -> VariantSummary:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def changes_of(self, variant: str, status: str | None = None) -> tuple[GroupChange, ...]:
+        return tuple(
+            c for c in self.changes if c.variant == variant and (status is None or c.status == status)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return _clean(
+            {
+                "format": "fairaudit-comparison",
+                "version": 1,
+                "baseline": self.baseline,
+                "attribute": self.attribute,
+                "settings": dict(self.settings),
+                "variants": [asdict(v) for v in self.variants],
+                "do_no_harm": [asdict(c) for c in self.changes],
+                "audits": {name: a.to_dict() for name, a in self.audits.items()},
+            }
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+    def to_markdown(self) -> str:
+        """The trade-off table (what docs/mitigation.md shows), one row per variant."""
+        head = (
+            f"| variant | overall AUC | worst-group AUC ({self.attribute}) | FNR gap | "
+            "equalised-odds gap | do no harm |\n|---|---|---|---|---|---|\n"
+        )
+        rows = []
+        for v in self.variants:
+            rows.append(
+                f"| {v.name} | {_num(v.overall_auc, v.overall_auc_ci)} | "
+                f"{_num(v.worst_group_auc, v.worst_group_auc_ci)} ({v.worst_auc_group or '—'}) | "
+                f"{_num(v.fnr_gap, v.fnr_gap_ci)} | "
+                f"{_num(v.equalized_odds_difference, v.equalized_odds_difference_ci)} | "
+                f"{_verdict_text(v, self.attribute)} |"
+            )
+        return head + "\n".join(rows) + "\n"
+
+
+def _verdict_text(v: VariantSummary, attribute: str) -> str:
+    # The targeted attribute's harmed groups by name; the others as a count (JSON has them all).
+    prefix = f"{attribute}="
+    own = [h[len(prefix):] for h in v.harmed if h.startswith(prefix)]
+    rest = len(v.harmed) - len(own)
+    text = v.verdict
+    if own:
+        text += ": " + ", ".join(own)
+    if rest:
+        text += f"{';' if own else ':'} {rest} more in other attributes"
+    return text
+
+
+def _num(value: float | None, ci: tuple[float, float] | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions and the paired bootstrap
+# --------------------------------------------------------------------------------------------
+
+
+def decisions(dataset: AuditDataset, variant: Variant, default_threshold: float) -> np.ndarray:
+    """Row decisions of a variant: ``score >= threshold`` (per group when it has thresholds)."""
+    scores = np.asarray(variant.scores, dtype=np.float64)
+    thr = variant.threshold if variant.threshold is not None else default_threshold
+    if variant.group_thresholds is None:
+        return scores >= thr
+    gt = variant.group_thresholds
+    groups, _ = dataset_groups(dataset, gt.attribute)
+    row_thr = np.asarray([gt.thresholds.get(g, gt.default) for g in groups.tolist()])
+    return scores >= row_thr
+
+
+def _resample_weights(
+    n: int, clusters: np.ndarray | None, rng: np.random.Generator, r: int
+) -> np.ndarray:
+    """(r, n) multiplicity of every row in ``r`` bootstrap resamples (rows or whole patients)."""
+    units = n if clusters is None else int(clusters.max()) + 1
+    picks = rng.integers(0, units, size=(r, units)) + (np.arange(r) * units)[:, None]
+    per_unit = np.bincount(picks.ravel(), minlength=r * units).reshape(r, units).astype(np.float64)
+    return per_unit if clusters is None else per_unit[:, clusters]
+
+
+def _weighted_tpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    pos = w[:, y == 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * dec[y == 1]).sum(axis=1) / pos.sum(axis=1)
+
+
+def _weighted_auc(w: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC (ties count 1/2) with row multiplicities ``w`` (r, n), vectorised."""
+    order = np.argsort(s, kind="mergesort")
+    s_sorted, y_sorted, w_sorted = s[order], y[order], w[:, order]
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    pos = np.add.reduceat(w_sorted * (y_sorted == 1), starts, axis=1)
+    neg = np.add.reduceat(w_sorted * (y_sorted == 0), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _partitions(dataset: AuditDataset, intersections: bool) -> list[tuple[str, np.ndarray]]:
+    attrs = list(dataset.attributes)
+    sizes = [1] + (list(range(2, len(attrs) + 1)) if intersections else [])
+    out = []
+    for r in sizes:
+        for combo in itertools.combinations(attrs, r):
+            names, attribute = dataset_groups(dataset, list(combo))
+            out.append((attribute, names))
+    return out
+
+
+def paired_changes(
+    dataset: AuditDataset,
+    baseline: Variant,
+    variants: Sequence[Variant],
+    *,
+    default_threshold: float,
+    audits: Mapping[str, AuditResult],
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    intersections: bool = True,
+    chunk: int = 100,
+) -> list[GroupChange]:
+    """Change of every group's TPR and AUC (variant - baseline) with paired bootstrap CIs.
+
+    Every replicate draws one resample of the test rows (patients, when ``dataset.clusters`` is
+    set) and evaluates the baseline and all variants on it. Point changes are on the full test
+    set and equal the difference of the two audits' values. Groups ``insufficient`` in either
+    audit get status ``insufficient``.
+    """
+    from fairaudit.metrics.bootstrap import percentile_ci
+
+    y = dataset.labels.astype(np.int64)
+    n = y.shape[0]
+    dec = {v.name: decisions(dataset, v, default_threshold) for v in (baseline, *variants)}
+    scores = {v.name: np.asarray(v.scores, dtype=np.float64) for v in (baseline, *variants)}
+    parts = _partitions(dataset, intersections)
+
+    # (attribute, group) -> rows; computed once, shared by all replicates and variants.
+    cells = [(attr, g, np.flatnonzero(names == g)) for attr, names in parts for g in _ordered(names)]
+    names_all = [baseline.name] + [v.name for v in variants]
+    reps = {(name, k, metric): [] for name in names_all for k in range(len(cells)) for metric in CHANGE_METRICS}
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_bootstrap:
+        r = min(chunk, n_bootstrap - done)
+        w = _resample_weights(n, dataset.clusters, rng, r)
+        for k, (_, _, rows) in enumerate(cells):
+            wk, yk = w[:, rows], y[rows]
+            for name in names_all:
+                reps[(name, k, "tpr")].append(_weighted_tpr(wk, yk, dec[name][rows]))
+                reps[(name, k, "auc")].append(_weighted_auc(wk, yk, scores[name][rows]))
+        done += r
+
+    ones = np.ones((1, n))
+    out: list[GroupChange] = []
+    for v in variants:
+        for k, (attr, g, rows) in enumerate(cells):
+            statuses = {audits[x.name].group(attr, g).status for x in (baseline, v)}
+            for metric in CHANGE_METRICS:
+                fn = _weighted_tpr if metric == "tpr" else _weighted_auc
+                arg = dec if metric == "tpr" else scores
+                before = float(fn(ones[:, rows], y[rows], arg[baseline.name][rows])[0])
+                after = float(fn(ones[:, rows], y[rows], arg[v.name][rows])[0])
+                change = after - before if math.isfinite(before) and math.isfinite(after) else None
+                ci = None
+                if n_bootstrap >= 2 and change is not None:
+                    diff = np.concatenate(reps[(v.name, k, metric)]) - np.concatenate(
+                        reps[(baseline.name, k, metric)]
+                    )
+                    lo, hi, _ = percentile_ci(diff[:, None], confidence_level)
+                    if math.isfinite(lo[0]) and math.isfinite(hi[0]):
+                        ci = (float(lo[0]), float(hi[0]))
+                if statuses != {"ok"} or change is None:
+                    status = "insufficient"
+                elif ci is not None and ci[1] < 0:
+                    status = "harmed"
+                elif ci is not None and ci[0] > 0:
+                    status = "improved"
+                else:
+                    status = "unchanged"
+                out.append(
+                    GroupChange(
+                        variant=v.name, attribute=attr, group=g, metric=metric,
+                        before=_finite(before), after=_finite(after), change=change, ci=ci,
+                        status=status,
+                    )
+                )
+    return out
+
+
+def _ordered(names: np.ndarray) -> list[str]:
+    return sorted(set(names.tolist()), key=lambda s: (s == "unknown", s))
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------------
+
+
+def compare_variants(
+    test: AuditDataset,
+    variants: Sequence[Variant],
+    *,
+    attribute: str | None = None,
+    baseline: str | None = None,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    min_group_size: int = 30,
+    min_group_events: int = 10,
+    n_permutations: int = 0,
+    intersections: bool = True,
+    settings: Mapping[str, Any] | None = None,
+) -> Comparison:
+    """Audit every variant on the test split and compare each with the baseline.
+
+    Parameters
+    ----------
+    test : AuditDataset
+        The held-out test split (labels and demographics); each variant brings its own scores.
+    variants : sequence of Variant
+        The first (or the one named ``baseline``) is the reference.
+    attribute : str, optional
+        The attribute or intersection the headline numbers (worst group, gaps, levelling down)
+        refer to; default: the intersection of all sensitive attributes.
+    n_bootstrap, confidence_level, seed
+        Bootstrap of every audit and of the paired changes (same seed).
+    n_permutations : int
+        Criterion permutation tests inside each audit (off by default: the comparison does not
+        use p-values).
+
+    Returns
+    -------
+    Comparison
+    """
+    from fairaudit.api import audit_dataset
+
+    if not variants:
+        raise ConfigError("nothing to compare: give at least the baseline variant.")
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variant names must be unique; got {', '.join(names)}.")
+    base = next((v for v in variants if v.name == baseline), None) if baseline else variants[0]
+    if base is None:
+        raise ConfigError(f"baseline {baseline!r} is not among the variants ({', '.join(names)}).")
+    attribute = attribute or " & ".join(test.attributes)
+    if len(test.attributes) > 1 and " & " in attribute and not intersections:
+        raise ConfigError("the headline attribute is an intersection; keep intersections on.")
+
+    audits: dict[str, AuditResult] = {}
+    default_threshold = base.threshold if base.threshold is not None else 0.5
+    for v in variants:
+        ds = test.with_scores(np.asarray(v.scores, dtype=np.float64), "score")
+        thr = v.threshold if v.threshold is not None else default_threshold
+        audits[v.name] = audit_dataset(
+            ds,
+            threshold=thr,
+            threshold_source="chosen on validation data" if v.threshold is not None else "baseline's",
+            group_thresholds=v.group_thresholds,
+            n_bootstrap=n_bootstrap,
+            confidence_level=confidence_level,
+            seed=seed,
+            min_group_size=min_group_size,
+            min_group_events=min_group_events,
+            n_permutations=n_permutations,
+            intersections=intersections,
+            model_sha256=v.model_sha256,
+            command=f"fairaudit mitigate (variant {v.name})",
+        )
+    others = [v for v in variants if v is not base]
+    changes = paired_changes(
+        test, base, others, default_threshold=default_threshold, audits=audits,
+        n_bootstrap=n_bootstrap, confidence_level=confidence_level, seed=seed,
+        intersections=intersections,
+    )
+    summaries = []
+    base_gap = _criterion(audits[base.name], attribute, GAP_CRITERION)[0]
+    for v in variants:
+        harmed = tuple(sorted({f"{c.attribute}={c.group} ({c.metric})" for c in changes
+                               if c.variant == v.name and c.status == "harmed"}))
+        improved = tuple(sorted({f"{c.attribute}={c.group} ({c.metric})" for c in changes
+                                 if c.variant == v.name and c.status == "improved"}))
+        if v is base:
+            verdict = "baseline"
+        elif not harmed:
+            verdict = "no harm detected"
+        else:
+            gap = _criterion(audits[v.name], attribute, GAP_CRITERION)[0]
+            narrowed = gap is not None and base_gap is not None and gap < base_gap
+            verdict = "levelling down" if narrowed else "harm"
+        summaries.append(_summary(v, audits[v.name], attribute, verdict, harmed, improved))
+
+    return Comparison(
+        baseline=base.name,
+        attribute=attribute,
+        variants=tuple(summaries),
+        changes=tuple(changes),
+        audits=audits,
+        settings={
+            "n_bootstrap": n_bootstrap,
+            "confidence_level": confidence_level,
+            "seed": seed,
+            "bootstrap_unit": "patient" if test.clusters is not None else "row",
+            "change_interval": "paired percentile bootstrap over the same test resamples",
+            "harm_rule": "harmed when the CI of the change in TPR or AUC lies below 0",
+            "test_data": test.source,
+            "test_sha256": test.sha256,
+            "min_group_size": min_group_size,
+            "min_group_events": min_group_events,
+            **(dict(settings) if settings else {}),
+        },
+    )
+
+
+def _criterion(result: AuditResult, attribute: str, name: str) -> tuple[float | None, tuple[float, float] | None]:
+    try:
+        c = result.criterion(attribute, name)
+    except KeyError:
+        return None, None
+    if c.status != "ok":
+        return None, None
+    return c.value, c.ci
+
+
+def _worst(result: AuditResult, attribute: str, metric: str) -> tuple[float | None, tuple[float, float] | None, str | None]:
+    try:
+        s = result.summary(attribute, metric)
+    except KeyError:
+        return None, None, None
+    if s.worst_group is None:
+        return None, None, None
+    est = result.group(attribute, s.worst_group).metrics.get(metric)
+    return (est.value if est else s.min), (est.ci if est else None), s.worst_group
+
+
+def _summary(
+    v: Variant, result: AuditResult, attribute: str, verdict: str,
+    harmed: tuple[str, ...], improved: tuple[str, ...],
+) -> VariantSummary:
+    if attribute not in result.audited_attributes:
+        raise ConfigError(
+            f"attribute '{attribute}' is not audited; audited: {', '.join(result.audited_attributes)}."
+        )
+    auc = result.overall.metrics.get("auc")
+    tpr = result.overall.metrics.get("tpr")
+    acc = result.overall.metrics.get("accuracy")
+    w_auc, w_auc_ci, w_auc_g = _worst(result, attribute, "auc")
+    w_tpr, w_tpr_ci, w_tpr_g = _worst(result, attribute, "tpr")
+    eo, eo_ci = _criterion(result, attribute, GAP_CRITERION)
+    # TPR and FNR differences are equal: FNR = 1 - TPR in every group.
+    fnr, fnr_ci = _criterion(result, attribute, "equal_opportunity_difference")
+    return VariantSummary(
+        name=v.name, method=v.method, attribute=attribute,
+        overall_auc=auc.value if auc else None, overall_auc_ci=auc.ci if auc else None,
+        overall_tpr=tpr.value if tpr else None, overall_tpr_ci=tpr.ci if tpr else None,
+        worst_group_auc=w_auc, worst_group_auc_ci=w_auc_ci, worst_auc_group=w_auc_g,
+        worst_group_tpr=w_tpr, worst_group_tpr_ci=w_tpr_ci, worst_tpr_group=w_tpr_g,
+        equalized_odds_difference=eo, equalized_odds_difference_ci=eo_ci,
+        fnr_gap=fnr, fnr_gap_ci=fnr_ci, accuracy=acc.value if acc else None,
+        verdict=verdict, harmed=harmed, improved=improved, provenance=dict(v.provenance),
+    )
+
+
+__all__ = [
+    "CHANGE_METRICS",
+    "Comparison",
+    "GroupChange",
+    "Variant",
+    "VariantSummary",
+    "compare_variants",
+    "decisions",
+    "paired_changes",
+]

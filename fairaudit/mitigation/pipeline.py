@@ -1,0 +1,359 @@
+"""``fairaudit mitigate`` as a library call: mitigate, re-audit on test, compare.
+
+Two entry points:
+
+- a fairaudit checkpoint and a cohort (``model=``, ``data=``): every method applies; the
+  training-time ones fine-tune the model on the training split, select the checkpoint on
+  validation worst-group AUC and save it with its provenance;
+- any model's predictions (``predictions=``): threshold adjustment only. The validation rows come
+  from ``val_predictions=`` or from the rows of ``predictions`` whose ``split`` column says
+  validation; the others (``split == "test"``) are the test rows.
+
+Thresholds are always fitted on validation rows and judged on test rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fairaudit.errors import ConfigError, InputError
+from fairaudit.mitigation.compare import Comparison, Variant, compare_variants
+from fairaudit.mitigation.thresholds import (
+    GroupThresholdOptimizer,
+    GroupThresholds,
+    dataset_groups,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.data import AuditDataset
+
+METHODS = ("reweighting", "stratified", "group-dro", "threshold")
+TRAINING_METHODS = ("reweighting", "stratified", "group-dro")
+VALIDATION_SPLITS = ("val", "valid", "validation", "dev")
+TEST_SPLITS = ("test",)
+
+
+def parse_methods(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """``"all"`` or a comma-separated subset of :data:`METHODS`, in canonical order."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    names = [m.strip().lower() for item in items for m in str(item).split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--method needs one of {', '.join(METHODS)} or all.")
+    if "all" in names:
+        return METHODS
+    bad = [m for m in names if m not in METHODS]
+    if bad:
+        raise ConfigError(
+            f"--method must be one of {', '.join(METHODS)} or all (comma-separated); got "
+            f"{', '.join(map(repr, bad))}."
+        )
+    return tuple(m for m in METHODS if m in names)
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """How threshold adjustment is fitted (see :class:`GroupThresholdOptimizer`)."""
+
+    objective: str = "equalized_odds"
+    tolerance: float | str = "auto"
+    sensitivity_floor: float | None = None
+    performance: str = "accuracy"
+    min_positives: int = 10
+    min_negatives: int = 10
+
+
+@dataclass(frozen=True)
+class MitigationResult:
+    """What ``fairaudit mitigate`` produced (files are written by :func:`write_outputs`)."""
+
+    comparison: Comparison
+    group_thresholds: GroupThresholds | None = None
+    checkpoints: Mapping[str, Path] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Splits of a predictions table
+# --------------------------------------------------------------------------------------------
+
+
+def split_predictions(
+    predictions: str | Path,
+    *,
+    label: str,
+    sensitive: str | Sequence[str],
+    score: str | None = None,
+    val_predictions: str | Path | None = None,
+    split_column: str = "split",
+    cluster: str | None = None,
+) -> tuple[AuditDataset, AuditDataset]:
+    """Validation and test datasets from predictions table(s)."""
+    from fairaudit.data import from_frame, load_table_dataset, read_table
+    from fairaudit.data.tables import file_sha256
+
+    score = score or "score"
+    if val_predictions is not None:
+        val = load_table_dataset(val_predictions, label=label, sensitive=list(_cols(sensitive)),
+                                 score=score, cluster=cluster, what="validation predictions file")
+        test = load_table_dataset(predictions, label=label, sensitive=list(_cols(sensitive)),
+                                  score=score, cluster=cluster, what="predictions file")
+        return val, test
+    p = Path(predictions)
+    frame = read_table(p, "predictions file")
+    if split_column not in frame.columns:
+        raise InputError(
+            f"predictions file '{p}' has no '{split_column}' column to tell validation rows from "
+            "test rows; add one (values val/test), name it with --split-column, or give the "
+            "validation predictions separately with --val-predictions."
+        )
+    split = frame[split_column].astype("string").str.strip().str.lower()
+    is_val = split.isin(VALIDATION_SPLITS).fillna(False).to_numpy()
+    is_test = split.isin(TEST_SPLITS).fillna(False).to_numpy()
+    found = ", ".join(sorted(map(str, split.dropna().unique())))
+    if not is_val.any() or not is_test.any():
+        raise InputError(
+            f"column '{split_column}' of '{p}' needs validation rows ({'/'.join(VALIDATION_SPLITS)}) "
+            f"and test rows (test); found: {found or 'nothing'}."
+        )
+    sha = file_sha256(p)
+    out = []
+    for mask, name in ((is_val, "validation"), (is_test, "test")):
+        sub = frame.loc[mask].reset_index(drop=True)
+        out.append(from_frame(sub, label=label, sensitive=list(_cols(sensitive)), score=score,
+                              cluster=cluster, source=f"{name} rows of '{p}'",
+                              root=p.resolve().parent, sha256=f"{sha}:{name}"))
+    return out[0], out[1]
+
+
+def _cols(spec: str | Sequence[str]) -> tuple[str, ...]:
+    from fairaudit.data import parse_columns
+
+    return tuple(parse_columns(spec if isinstance(spec, str) else list(spec)))
+
+
+# --------------------------------------------------------------------------------------------
+# Thresholds
+# --------------------------------------------------------------------------------------------
+
+
+def pooled_threshold(val: AuditDataset, scores: np.ndarray, performance: str = "accuracy") -> float:
+    """One threshold chosen on validation rows: the one maximising ``performance``."""
+    opt = GroupThresholdOptimizer("equal_opportunity", tolerance=1.0, performance=performance,
+                                  min_positives=1, min_negatives=1)
+    opt.fit(scores, val.labels, sensitive_features=np.zeros(val.n_rows, dtype=object))
+    return float(opt.default_)
+
+
+def threshold_variant(
+    val: AuditDataset,
+    val_scores: np.ndarray,
+    test_scores: np.ndarray,
+    *,
+    target: str | Sequence[str],
+    base_threshold: float,
+    settings: ThresholdSettings,
+    model_sha256: str | None = None,
+) -> tuple[Variant, GroupThresholds]:
+    """Fit per-group thresholds on validation scores; the variant keeps the test scores."""
+    import pandas as pd
+
+    groups, attribute = dataset_groups(val, target)
+    opt = GroupThresholdOptimizer(
+        settings.objective, tolerance=settings.tolerance,
+        sensitivity_floor=settings.sensitivity_floor, performance=settings.performance,
+        min_positives=settings.min_positives, min_negatives=settings.min_negatives,
+        default_threshold=base_threshold,
+    ).fit(val_scores, val.labels, sensitive_features=pd.DataFrame({attribute: groups}))
+    gt = opt.to_group_thresholds(fitted_on=val.source, data_sha256=val.sha256,
+                                 model_sha256=model_sha256)
+    name = f"threshold ({settings.objective})"
+    variant = Variant(
+        name=name, scores=np.asarray(test_scores, dtype=np.float64), threshold=base_threshold,
+        group_thresholds=gt, method="threshold", model_sha256=model_sha256,
+        provenance={"group_thresholds": gt.to_dict()},
+    )
+    return variant, gt
+
+
+# --------------------------------------------------------------------------------------------
+# The whole run
+# --------------------------------------------------------------------------------------------
+
+
+def mitigate(
+    *,
+    label: str,
+    sensitive: str | Sequence[str],
+    out_dir: str | Path,
+    methods: str | Sequence[str] = "all",
+    model: str | Path | None = None,
+    data: str | Path | None = None,
+    predictions: str | Path | None = None,
+    val_predictions: str | Path | None = None,
+    score: str | None = None,
+    split_column: str = "split",
+    target: str | Sequence[str] | None = None,
+    threshold: float | None = None,
+    thresholds: ThresholdSettings | None = None,
+    training: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    min_group_size: int = 30,
+    min_group_events: int = 10,
+    cluster: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MitigationResult:
+    """Apply mitigations, re-audit each on the test split and compare with the baseline.
+
+    Parameters
+    ----------
+    label, sensitive
+        Label column and protected attribute columns.
+    out_dir : path
+        Fine-tuned checkpoints go under ``out_dir/checkpoints`` (other outputs are written by
+        :func:`write_outputs`).
+    methods : "all" or names
+        Any of ``reweighting``, ``stratified``, ``group-dro``, ``threshold``.
+    model, data
+        A fairaudit checkpoint and its cohort (manifest or folder with train/val/test splits).
+    predictions, val_predictions, score, split_column
+        Any model's predictions instead (threshold adjustment only).
+    target : attributes, optional
+        The attribute(s) mitigated (their intersection); default all of ``sensitive``.
+    threshold : float, optional
+        Baseline decision threshold; default the checkpoint's, else chosen on validation.
+    thresholds : ThresholdSettings
+        How per-group thresholds are fitted.
+    training : dict
+        Overrides for fine-tuning (epochs, learning rate, batch size, Group DRO ``step_size``
+        and ``adjustment``...).
+    seed, n_bootstrap, confidence_level, min_group_size, min_group_events, cluster
+        As in :func:`fairaudit.audit`; ``seed`` also seeds fine-tuning.
+    """
+    chosen = parse_methods(methods)
+    settings = thresholds or ThresholdSettings()
+    say = progress or (lambda _msg: None)
+    out = Path(out_dir)
+    if (model is None) == (predictions is None):
+        raise ConfigError("give either --model CKPT with --data COHORT, or --predictions FILE.")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1]; got {threshold}.")
+
+    if predictions is not None:
+        if data is not None:
+            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+        training_asked = [m for m in chosen if m in TRAINING_METHODS]
+        if training_asked and not (isinstance(methods, str) and methods.strip().lower() == "all"):
+            raise ConfigError(
+                f"{', '.join(training_asked)} re-train the model and need --model and --data; "
+                "with --predictions only --method threshold applies."
+            )
+        chosen = ("threshold",)
+        val, test = split_predictions(predictions, label=label, sensitive=sensitive, score=score,
+                                      val_predictions=val_predictions, split_column=split_column,
+                                      cluster=cluster)
+        tgt = _target(target, val)
+        base_thr = threshold if threshold is not None else pooled_threshold(
+            val, val.scores, settings.performance)
+        base = Variant("baseline", test.scores, base_thr, method="none", provenance={
+            "threshold": base_thr,
+            "threshold_source": "given" if threshold is not None
+            else f"chosen on validation rows (max {settings.performance})",
+        })
+        variants = [base]
+        say("fitting per-group thresholds on validation rows")
+        tv, gt = threshold_variant(val, val.scores, test.scores, target=tgt, base_threshold=base_thr,
+                                   settings=settings)
+        variants.append(tv)
+        checkpoints: dict[str, Path] = {}
+    else:
+        if data is None:
+            raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
+        from fairaudit.mitigation.training import training_variants
+
+        variants, gt, checkpoints, test, tgt = training_variants(
+            model=model, data=data, label=label, sensitive=sensitive, methods=chosen,
+            out_dir=out / "checkpoints", target=target, threshold=threshold,
+            threshold_settings=settings, training=dict(training or {}), seed=seed,
+            cluster=cluster, progress=say,
+        )
+
+    say(f"auditing {len(variants)} variants on the test split")
+    attribute = " & ".join(tgt)
+    comparison = compare_variants(
+        test, variants, attribute=attribute, n_bootstrap=n_bootstrap,
+        confidence_level=confidence_level, seed=seed, min_group_size=min_group_size,
+        min_group_events=min_group_events,
+        settings={"methods": list(chosen), "target": list(tgt),
+                  "threshold_objective": settings.objective},
+    )
+    return MitigationResult(comparison=comparison, group_thresholds=gt, checkpoints=checkpoints)
+
+
+def _target(target: str | Sequence[str] | None, dataset: AuditDataset) -> tuple[str, ...]:
+    if target is None:
+        return tuple(dataset.attributes)
+    cols = _cols(target)
+    unknown = [c for c in cols if c not in dataset.attributes]
+    if unknown:
+        raise ConfigError(
+            f"--target {', '.join(unknown)} must be among the --sensitive columns "
+            f"({', '.join(dataset.attributes)})."
+        )
+    return cols
+
+
+def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write comparison.json, comparison.md, comparison.html and thresholds.json to ``out_dir``.
+
+    Everything is rendered before the first file is written.
+    """
+    from fairaudit.report.comparison import render_comparison_html
+
+    out = Path(out_dir)
+    files: dict[str, str] = {
+        "comparison.json": result.comparison.to_json(),
+        "comparison.md": result.comparison.to_markdown(),
+        "comparison.html": render_comparison_html(result.comparison),
+    }
+    if result.group_thresholds is not None:
+        files["thresholds.json"] = result.group_thresholds.to_json()
+    written: dict[str, Path] = {}
+    for name, text in files.items():
+        path = out / name
+        _write_atomic(path, text)
+        written[name] = path
+    return written
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = [
+    "METHODS",
+    "MitigationResult",
+    "ThresholdSettings",
+    "mitigate",
+    "parse_methods",
+    "pooled_threshold",
+    "split_predictions",
+    "threshold_variant",
+    "write_outputs",
+]
