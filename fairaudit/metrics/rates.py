@@ -42,12 +42,17 @@ def fine_confusion(count: np.ndarray, above: np.ndarray) -> np.ndarray:
     return np.stack([total - pred_pos, pred_pos], axis=-1)
 
 
-def aggregate(x: np.ndarray, part: Partition, fine_axis: int) -> np.ndarray:
-    """Sum a fine-group array into the groups of ``part`` along ``fine_axis``."""
-    x = np.moveaxis(x, fine_axis, -1)
-    # Matrix product with the one-hot membership (fast for a few dozen groups).
-    out = x @ part.onehot().T
-    return np.moveaxis(out, -1, fine_axis)
+def aggregate(x: np.ndarray, groups: Partition | np.ndarray, fine_axis: int) -> np.ndarray:
+    """Sum a fine-group array into groups along ``fine_axis``.
+
+    ``groups`` is a :class:`Partition` or a (G, F) 0/1 matrix (several partitions stacked, so
+    one matrix product serves every attribute and intersection).
+    """
+    onehot = groups.onehot() if isinstance(groups, Partition) else groups
+    lead, rest = x.shape[:fine_axis], x.shape[fine_axis + 1:]
+    flat = x.reshape(int(np.prod(lead, dtype=np.int64)), x.shape[fine_axis], -1)
+    out = np.matmul(onehot, flat)  # (lead, G, rest)
+    return out.reshape(*lead, onehot.shape[0], *rest)
 
 
 def confusion_metrics(conf: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,9 +104,11 @@ def calibration_metrics(
 
 
 def group_metrics(
-    count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, cells: CellTable, part: Partition
+    count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, cells: CellTable,
+    part: Partition | np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """All metrics of every group of ``part`` from fine-cell arrays (..., F, 2, B)."""
+    """All metrics of every group of ``part`` (a partition or stacked 0/1 matrix) from
+    fine-cell arrays (..., F, 2, B)."""
     fine_axis = count.ndim - 3
     conf = aggregate(fine_confusion(count, cells.above), part, fine_axis)
     c = aggregate(count, part, fine_axis)
