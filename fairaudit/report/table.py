@@ -71,7 +71,7 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
     if result.gate.status != "not_run":
         console.print(f"Gate: {result.gate.status.upper()}")
         for r in result.gate.rules:
-            console.print(f"  [{r.status}] {escape(r.id)}: {escape(r.message)}", markup=False)
+            console.print(f"  [{r.status}] {r.id}: {r.message}", markup=False)
     return buf.getvalue()
 
 

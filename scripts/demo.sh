@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make demo`: audit the shipped sample and write every output under reports/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+FA=.venv/bin/fairaudit
+mkdir -p reports
+
+echo "== fairaudit audit: any model's predictions (sample_data/predictions.csv) =="
+$FA audit --predictions sample_data/predictions.csv --label y --score score \
+    --sensitive sex,race --cluster patient_id --threshold 0.5 --seed 0 \
+    --policy sample_data/policy.toml \
+    --format json --output reports/audit.json \
+    --html reports/audit.html --junit reports/gate.xml
+code=$?
+$FA report reports/audit.json --out reports/audit.html >/dev/null 2>&1 || true
+.venv/bin/python - <<'PY'
+from fairaudit.result import AuditResult
+from fairaudit.report.table import render_table
+from fairaudit.report.markdown import render_markdown
+r = AuditResult.from_json(open("reports/audit.json").read())
+open("reports/audit.md", "w").write(render_markdown(r))
+print(render_table(r, width=150))
+PY
+case $code in
+  0) echo "gate: passed (exit 0)";;
+  1) echo "gate: policy failed (exit 1) - see reports/audit.html";;
+  3) echo "gate: inconclusive (exit 3) - not enough evidence to decide some rules";;
+  *) echo "fairaudit failed with exit code $code"; exit "$code";;
+esac
+echo "outputs: reports/audit.json reports/audit.html reports/audit.md reports/gate.xml"
