@@ -1,0 +1,234 @@
+"""The built-in multimodal latent-diffusion diagnostic model as a :class:`Predictor`.
+
+:class:`MultimodalPredictor` bundles the network (encoders, fusion, head), the latent denoiser
+and its noise schedule, the preprocessing fitted on the training split, and the decision
+threshold chosen on the validation split. Missing modalities are imputed in latent space by DDIM
+sampling (``impute="diffusion"``) or replaced by learned absent tokens (``impute="fallback"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from fairaudit.data.tables import require_columns
+from fairaudit.errors import ConfigError
+from fairaudit.models.denoiser import DenoiserConfig, LatentDenoiser
+from fairaudit.models.diffusion import NoiseSchedule, ddim_sample
+from fairaudit.models.features import MODALITIES, Preprocessing, encode_rows
+from fairaudit.models.network import MultimodalNetwork, NetworkConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.data import AuditDataset
+
+IMPUTE_MODES = ("diffusion", "fallback")
+_NOISE_BLOCK = 4096  # starting noise is drawn per block of rows, so it does not depend on batch size
+
+
+@dataclass(eq=False)
+class MultimodalPredictor:
+    """A trained multimodal model ready for inference.
+
+    Attributes
+    ----------
+    network : MultimodalNetwork
+    denoiser : LatentDenoiser
+    preprocessing : Preprocessing
+    latent_mean, latent_std : Tensor of shape (3, D)
+        Training-split statistics that standardise latents for the diffusion model.
+    threshold : float
+        Decision threshold (positive when ``score >= threshold``), chosen on validation data.
+    threshold_rule : str
+        How the threshold was chosen, in words.
+    sample_seed : int
+        Seed of the DDIM starting noise (imputation is deterministic).
+    sha256 : str or None
+        Hash of the checkpoint files this predictor was loaded from or saved to.
+    info : dict
+        Provenance stored in the checkpoint (seed, data hashes, validation metrics, ...).
+    """
+
+    network: MultimodalNetwork
+    denoiser: LatentDenoiser
+    preprocessing: Preprocessing
+    latent_mean: torch.Tensor
+    latent_std: torch.Tensor
+    threshold: float
+    threshold_rule: str
+    sample_seed: int = 0
+    sha256: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def network_config(self) -> NetworkConfig:
+        return self.network.config
+
+    @property
+    def denoiser_config(self) -> DenoiserConfig:
+        return self.denoiser.config
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        c = self.denoiser.config
+        return NoiseSchedule.create(c.schedule, c.diffusion_steps)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def check_columns(self, dataset: AuditDataset) -> None:
+        """Raise InputError if a column the model reads is missing from ``dataset``."""
+        schema = self.preprocessing.schema
+        require_columns(dataset.frame, [*schema.required(), *self.preprocessing.lab_columns],
+                        dataset.source, "the model's inputs")
+
+    def iter_batches(
+        self, dataset: AuditDataset, batch_size: int
+    ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+        """(row indices, tensors on the model's device) per batch, in row order."""
+        device = self.device
+        n = dataset.n_rows
+        for start in range(0, n, batch_size):
+            rows = np.arange(start, min(n, start + batch_size))
+            arrays = encode_rows(dataset.frame, dataset.root, rows, self.preprocessing,
+                                 source=dataset.source)
+            yield rows, {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+
+    def _noise(self, rows: np.ndarray) -> torch.Tensor:
+        d = self.network.config.latent_dim
+        blocks = np.unique(rows // _NOISE_BLOCK)
+        parts = {}
+        for b in blocks:
+            g = torch.Generator().manual_seed(int(self.sample_seed) * 1_000_003 + int(b))
+            parts[int(b)] = torch.randn((_NOISE_BLOCK, len(MODALITIES), d), generator=g)
+        out = torch.stack([parts[int(r // _NOISE_BLOCK)][int(r % _NOISE_BLOCK)] for r in rows])
+        return out.to(self.device)
+
+    def impute(self, latents: torch.Tensor, present: torch.Tensor, rows: np.ndarray,
+               steps: int) -> torch.Tensor:
+        """Fill absent modality latents by DDIM sampling conditioned on the present ones."""
+        missing = ~present
+        if not missing.any():
+            return latents
+        z = (latents - self.latent_mean) / self.latent_std
+        cond = z * present.unsqueeze(-1).to(z.dtype)
+        sub = missing.any(dim=1)
+        gen = ddim_sample(self.denoiser, self.schedule, cond[sub], present[sub], missing[sub],
+                          self._noise(rows[sub.cpu().numpy()]), steps)
+        filled = z.clone()
+        filled[sub] = gen
+        out = filled * self.latent_std + self.latent_mean
+        return torch.where(present.unsqueeze(-1), latents, out)
+
+    def logits_from_batch(self, batch: dict[str, torch.Tensor], rows: np.ndarray, *,
+                          impute: str, ddim_steps: int) -> torch.Tensor:
+        present = batch["present"]
+        latents = self.network.encode(batch)
+        if impute == "diffusion":
+            latents = self.impute(latents, present, rows, ddim_steps)
+            available = torch.ones_like(present)
+        else:
+            available = present
+        return self.network.classify(latents, available)
+
+    def predict_proba(
+        self,
+        dataset: AuditDataset,
+        *,
+        batch_size: int = 256,
+        progress: bool = False,
+        impute: str = "diffusion",
+        ddim_steps: int | None = None,
+    ) -> np.ndarray:
+        """Probability of disease for every study of ``dataset``.
+
+        Parameters
+        ----------
+        dataset : AuditDataset
+            From :func:`fairaudit.data.manifest.load_manifest`.
+        batch_size : int
+            Studies per forward pass (images are read from disk batch by batch).
+        progress : bool
+            Show a rich progress bar on stderr.
+        impute : {"diffusion", "fallback"}
+            How absent modalities are handled: latents generated by the diffusion model, or the
+            learned absent tokens.
+        ddim_steps : int, optional
+            DDIM steps for imputation; defaults to the checkpoint's ``sample_steps``.
+
+        Returns
+        -------
+        ndarray of float64, shape (n,), values in [0, 1]
+
+        Raises
+        ------
+        InputError
+            A missing column, or an image that is missing, unreadable or of the wrong shape
+            (naming the data row and the file).
+        """
+        if impute not in IMPUTE_MODES:
+            raise ConfigError(f"impute must be one of {', '.join(IMPUTE_MODES)}; got {impute!r}.")
+        steps = int(ddim_steps or self.denoiser.config.sample_steps)
+        if not 1 <= steps <= self.denoiser.config.diffusion_steps:
+            raise ConfigError(
+                f"ddim_steps must be between 1 and {self.denoiser.config.diffusion_steps}; got {steps}."
+            )
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1; got {batch_size}.")
+        self.check_columns(dataset)
+        out = np.empty(dataset.n_rows, dtype=np.float64)
+        self.network.eval()
+        self.denoiser.eval()
+        bar = _progress(progress, dataset.n_rows, "inference")
+        with bar, torch.inference_mode():
+            for rows, batch in self.iter_batches(dataset, batch_size):
+                logits = self.logits_from_batch(batch, rows, impute=impute, ddim_steps=steps)
+                out[rows] = torch.sigmoid(logits.double()).cpu().numpy()
+                bar.advance(len(rows))
+        return np.clip(out, 0.0, 1.0)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+
+class _Bar:
+    """A rich progress bar on stderr with a single task."""
+
+    def __init__(self, total: int, label: str) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                           MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=False)
+        self._task = self._p.add_task(label, total=total)
+
+    def __enter__(self) -> _Bar:
+        self._p.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._p.stop()
+
+    def advance(self, n: int) -> None:
+        self._p.advance(self._task, n)
+
+    def describe(self, text: str) -> None:
+        self._p.update(self._task, description=text)
+
+
+def _progress(enabled: bool, total: int, label: str) -> Any:
+    return _Bar(total, label) if enabled else _NoProgress()
