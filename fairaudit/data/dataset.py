@@ -269,7 +269,7 @@ def from_frame(
                 f"cluster column '{cluster}' in {source} is missing at {_row_ref(i)}; "
                 "every study needs its patient id."
             )
-        clusters = pd.factorize(frame[cluster], sort=False)[0].astype(np.int64)
+        clusters = pd.factorize(frame[cluster], sort=True)[0].astype(np.int64)  # row-order free
 
     return AuditDataset(
         frame=frame,

@@ -21,17 +21,28 @@ import numpy as np
 from fairaudit.metrics.cells import CellTable
 
 
+def canonical_group_order(count: np.ndarray) -> np.ndarray:
+    """Order of the fine groups by content (their flattened cell counts), not by name."""
+    flat = count.reshape(count.shape[0], -1)
+    return np.lexsort(flat.T[::-1]) if flat.shape[0] > 1 else np.arange(flat.shape[0])
+
+
 class RowBootstrap:
     """Multinomial redraw of all cell counts (rows resampled with replacement)."""
 
     unit = "row"
 
     def __init__(self, cells: CellTable) -> None:
-        flat = cells.count.ravel()
+        # Cells are drawn in a canonical order (fine groups sorted by their contents), so
+        # renaming groups, which reorders them, cannot change any replicate.
+        canon = canonical_group_order(cells.count)
+        flat = cells.count[canon].ravel()
         self._shape = cells.count.shape
-        self._nz = np.flatnonzero(flat)
+        nz = np.flatnonzero(flat)
+        index = np.arange(flat.size).reshape(self._shape)[canon].ravel()
+        self._nz = index[nz]  # positions in the original layout
         self._n = int(round(flat.sum()))
-        self._p = flat[self._nz] / flat[self._nz].sum() if self._nz.size else np.empty(0)
+        self._p = flat[nz] / flat[nz].sum() if nz.size else np.empty(0)
 
     def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:
         out = np.zeros((r, int(np.prod(self._shape))))

@@ -28,6 +28,10 @@ def permutation_pvalues(
     conf: np.ndarray, observed: dict[str, float], n_permutations: int, rng: np.random.Generator
 ) -> dict[str, float]:
     """p-values of the confusion-based criteria over the groups in ``conf`` (G, 2, 2)."""
+    # Draw over groups in a canonical order (by their counts, not their names) so that
+    # renaming groups cannot change a p-value; the statistics are symmetric in the groups.
+    canon = np.lexsort(conf.reshape(conf.shape[0], -1).T[::-1])
+    conf = conf[canon]
     n_y = conf.sum(axis=-1).astype(np.int64)  # (G, 2) rows per label
     n_g = n_y.sum(axis=-1)
     dec = conf[..., 1]  # positive decisions per (group, label)
