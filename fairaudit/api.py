@@ -156,6 +156,9 @@ def audit_dataset(
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
     warnings: list[str] = []
+    spec = _threshold_spec(group_thresholds)
+    if threshold is None and spec is not None and spec.default is not None:
+        threshold, threshold_source = spec.default, f"per-group thresholds on '{spec.attribute}' (default for other groups)"
     if threshold is None:
         threshold, threshold_source = DEFAULT_THRESHOLD, "default (not chosen on validation data)"
         warnings.append(DEFAULT_THRESHOLD_WARNING)
@@ -166,7 +169,6 @@ def audit_dataset(
         n_permutations=int(n_permutations), intersections=bool(intersections),
     )
     _check_config(config)
-    spec = _threshold_spec(group_thresholds)
     parts = compute_audit(
         dataset.labels, dataset.scores, dataset.group_codes, dataset.group_names,
         dataset.attributes, config, clusters=dataset.clusters, group_thresholds=spec,
