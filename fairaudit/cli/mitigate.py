@@ -47,7 +47,11 @@ def mitigate_command(
     tolerance: str = typer.Option("auto", "--tolerance", help="Largest validation TPR/FPR gap allowed, or 'auto' (smallest gap as accurate as the exact randomised solution)."),
     sensitivity_floor: float | None = typer.Option(None, "--sensitivity-floor", help="Minimum validation sensitivity in every group (required by --objective sensitivity_floor).", show_default=False),
     performance: str = typer.Option("accuracy", "--performance", help="What threshold adjustment maximises under its constraint: accuracy or balanced_accuracy."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Fine-tuning epochs (default: the training loop's).", show_default=False),
+    epochs: int | None = typer.Option(None, "--epochs", help="Most fine-tuning epochs (default 10; early stopping on validation worst-group AUC).", show_default=False),
+    lr: float | None = typer.Option(None, "--lr", help="Fine-tuning learning rate (default 5e-4).", show_default=False),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Fine-tuning batch size (default the training loop's, 64).", show_default=False),
+    diffusion_epochs: int | None = typer.Option(None, "--diffusion-epochs", help="Most epochs to re-fit the diffusion imputer after fine-tuning (default the training loop's).", show_default=False),
+    stratify_by_label: bool = typer.Option(False, "--stratify-by-label", help="Stratified sampling balances group x label cells, not only groups."),
     dro_step_size: float = typer.Option(0.01, "--dro-eta", help="Group DRO step size eta."),
     dro_adjustment: float = typer.Option(1.0, "--dro-c", help="Group DRO group-size adjustment C (C / sqrt(n_g))."),
     bootstrap: int = typer.Option(1000, "--bootstrap", "-B", help="Bootstrap replicates for the confidence intervals."),
@@ -70,9 +74,13 @@ def mitigate_command(
             tol = float(tolerance)
         except ValueError:
             raise ConfigError(f"--tolerance must be 'auto' or a number in [0, 1]; got {tolerance!r}.") from None
-    training: dict[str, object] = {"step_size": dro_step_size, "adjustment": dro_adjustment}
-    if epochs is not None:
-        training["epochs"] = epochs
+    training: dict[str, object] = {"step_size": dro_step_size, "adjustment": dro_adjustment,
+                                   "stratify_by_label": stratify_by_label,
+                                   "min_group_events": min_group_events}
+    for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size),
+                       ("diffusion_epochs", diffusion_epochs)):
+        if value is not None:
+            training[key] = value
 
     def say(msg: str) -> None:
         if not quiet:

@@ -94,3 +94,61 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, split_predictions: Pat
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort_and_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny cohort from `fairaudit sample-data` and a tiny model trained on it (seconds)."""
+    from fairaudit.data.manifest import load_manifest
+    from fairaudit.models.checkpoint import save_model
+    from fairaudit.models.training import TrainSettings, train_model
+
+    root = tmp_path_factory.mktemp("cohort")
+    res = runner.invoke(app, ["sample-data", "--out", str(root / "cohort"), "--patients", "240",
+                              "--seed", "3", "--image-size", "16"])
+    assert res.exit_code == 0, res.output
+    train = load_manifest(root / "cohort" / "train.csv", label="diagnosis", sensitive="sex,race")
+    val = load_manifest(root / "cohort" / "validation.csv", label="diagnosis", sensitive="sex,race")
+    predictor = train_model(
+        train, val, settings=TrainSettings(epochs=1, diffusion_epochs=1, seed=0),
+        network={"image_channels": (4, 8), "latent_dim": 8, "hidden": 16, "max_note_len": 16},
+        denoiser={"hidden": 16, "blocks": 1, "time_dim": 8, "diffusion_steps": 50, "sample_steps": 2},
+    )
+    save_model(predictor, root / "model")
+    return root / "cohort", root / "model"
+
+
+@pytest.mark.slow
+def test_mitigate_all_end_to_end_on_a_tiny_cohort(tmp_path: Path, tiny_cohort_and_model) -> None:
+    from fairaudit.mitigation.thresholds import GroupThresholds
+    from fairaudit.models.checkpoint import checkpoint_sha256, load_model
+
+    cohort, model = tiny_cohort_and_model
+    out = tmp_path / "out"
+    res = runner.invoke(app, [
+        "mitigate", "--model", str(model), "--data", str(cohort), "--label", "diagnosis",
+        "--sensitive", "sex,race", "--target", "race", "--method", "all", "--out", str(out),
+        "--seed", "0", "--epochs", "1", "--diffusion-epochs", "1", "--bootstrap", "50",
+        "--min-group-events", "2",
+    ])
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "comparison.json").read_text())
+    names = [v["name"] for v in data["variants"]]
+    assert names == ["baseline", "reweighting", "stratified", "group-dro", "threshold (equalized_odds)"]
+    assert set(data["audits"]) == set(names)
+    assert all(v["verdict"] in ("baseline", "no harm detected", "harm", "levelling down") for v in data["variants"])
+    base_sha = checkpoint_sha256(model)
+    for method in ("reweighting", "stratified", "group-dro"):
+        tuned = load_model(out / "checkpoints" / method)
+        info = tuned.info["mitigation"]
+        assert info["method"] == method and info["base_checkpoint_sha256"] == base_sha
+        assert "validation worst-group AUC" in info["selection"]
+        assert tuned.sha256 != base_sha
+        audit = data["audits"][method]
+        assert audit["run"]["model_sha256"] == tuned.sha256
+    dro = load_model(out / "checkpoints" / "group-dro").info["mitigation"]["group_dro"]
+    assert dro["n_updates"] > 0 and sum(dro["weights"].values()) == pytest.approx(1.0)
+    gt = GroupThresholds.load(out / "thresholds.json")
+    assert gt.attribute == "race" and gt.provenance["fitted_on"].endswith("validation.csv'")
+    html = (out / "comparison.html").read_text()
+    assert "Do no harm" in html and "data:image/svg+xml;base64," in html
