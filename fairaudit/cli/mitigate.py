@@ -42,6 +42,7 @@ def mitigate_command(
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
     split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
+    val_fraction: float | None = typer.Option(None, "--val-fraction", help="Without a split column: put this random share of patients (--cluster) or rows in validation, the rest in test (seeded by --seed).", show_default=False),
     threshold: float | None = typer.Option(None, "--threshold", "-t", help="Baseline threshold; default the checkpoint's, else chosen on validation (max accuracy).", show_default=False),
     objective: Objective = typer.Option(Objective.equalized_odds, "--objective", help="Threshold adjustment goal."),
     tolerance: str = typer.Option("auto", "--tolerance", help="Largest validation TPR/FPR gap allowed, or 'auto' (smallest gap as accurate as the exact randomised solution)."),
@@ -89,7 +90,7 @@ def mitigate_command(
     result = mitigate(
         label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
         predictions=predictions, val_predictions=val_predictions, score=score,
-        split_column=split_column, target=target, threshold=threshold,
+        split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
         thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
                                      sensitivity_floor=sensitivity_floor, performance=performance),
         training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,

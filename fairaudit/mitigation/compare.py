@@ -113,6 +113,7 @@ class VariantSummary:
     fnr_gap_ci: tuple[float, float] | None
     accuracy: float | None
     verdict: str  # "baseline" | "no harm detected" | "harm" | "levelling down"
+    gaps_over: str = "all groups"  # or "sufficient groups only"
     harmed: tuple[str, ...] = ()
     improved: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -167,14 +168,19 @@ class Comparison:
         )
         rows = []
         for v in self.variants:
+            mark = "" if v.gaps_over == "all groups" else " †"
             rows.append(
                 f"| {v.name} | {_num(v.overall_auc, v.overall_auc_ci)} | "
                 f"{_num(v.worst_group_auc, v.worst_group_auc_ci)} ({v.worst_auc_group or '—'}) | "
-                f"{_num(v.fnr_gap, v.fnr_gap_ci)} | "
-                f"{_num(v.equalized_odds_difference, v.equalized_odds_difference_ci)} | "
+                f"{_num(v.fnr_gap, v.fnr_gap_ci)}{mark} | "
+                f"{_num(v.equalized_odds_difference, v.equalized_odds_difference_ci)}{mark} | "
                 f"{_verdict_text(v, self.attribute)} |"
             )
-        return head + "\n".join(rows) + "\n"
+        note = ""
+        if any(v.gaps_over != "all groups" for v in self.variants):
+            note = ("\n† over the groups large enough to judge; at least one group is "
+                    "insufficient, so the criterion itself is 'insufficient'.\n")
+        return head + "\n".join(rows) + "\n" + note
 
 
 def _verdict_text(v: VariantSummary, attribute: str) -> str:
@@ -479,7 +485,10 @@ def _criterion(result: AuditResult, attribute: str, name: str) -> tuple[float | 
     except KeyError:
         return None, None
     if c.status != "ok":
-        return None, None
+        # Some group is too small to judge: report the gap over the sufficient groups alone
+        # (flagged in VariantSummary.gaps_over), never as if the small group had rate 0.
+        est = c.sufficient_groups_only
+        return (est.value, est.ci) if est is not None else (None, None)
     return c.value, c.ci
 
 
@@ -510,6 +519,10 @@ def _summary(
     eo, eo_ci = _criterion(result, attribute, GAP_CRITERION)
     # TPR and FNR differences are equal: FNR = 1 - TPR in every group.
     fnr, fnr_ci = _criterion(result, attribute, "equal_opportunity_difference")
+    try:
+        complete = result.criterion(attribute, GAP_CRITERION).status == "ok"
+    except KeyError:
+        complete = True
     return VariantSummary(
         name=v.name, method=v.method, attribute=attribute,
         overall_auc=auc.value if auc else None, overall_auc_ci=auc.ci if auc else None,
@@ -518,7 +531,8 @@ def _summary(
         worst_group_tpr=w_tpr, worst_group_tpr_ci=w_tpr_ci, worst_tpr_group=w_tpr_g,
         equalized_odds_difference=eo, equalized_odds_difference_ci=eo_ci,
         fnr_gap=fnr, fnr_gap_ci=fnr_ci, accuracy=acc.value if acc else None,
-        verdict=verdict, harmed=harmed, improved=improved, provenance=dict(v.provenance),
+        verdict=verdict, gaps_over="all groups" if complete else "sufficient groups only",
+        harmed=harmed, improved=improved, provenance=dict(v.provenance),
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.mitigation.compare import Comparison, Variant, compare_variants
@@ -90,10 +91,16 @@ def split_predictions(
     val_predictions: str | Path | None = None,
     split_column: str = "split",
     cluster: str | None = None,
+    val_fraction: float | None = None,
+    seed: int = 0,
 ) -> tuple[AuditDataset, AuditDataset]:
-    """Validation and test datasets from predictions table(s)."""
-    from fairaudit.data import from_frame, load_table_dataset, read_table
-    from fairaudit.data.tables import file_sha256
+    """Validation and test datasets from predictions table(s).
+
+    The validation rows are, in order of precedence: the ``val_predictions`` file; a random
+    ``val_fraction`` of the patients (``cluster`` column) or rows, drawn with ``seed``; the rows
+    whose ``split_column`` says val/validation (the rows saying test are the test rows).
+    """
+    from fairaudit.data import load_table_dataset, read_table
 
     score = score or "score"
     if val_predictions is not None:
@@ -104,6 +111,21 @@ def split_predictions(
         return val, test
     p = Path(predictions)
     frame = read_table(p, "predictions file")
+    if val_fraction is not None:
+        if not 0.0 < val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be between 0 and 1; got {val_fraction}.")
+        if cluster is not None and cluster in frame.columns:
+            units = pd.factorize(frame[cluster], sort=True)[0]
+        else:
+            units = np.arange(len(frame))
+        rng = np.random.default_rng(seed)
+        chosen = rng.random(int(units.max()) + 1) < val_fraction
+        is_val = chosen[units]
+        is_test = ~is_val
+        found = f"a random {val_fraction:g} of the {'patients' if cluster else 'rows'} (seed {seed})"
+        if not is_val.any() or not is_test.any():
+            raise InputError(f"--val-fraction {val_fraction:g} left no validation or no test rows in '{p}'.")
+        return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster, found)
     if split_column not in frame.columns:
         raise InputError(
             f"predictions file '{p}' has no '{split_column}' column to tell validation rows from "
@@ -119,12 +141,22 @@ def split_predictions(
             f"column '{split_column}' of '{p}' needs validation rows ({'/'.join(VALIDATION_SPLITS)}) "
             f"and test rows (test); found: {found or 'nothing'}."
         )
+    return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster,
+                        f"column '{split_column}'")
+
+
+def _split_frame(frame: pd.DataFrame, p: Path, is_val: np.ndarray, is_test: np.ndarray, label: str,
+                 sensitive: str | Sequence[str], score: str, cluster: str | None,
+                 how: str) -> tuple[AuditDataset, AuditDataset]:
+    from fairaudit.data import from_frame
+    from fairaudit.data.tables import file_sha256
+
     sha = file_sha256(p)
     out = []
     for mask, name in ((is_val, "validation"), (is_test, "test")):
         sub = frame.loc[mask].reset_index(drop=True)
         out.append(from_frame(sub, label=label, sensitive=list(_cols(sensitive)), score=score,
-                              cluster=cluster, source=f"{name} rows of '{p}'",
+                              cluster=cluster, source=f"{name} rows of '{p}' (split by {how})",
                               root=p.resolve().parent, sha256=f"{sha}:{name}"))
     return out[0], out[1]
 
@@ -196,6 +228,7 @@ def mitigate(
     val_predictions: str | Path | None = None,
     score: str | None = None,
     split_column: str = "split",
+    val_fraction: float | None = None,
     target: str | Sequence[str] | None = None,
     threshold: float | None = None,
     thresholds: ThresholdSettings | None = None,
@@ -221,8 +254,9 @@ def mitigate(
         Any of ``reweighting``, ``stratified``, ``group-dro``, ``threshold``.
     model, data
         A fairaudit checkpoint and its cohort (manifest or folder with train/val/test splits).
-    predictions, val_predictions, score, split_column
-        Any model's predictions instead (threshold adjustment only).
+    predictions, val_predictions, score, split_column, val_fraction
+        Any model's predictions instead (threshold adjustment only); see
+        :func:`split_predictions` for how validation rows are chosen.
     target : attributes, optional
         The attribute(s) mitigated (their intersection); default all of ``sensitive``.
     threshold : float, optional
@@ -256,7 +290,7 @@ def mitigate(
         chosen = ("threshold",)
         val, test = split_predictions(predictions, label=label, sensitive=sensitive, score=score,
                                       val_predictions=val_predictions, split_column=split_column,
-                                      cluster=cluster)
+                                      cluster=cluster, val_fraction=val_fraction, seed=seed)
         tgt = _target(target, val)
         base_thr = threshold if threshold is not None else pooled_threshold(
             val, val.scores, settings.performance)

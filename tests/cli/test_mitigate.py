@@ -76,6 +76,26 @@ def test_separate_validation_file(tmp_path: Path) -> None:
     assert all(g["tpr"] >= 0.9 for g in thr["provenance"]["validation"].values() if g["fitted"])
 
 
+def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    frame = make_predictions(5, n=2000)
+    frame["patient"] = frame.index // 2  # two studies per patient
+    frame.to_csv(path, index=False)
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"o{k}"
+        res = runner.invoke(app, [
+            "mitigate", "--predictions", str(path), "--label", "y", "--sensitive", "race",
+            "--cluster", "patient", "--val-fraction", "0.4", "--method", "threshold",
+            "--out", str(out), "--bootstrap", "30", "--seed", "7", "-q",
+        ])
+        assert res.exit_code == 0, res.output
+        runs.append(json.loads((out / "thresholds.json").read_text()))
+    assert runs[0]["thresholds"] == runs[1]["thresholds"]
+    n_val = runs[0]["provenance"]["n_validation"]
+    assert 0.3 * 2000 < n_val < 0.5 * 2000 and n_val % 2 == 0  # whole patients
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

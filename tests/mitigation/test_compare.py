@@ -112,6 +112,10 @@ def test_patient_bootstrap_and_insufficient_groups() -> None:
     cs = [c for c in cmp.changes_of("low") if c.group == "C"]
     assert cs and all(c.status == "insufficient" for c in cs)
     assert "group=C (tpr)" not in cmp.variant("low").harmed
+    # The gap is not computed as if C had rate 0: it is over the sufficient groups, and says so.
+    v = cmp.variant("baseline")
+    assert v.gaps_over == "sufficient groups only" and v.equalized_odds_difference is not None
+    assert "†" in cmp.to_markdown()
 
 
 def test_html_is_self_contained_and_escapes_group_names() -> None:
