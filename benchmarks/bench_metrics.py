@@ -63,11 +63,16 @@ def main() -> None:
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
-    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import accuracy_score
 
-    from fairaudit.data import from_frame
     from fairaudit.api import audit_dataset
+    from fairaudit.data import from_frame
 
     df = make_data(args.rows)
     y_pred = (df.score.to_numpy() >= 0.5).astype(np.int8)

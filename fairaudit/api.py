@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.metadata
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

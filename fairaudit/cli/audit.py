@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import shlex
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import typer
 
 from fairaudit.cli._common import err, handle_errors
+from fairaudit.report import OutputFormat as Format
 
 HELP = (
     "Audit a model's predictions for fairness across protected groups: every per-group metric "
@@ -17,12 +17,6 @@ HELP = (
     "attribute and intersection, and an optional policy gate.\n\n"
     "Exit codes: 0 passed (or no policy), 1 policy failed, 2 error, 3 inconclusive."
 )
-
-
-class Format(str, enum.Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
 
 
 @handle_errors
@@ -148,7 +142,13 @@ class _progress:
     def __enter__(self):
         if self.quiet or self.total <= 0 or not sys.stderr.isatty():
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         from fairaudit.cli._common import stderr_console
 

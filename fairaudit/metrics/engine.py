@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci, replicate_chunks
+from fairaudit.metrics.bootstrap import (
+    ClusterBootstrap,
+    RowBootstrap,
+    percentile_ci,
+    replicate_chunks,
+)
 from fairaudit.metrics.cells import (
     ECE_BINS,
     CellTable,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fairaudit.result import AuditResult
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"

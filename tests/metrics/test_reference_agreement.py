@@ -41,8 +41,14 @@ CASES = [
 
 @pytest.mark.parametrize(("seed", "cols", "thr"), CASES)
 def test_group_metrics_agree_with_fairlearn_metricframe(seed, cols, thr):
-    from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate
-    from fairlearn.metrics import selection_rate, true_negative_rate, true_positive_rate
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_negative_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, precision_score
 
     df = make_predictions(seed)
