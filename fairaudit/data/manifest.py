@@ -182,3 +182,47 @@ def load_manifest(
         sha256=file_sha256(p),
     )
     return dataclasses.replace(dataset, modalities=modality_presence(frame, schema))
+
+
+TRAINING_SPLITS = ("train", "validation")
+
+
+def load_training_manifests(
+    path: str | Path,
+    *,
+    label: str,
+    sensitive: str | list[str] | tuple[str, ...],
+    split_column: str = "split",
+    schema: ManifestSchema | None = None,
+) -> tuple[AuditDataset, AuditDataset]:
+    """The training and validation splits for ``fairaudit train``.
+
+    ``path`` is either a cohort directory holding ``train.csv`` and ``validation.csv`` (as
+    written by ``fairaudit sample-data``), or one manifest with a ``split`` column whose values
+    include ``train`` and ``validation`` (other rows, e.g. ``test``, are ignored: the test split
+    is never read for training).
+    """
+    schema = schema or ManifestSchema()
+    p = Path(path)
+    if p.is_dir() and all((p / f"{s}.csv").is_file() for s in TRAINING_SPLITS):
+        train, val = (load_manifest(p / f"{s}.csv", label=label, sensitive=sensitive, schema=schema)
+                      for s in TRAINING_SPLITS)
+        return train, val
+    p = resolve_manifest(p)
+    frame = read_table(p, "manifest")
+    source = f"manifest '{p}'"
+    require_columns(frame, [split_column], source, "the training split column")
+    digest = file_sha256(p)
+    root = p.resolve().parent
+    out = []
+    for s in TRAINING_SPLITS:
+        sub = frame[frame[split_column].astype(str).str.strip() == s].reset_index(drop=True)
+        if len(sub) == 0:
+            found = ", ".join(sorted(map(str, frame[split_column].dropna().unique())))
+            raise InputError(f"{source} has no rows with {split_column} = '{s}' (found: {found}).")
+        src = f"{source} ({split_column} = {s})"
+        check_manifest_frame(sub, src, root, schema)
+        ds = from_frame(sub, label=label, sensitive=sensitive, source=src, root=root,
+                        sha256=f"{digest}:{s}")
+        out.append(dataclasses.replace(ds, modalities=modality_presence(sub, schema)))
+    return out[0], out[1]

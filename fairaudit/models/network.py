@@ -50,16 +50,17 @@ class NetworkConfig:
 
 
 class ImageEncoder(nn.Module):
-    """Strided 3x3 convolutions, then global max and mean pooling (a lesion is small and local)."""
+    """Stride-2 3x3 convolutions (one per channel width), a last 3x3 convolution, then global
+    max and mean pooling (a lesion is small and local; max pooling keeps it visible)."""
 
     def __init__(self, channels: tuple[int, ...], latent_dim: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 1
         for c in channels:
-            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.GELU(),
-                       nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU()]
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GELU()]
             c_in = c
+        layers += [nn.Conv2d(c_in, c_in, 3, padding=1), nn.GELU()]
         self.features = nn.Sequential(*layers)
         self.proj = nn.Linear(2 * c_in, latent_dim)
 
