@@ -233,7 +233,9 @@ def compute_audit(
             sampler = RowBootstrap(cells)
         rng = np.random.default_rng(boot_seed)
         chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
-        for count, ssum, ssq in replicate_chunks(sampler, cells, config.n_bootstrap, rng, config.chunk):
+        # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
+        chunk = max(1, min(config.chunk, (1 << 22) // max(cells.count.size, 1)))
+        for count, ssum, ssq in replicate_chunks(sampler, cells, config.n_bootstrap, rng, chunk):
             m = group_metrics(count, ssum, ssq, cells, stack)
             for key in METRIC_NAMES:
                 chunks[key].append(m[key])
