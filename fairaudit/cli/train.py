@@ -21,7 +21,7 @@ def train_command(
         help="Cohort directory with train.csv and validation.csv, or one manifest with a 'split' column.",
     ),
     out: Path = typer.Option(..., "--out", help="Checkpoint directory to write."),
-    epochs: int = typer.Option(30, "--epochs", help="Maximum classifier epochs (early stopping on validation AUC)."),
+    epochs: int = typer.Option(40, "--epochs", help="Maximum classifier epochs (early stopping on validation AUC)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (initialisation, batches, dropout, diffusion)."),
     label: str = typer.Option("diagnosis", "--label", help="Binary label column."),
     sensitive: str = typer.Option(

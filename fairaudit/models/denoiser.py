@@ -23,6 +23,10 @@ class DenoiserConfig:
     diffusion_steps: int = 1000
     sample_steps: int = 20
     """Default number of DDIM steps at inference."""
+    impute_samples: int = 8
+    """Default number of imputations per study: the predicted probability is averaged over this
+    many latents drawn for the missing modalities (a Monte Carlo estimate of
+    p(disease | observed modalities)); one draw alone adds its sampling noise to the score."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -98,18 +98,20 @@ class MultimodalPredictor:
                                  source=dataset.source)
             yield rows, {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
 
-    def _noise(self, rows: np.ndarray) -> torch.Tensor:
+    def _noise(self, rows: np.ndarray, draw: int = 0) -> torch.Tensor:
+        """DDIM starting noise of ``rows`` for imputation number ``draw`` (fixed per row)."""
         d = self.network.config.latent_dim
         blocks = np.unique(rows // _NOISE_BLOCK)
         parts = {}
         for b in blocks:
-            g = torch.Generator().manual_seed(int(self.sample_seed) * 1_000_003 + int(b))
+            seed = int(self.sample_seed) * 1_000_003 + int(b) + 7_919 * int(draw)
+            g = torch.Generator().manual_seed(seed)
             parts[int(b)] = torch.randn((_NOISE_BLOCK, len(MODALITIES), d), generator=g)
         out = torch.stack([parts[int(r // _NOISE_BLOCK)][int(r % _NOISE_BLOCK)] for r in rows])
         return out.to(self.device)
 
     def impute(self, latents: torch.Tensor, present: torch.Tensor, rows: np.ndarray,
-               steps: int) -> torch.Tensor:
+               steps: int, draw: int = 0) -> torch.Tensor:
         """Fill absent modality latents by DDIM sampling conditioned on the present ones."""
         missing = ~present
         if not missing.any():
@@ -118,22 +120,31 @@ class MultimodalPredictor:
         cond = z * present.unsqueeze(-1).to(z.dtype)
         sub = missing.any(dim=1)
         gen = ddim_sample(self.denoiser, self.schedule, cond[sub], present[sub], missing[sub],
-                          self._noise(rows[sub.cpu().numpy()]), steps)
+                          self._noise(rows[sub.cpu().numpy()], draw), steps)
         filled = z.clone()
         filled[sub] = gen
         out = filled * self.latent_std + self.latent_mean
         return torch.where(present.unsqueeze(-1), latents, out)
 
-    def logits_from_batch(self, batch: dict[str, torch.Tensor], rows: np.ndarray, *,
-                          impute: str, ddim_steps: int) -> torch.Tensor:
+    def proba_from_batch(self, batch: dict[str, torch.Tensor], rows: np.ndarray, *,
+                         impute: str, ddim_steps: int, samples: int = 1) -> torch.Tensor:
+        """Probabilities (B,) for one encoded batch; with ``impute="diffusion"`` the mean over
+        ``samples`` imputations of the absent modalities."""
         present = batch["present"]
         latents = self.network.encode(batch)
-        if impute == "diffusion":
-            latents = self.impute(latents, present, rows, ddim_steps)
-            available = torch.ones_like(present)
-        else:
-            available = present
-        return self.network.classify(latents, available)
+        proba = torch.sigmoid(self.network.classify(latents, present).double())
+        incomplete = ~present.all(dim=1)
+        if impute != "diffusion" or not bool(incomplete.any()):
+            return proba
+        sub = incomplete.nonzero().squeeze(1)
+        lat, pres, sub_rows = latents[sub], present[sub], rows[sub.cpu().numpy()]
+        available = torch.ones_like(pres)
+        total = torch.zeros(sub.shape[0], dtype=torch.float64, device=latents.device)
+        for draw in range(samples):
+            filled = self.impute(lat, pres, sub_rows, ddim_steps, draw)
+            total += torch.sigmoid(self.network.classify(filled, available).double())
+        proba[sub] = total / samples
+        return proba
 
     def predict_proba(
         self,
@@ -143,6 +154,7 @@ class MultimodalPredictor:
         progress: bool = False,
         impute: str = "diffusion",
         ddim_steps: int | None = None,
+        samples: int | None = None,
     ) -> np.ndarray:
         """Probability of disease for every study of ``dataset``.
 
@@ -159,6 +171,9 @@ class MultimodalPredictor:
             learned absent tokens.
         ddim_steps : int, optional
             DDIM steps for imputation; defaults to the checkpoint's ``sample_steps``.
+        samples : int, optional
+            Imputations averaged per study with missing modalities; defaults to the
+            checkpoint's ``impute_samples``. Studies with every modality are scored once.
 
         Returns
         -------
@@ -179,6 +194,9 @@ class MultimodalPredictor:
             )
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size}.")
+        n_samples = int(samples or self.denoiser.config.impute_samples)
+        if n_samples < 1:
+            raise ConfigError(f"samples must be at least 1; got {n_samples}.")
         self.check_columns(dataset)
         out = np.empty(dataset.n_rows, dtype=np.float64)
         self.network.eval()
@@ -186,8 +204,9 @@ class MultimodalPredictor:
         bar = _progress(progress, dataset.n_rows, "inference")
         with bar, torch.inference_mode():
             for rows, batch in self.iter_batches(dataset, batch_size):
-                logits = self.logits_from_batch(batch, rows, impute=impute, ddim_steps=steps)
-                out[rows] = torch.sigmoid(logits.double()).cpu().numpy()
+                proba = self.proba_from_batch(batch, rows, impute=impute, ddim_steps=steps,
+                                              samples=n_samples)
+                out[rows] = proba.cpu().numpy()
                 bar.advance(len(rows))
         return np.clip(out, 0.0, 1.0)
 
@@ -208,8 +227,13 @@ class _Bar:
 
     def __init__(self, total: int, label: str) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                            MofNCompleteColumn(), TimeRemainingColumn(),

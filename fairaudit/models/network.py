@@ -35,6 +35,10 @@ class NetworkConfig:
     hidden: int = 64
     modality_dropout: float = 0.3
     """Training-time probability of hiding each present modality (at least one stays)."""
+    aux_weight: float = 0.5
+    """Weight of the per-modality auxiliary losses in training (0 disables them): each modality
+    token also predicts the label through its own linear head, so every encoder must learn from
+    its own modality instead of leaving the work to the quickest one (modality competition)."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -46,6 +50,8 @@ class NetworkConfig:
             if f.name in d:
                 v = d[f.name]
                 kwargs[f.name] = tuple(int(x) for x in v) if isinstance(v, list) else v
+        # Checkpoints written before the auxiliary heads existed have none.
+        kwargs.setdefault("aux_weight", 0.0)
         return cls(**kwargs)
 
 
@@ -153,6 +159,9 @@ class MultimodalNetwork(nn.Module):
         self.fusion = AttentionFusion(d, config.fusion_heads, config.hidden)
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, config.hidden), nn.GELU(),
                                   nn.Linear(config.hidden, 1))
+        if config.aux_weight > 0:
+            self.aux_weight = nn.Parameter(torch.zeros(N_MODALITIES, d))
+            self.aux_bias = nn.Parameter(torch.zeros(N_MODALITIES))
 
     def encode(self, batch: dict[str, Tensor]) -> Tensor:
         """Latent tokens (B, 3, D) in image, note, labs order (meaningless where absent)."""
@@ -171,10 +180,30 @@ class MultimodalNetwork(nn.Module):
         return self.head(self.fusion(tokens)).squeeze(-1)
 
     def forward(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
-        available = batch["present"]
+        return self.forward_train(batch, generator)[0]
+
+    def forward_train(
+        self, batch: dict[str, Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Logits (B,) and the per-example auxiliary loss (B,), or None without auxiliary heads.
+
+        The auxiliary loss is ``aux_weight`` times the mean, over the modalities the study has,
+        of the binary cross-entropy of each modality token's own linear prediction.
+        """
+        present = batch["present"]
+        available = present
         if self.training and generator is not None and self.config.modality_dropout > 0:
-            available = drop_modalities(available, self.config.modality_dropout, generator)
-        return self.classify(self.encode(batch), available)
+            available = drop_modalities(present, self.config.modality_dropout, generator)
+        latents = self.encode(batch)
+        logits = self.classify(latents, available)
+        if self.config.aux_weight <= 0 or "label" not in batch:
+            return logits, None
+        aux_logits = (latents * self.aux_weight).sum(-1) + self.aux_bias
+        target = batch["label"].unsqueeze(1).expand_as(aux_logits)
+        bce = nn.functional.binary_cross_entropy_with_logits(aux_logits, target, reduction="none")
+        mask = present.to(bce.dtype)
+        aux = (bce * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return logits, self.config.aux_weight * aux
 
 
 def drop_modalities(present: Tensor, p: float, generator: torch.Generator) -> Tensor:

@@ -64,7 +64,13 @@ from fairaudit.data.manifest import ManifestSchema
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.models.denoiser import DenoiserConfig, LatentDenoiser
 from fairaudit.models.diffusion import NoiseSchedule, diffusion_loss
-from fairaudit.models.features import MODALITIES, Preprocessing, encode_rows, fit_preprocessing, read_image
+from fairaudit.models.features import (
+    MODALITIES,
+    Preprocessing,
+    encode_rows,
+    fit_preprocessing,
+    read_image,
+)
 from fairaudit.models.multimodal import MultimodalPredictor, _progress
 from fairaudit.models.network import MultimodalNetwork, NetworkConfig
 
@@ -96,11 +102,11 @@ class TrainSettings:
         Denoiser optimisation (early-stopped on validation denoising loss).
     """
 
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 5
+    patience: int = 8
     min_delta: float = 1e-4
     grad_clip: float = 1.0
     seed: int = 0
@@ -320,9 +326,15 @@ def fit_classifier(
             total, count = 0.0, 0
             for idx in _batches(n, settings, gen, sampler, batch_sampler):
                 batch = _take(train, idx, device)
-                logits = network(batch, generator=gen)
+                forward_train = getattr(network, "forward_train", None)
+                if callable(forward_train):
+                    logits, auxiliary = forward_train(batch, generator=gen)
+                else:
+                    logits, auxiliary = network(batch, generator=gen), None
                 per_example = nn.functional.binary_cross_entropy_with_logits(
                     logits, batch["label"], reduction="none")
+                if auxiliary is not None:
+                    per_example = per_example + auxiliary
                 if weights is not None:
                     w = weights[idx].to(device)
                     per_example = per_example * (w / w.mean().clamp_min(1e-12))

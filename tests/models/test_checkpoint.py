@@ -12,7 +12,13 @@ import torch
 
 from fairaudit.errors import ModelError
 from fairaudit.models import Predictor
-from fairaudit.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, checkpoint_sha256, load_model, save_model
+from fairaudit.models.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    checkpoint_sha256,
+    load_model,
+    save_model,
+)
 
 
 def test_round_trip_gives_identical_outputs(trained, saved, test_set) -> None:

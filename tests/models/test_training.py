@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from modelkit import TINY_NETWORK, TINY_SETTINGS, tiny_train
 
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.models.features import MODALITIES
@@ -20,8 +21,6 @@ from fairaudit.models.training import (
     worst_group_auc,
     youden_threshold,
 )
-
-from modelkit import TINY_NETWORK, TINY_SETTINGS, tiny_train
 
 
 def test_roc_auc_matches_pair_counting() -> None:
