@@ -243,7 +243,9 @@ def compute_audit(
                 progress(count.shape[0])
         full = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
         # Replicate AUCs are binned (pairs in one bin count 1/2): centre them on the exact AUC.
-        full["auc"] = full["auc"] + (stacked["auc"] - binned_auc_point)[None, :]
+        # The shift can carry a replicate past a bound of [0, 1] for a small, well-separated
+        # group; AUC cannot leave it, so neither can its replicates or its interval.
+        full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
     elif clusters is not None:
         n_clusters = int(clusters.max()) + 1 if clusters.size else 0
