@@ -1,0 +1,168 @@
+"""`fairaudit audit --model` on the shipped sample: the real checkpoint on the real test split.
+
+The sample checkpoint was trained on the training split of the simulated cohort whose validation
+and test splits ship in ``sample_data/cohort``; ``cohort.json`` beside them documents the planted
+biases. These tests check that the audit of that model finds each of them, and that the model
+path records its provenance and fails cleanly on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from fairaudit.cli.app import app
+from fairaudit.result import AuditResult
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "sample_data" / "model"
+COHORT = ROOT / "sample_data" / "cohort"
+TEST = COHORT / "test.csv"
+SCHEMA = json.loads((Path(__file__).parents[1] / "contracts" / "audit-result.schema.json").read_text())
+BOUNDED = {"auc", "tpr", "fpr", "tnr", "fnr", "ppv", "npv", "selection_rate", "accuracy",
+           "balanced_accuracy", "brier", "ece", "prevalence"}
+
+runner = CliRunner()
+
+
+def _args(*extra: str) -> list[str]:
+    return ["audit", "--model", str(MODEL), "--data", str(TEST), "--label", "diagnosis",
+            "--sensitive", "sex,race", "--cluster", "patient_id", "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuditResult, dict, pd.DataFrame, str]:
+    out = tmp_path_factory.mktemp("audit")
+    res = runner.invoke(app, _args("--format", "json", "--output", str(out / "a.json"),
+                                   "--save-predictions", str(out / "pred.csv")))
+    assert res.exit_code == 0, res.output
+    raw = json.loads((out / "a.json").read_text())
+    return AuditResult.from_dict(raw), raw, pd.read_csv(out / "pred.csv"), res.stderr
+
+
+def _group(result: AuditResult, attribute: str, group: str):
+    return next(g for g in result.groups if g.attribute == attribute and g.group == group)
+
+
+def _ci(result: AuditResult, attribute: str, group: str, metric: str) -> tuple[float, float]:
+    est = _group(result, attribute, group).metrics[metric]
+    assert est.ci is not None, (attribute, group, metric)
+    return est.ci
+
+
+def test_result_conforms_and_records_the_model(audited) -> None:
+    result, raw, _, _ = audited
+    jsonschema.validate(raw, SCHEMA)
+    card = json.loads((MODEL / "model.json").read_text())
+    assert raw["run"]["model_sha256"] is not None and len(raw["run"]["model_sha256"]) == 64
+    from fairaudit.models.checkpoint import load_model
+
+    assert raw["run"]["model_sha256"] == load_model(MODEL).sha256
+    # The threshold is the checkpoint's (chosen on validation), not the 0.5 default.
+    assert result.threshold.value == pytest.approx(card["threshold"])
+    assert result.threshold.source.startswith("checkpoint")
+    assert result.dataset.n_rows == len(pd.read_csv(TEST))
+
+
+def test_saved_predictions_are_the_models_scores(audited) -> None:
+    _, _, pred, _ = audited
+    test = pd.read_csv(TEST)
+    assert list(pred["study_id"]) == list(test["study_id"])
+    assert {"patient_id", "diagnosis", "sex", "race", "score"} <= set(pred.columns)
+    from fairaudit.data.manifest import load_manifest
+    from fairaudit.models.checkpoint import load_model
+
+    ds = load_manifest(TEST, label="diagnosis", sensitive="race")
+    np.testing.assert_allclose(pred["score"].to_numpy(), load_model(MODEL).predict_proba(ds), rtol=0, atol=1e-12)
+
+
+def test_every_interval_of_a_bounded_metric_lies_in_the_unit_interval(audited) -> None:
+    result, _, _, _ = audited
+    for g in [result.overall, *result.groups]:
+        for name, est in g.metrics.items():
+            if name in BOUNDED and est.ci is not None:
+                assert 0.0 <= est.ci[0] <= est.ci[1] <= 1.0, (g.attribute, g.group, name, est.ci)
+
+
+def test_each_planted_bias_is_found(audited) -> None:
+    result, _, _, _ = audited
+    truth = {b["kind"]: b for b in json.loads((COHORT / "cohort.json").read_text())["planted_biases"]}
+
+    # Lower lesion contrast for one sex: more missed disease there, with the intervals apart.
+    b = truth["low_lesion_contrast"]
+    other = next(g.group for g in result.groups if g.attribute == b["attribute"] and g.group != b["group"])
+    assert _ci(result, b["attribute"], b["group"], "fnr")[0] > _ci(result, b["attribute"], other, "fnr")[1]
+    assert _ci(result, b["attribute"], b["group"], "auc")[1] < _ci(result, b["attribute"], other, "auc")[0]
+
+    # Under-documented symptoms: the highest FNR of the sufficient race groups, and its interval
+    # clear of the majority group's.
+    b = truth["underdocumented_symptoms"]
+    race = [g for g in result.groups if g.attribute == b["attribute"] and g.status == "ok"]
+    worst = max(race, key=lambda g: g.metrics["fnr"].value)
+    assert worst.group == b["group"]
+    majority = max(race, key=lambda g: g.n)
+    assert _ci(result, b["attribute"], b["group"], "fnr")[0] > _ci(result, b["attribute"], majority.group, "fnr")[1]
+
+    # Missed diagnoses in the recorded labels: the model's correct calls count as false
+    # positives, so that group has the highest FPR and the lowest AUC (cohort.json says so).
+    b = truth["missed_diagnoses"]
+    race = [g for g in result.groups if g.attribute == b["attribute"] and g.status == "ok"]
+    assert max(race, key=lambda g: g.metrics["fpr"].value).group == b["group"]
+    assert min(race, key=lambda g: g.metrics["auc"].value).group == b["group"]
+    assert _ci(result, b["attribute"], b["group"], "fpr")[0] > _ci(result, b["attribute"], majority.group, "fpr")[1]
+
+
+def test_threshold_option_overrides_the_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "a.json"
+    res = runner.invoke(app, _args("--threshold", "0.3", "--bootstrap", "50", "--permutations", "50",
+                                   "--format", "json", "--output", str(out)))
+    assert res.exit_code == 0, res.output
+    thr = json.loads(out.read_text())["threshold"]
+    assert thr["value"] == 0.3 and "given" in thr["source"]
+
+
+def _copy_cohort(tmp_path: Path) -> Path:
+    dst = tmp_path / "cohort"
+    dst.mkdir()
+    frame = pd.read_csv(TEST).head(40)
+    frame.to_csv(dst / "test.csv", index=False)
+    (dst / "images").mkdir()
+    for rel in frame["image_path"].dropna():
+        shutil.copy(COHORT / rel, dst / rel)
+    return dst
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "wrong_shape", "missing_column"])
+def test_bad_manifest_is_one_line_exit_2_naming_the_row_and_file(tmp_path: Path, damage: str) -> None:
+    dst = _copy_cohort(tmp_path)
+    frame = pd.read_csv(dst / "test.csv")
+    row = int(frame["image_path"].notna().to_numpy().nonzero()[0][3])
+    image = dst / frame.loc[row, "image_path"]
+    if damage == "missing":
+        image.unlink()
+    elif damage == "truncated":
+        image.write_bytes(image.read_bytes()[:40])
+    elif damage == "wrong_shape":
+        Image.fromarray(np.zeros((32, 48), dtype=np.uint8)).save(image)
+    else:
+        frame.drop(columns=["note"]).to_csv(dst / "test.csv", index=False)
+    out = tmp_path / "a.json"
+    res = runner.invoke(app, ["audit", "--model", str(MODEL), "--data", str(dst / "test.csv"),
+                              "--label", "diagnosis", "--sensitive", "sex,race", "--quiet",
+                              "--format", "json", "--output", str(out)])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    if damage == "missing_column":
+        assert "'note'" in lines[0]
+    else:
+        assert image.name in lines[0], lines[0]
+    assert not out.exists()
