@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# `make demo`: audit the shipped sample and write every output under reports/.
+# `make demo`: audit the shipped model on the shipped test split; every output goes under reports/.
+# (Any model's predictions are audited the same way: --predictions sample_data/predictions.csv.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FA=.venv/bin/fairaudit
 mkdir -p reports
 
-echo "== fairaudit audit: any model's predictions (sample_data/predictions.csv) =="
-$FA audit --predictions sample_data/predictions.csv --label y --score score \
-    --sensitive sex,race --cluster patient_id --threshold 0.5 --seed 0 \
+echo "== fairaudit audit: the shipped multimodal model on the shipped test split =="
+$FA audit --model sample_data/model --data sample_data/cohort/test.csv --label diagnosis \
+    --sensitive sex,race --cluster patient_id --seed 0 \
     --policy sample_data/policy.toml \
     --format json --output reports/audit.json \
-    --html reports/audit.html --junit reports/gate.xml
+    --html reports/audit.html --junit reports/gate.xml \
+    --save-predictions reports/predictions.csv
 code=$?
-$FA report reports/audit.json --out reports/audit.html >/dev/null 2>&1 || true
 .venv/bin/python - <<'PY'
 from fairaudit.result import AuditResult
 from fairaudit.report.table import render_table
@@ -27,4 +28,4 @@ case $code in
   3) echo "gate: inconclusive (exit 3) - not enough evidence to decide some rules";;
   *) echo "fairaudit failed with exit code $code"; exit "$code";;
 esac
-echo "outputs: reports/audit.json reports/audit.html reports/audit.md reports/gate.xml"
+echo "outputs: reports/audit.json reports/audit.html reports/audit.md reports/gate.xml reports/predictions.csv"
