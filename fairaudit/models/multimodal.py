@@ -101,29 +101,39 @@ class MultimodalPredictor:
     def _noise(self, rows: np.ndarray, draw: int = 0) -> torch.Tensor:
         """DDIM starting noise of ``rows`` for imputation number ``draw`` (fixed per row)."""
         d = self.network.config.latent_dim
-        blocks = np.unique(rows // _NOISE_BLOCK)
-        parts = {}
-        for b in blocks:
+        block = rows // _NOISE_BLOCK
+        out = torch.empty((len(rows), len(MODALITIES), d))
+        for b in np.unique(block):
             seed = int(self.sample_seed) * 1_000_003 + int(b) + 7_919 * int(draw)
             g = torch.Generator().manual_seed(seed)
-            parts[int(b)] = torch.randn((_NOISE_BLOCK, len(MODALITIES), d), generator=g)
-        out = torch.stack([parts[int(r // _NOISE_BLOCK)][int(r % _NOISE_BLOCK)] for r in rows])
+            noise = torch.randn((_NOISE_BLOCK, len(MODALITIES), d), generator=g)
+            here = np.flatnonzero(block == b)
+            out[torch.from_numpy(here)] = noise[torch.from_numpy(rows[here] % _NOISE_BLOCK)]
         return out.to(self.device)
 
     def impute(self, latents: torch.Tensor, present: torch.Tensor, rows: np.ndarray,
                steps: int, draw: int = 0) -> torch.Tensor:
-        """Fill absent modality latents by DDIM sampling conditioned on the present ones."""
+        """Fill absent modality latents by DDIM sampling conditioned on the present ones.
+
+        ``rows`` are the data-row indices of the batch (the starting noise is seeded per row and
+        per ``draw``, so it does not depend on batching).
+        """
         missing = ~present
-        if not missing.any():
+        sub = missing.any(dim=1)
+        if not bool(sub.any()):
             return latents
+        filled = latents.clone()
+        filled[sub] = self._generate(latents[sub], present[sub],
+                                     self._noise(rows[sub.cpu().numpy()], draw), steps)
+        return filled
+
+    def _generate(self, latents: torch.Tensor, present: torch.Tensor, noise: torch.Tensor,
+                  steps: int) -> torch.Tensor:
+        """DDIM-generated latents for the absent modalities; present ones are kept as they are."""
         z = (latents - self.latent_mean) / self.latent_std
         cond = z * present.unsqueeze(-1).to(z.dtype)
-        sub = missing.any(dim=1)
-        gen = ddim_sample(self.denoiser, self.schedule, cond[sub], present[sub], missing[sub],
-                          self._noise(rows[sub.cpu().numpy()], draw), steps)
-        filled = z.clone()
-        filled[sub] = gen
-        out = filled * self.latent_std + self.latent_mean
+        gen = ddim_sample(self.denoiser, self.schedule, cond, present, ~present, noise, steps)
+        out = gen * self.latent_std + self.latent_mean
         return torch.where(present.unsqueeze(-1), latents, out)
 
     def proba_from_batch(self, batch: dict[str, torch.Tensor], rows: np.ndarray, *,
@@ -137,13 +147,14 @@ class MultimodalPredictor:
         if impute != "diffusion" or not bool(incomplete.any()):
             return proba
         sub = incomplete.nonzero().squeeze(1)
-        lat, pres, sub_rows = latents[sub], present[sub], rows[sub.cpu().numpy()]
-        available = torch.ones_like(pres)
-        total = torch.zeros(sub.shape[0], dtype=torch.float64, device=latents.device)
-        for draw in range(samples):
-            filled = self.impute(lat, pres, sub_rows, ddim_steps, draw)
-            total += torch.sigmoid(self.network.classify(filled, available).double())
-        proba[sub] = total / samples
+        sub_rows = rows[sub.cpu().numpy()]
+        # All draws in one batch: ``samples`` stacked copies of the incomplete studies.
+        lat = latents[sub].repeat(samples, 1, 1)
+        pres = present[sub].repeat(samples, 1)
+        noise = torch.cat([self._noise(sub_rows, draw) for draw in range(samples)])
+        filled = self._generate(lat, pres, noise, ddim_steps)
+        p = torch.sigmoid(self.network.classify(filled, torch.ones_like(pres)).double())
+        proba[sub] = p.view(samples, -1).mean(0)
         return proba
 
     def predict_proba(
