@@ -185,19 +185,20 @@ def compute_audit(
     scores = np.asarray(scores, dtype=np.float64)
     warnings: list[str] = []
 
+    # One sort serves the bin edges, the row bins and the exact AUCs.
+    order = np.argsort(scores)
     # A first pass only to know the fine groups and partitions for group thresholds.
-    cells = build_cells(labels, scores, group_codes, config.threshold)
+    cells = build_cells(labels, scores, group_codes, config.threshold, order=order)
     parts = make_partitions(cells, attributes, group_names, intersections=config.intersections)
     if group_thresholds is not None:
         row_thr = _row_thresholds(group_thresholds, config.threshold, parts, cells)
         cells = build_cells(labels, scores, group_codes, row_thr,
-                            extra_thresholds=np.array([config.threshold]))
+                            extra_thresholds=np.array([config.threshold]), order=order)
         parts = make_partitions(cells, attributes, group_names, intersections=config.intersections)
     overall = overall_partition(cells.n_fine)
     all_parts = [overall, *parts]
 
     # -- point estimates --------------------------------------------------------------------
-    order = np.argsort(scores)
     # Exact AUCs: one pass gives cross-group win counts that serve every partition, unless
     # there are so many fine groups that a sort per partition is cheaper.
     wins = (
