@@ -198,14 +198,14 @@ class MultimodalPredictor:
         """
         if impute not in IMPUTE_MODES:
             raise ConfigError(f"impute must be one of {', '.join(IMPUTE_MODES)}; got {impute!r}.")
-        steps = int(ddim_steps or self.denoiser.config.sample_steps)
+        steps = int(self.denoiser.config.sample_steps if ddim_steps is None else ddim_steps)
         if not 1 <= steps <= self.denoiser.config.diffusion_steps:
             raise ConfigError(
                 f"ddim_steps must be between 1 and {self.denoiser.config.diffusion_steps}; got {steps}."
             )
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size}.")
-        n_samples = int(samples or self.denoiser.config.impute_samples)
+        n_samples = int(self.denoiser.config.impute_samples if samples is None else samples)
         if n_samples < 1:
             raise ConfigError(f"samples must be at least 1; got {n_samples}.")
         self.check_columns(dataset)
