@@ -279,40 +279,28 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     insufficient = _choice(reader, "policy", 0, settings, "insufficient", INSUFFICIENT_CHOICES, "inconclusive", False)
     without_ci = _choice(reader, "policy", 0, settings, "without_ci", WITHOUT_CI_CHOICES, "inconclusive", False)
 
-    criteria = []
-    for i, raw in enumerate(_array(reader, doc, "criterion")):
-        data = _table_fields(reader, "criterion", i, raw, _CRITERION_KEYS, True)
-        crit = data.get("name")
-        if crit not in CRITERIA_NAMES:
-            raise reader.fail(
-                "criterion", i, "name", f"must be one of {', '.join(CRITERIA_NAMES)}; got {crit!r}", True
-            )
-        bound = _bound(reader, "criterion", i, data, True)
-        attrs = _attributes(reader, "criterion", i, data, True)
+    def rules(table: str, keys: Any, field: str, allowed: tuple[str, ...], make: Any) -> list:
+        """Parse every ``[[table]]``: its ``field`` must be one of ``allowed``; ``make`` builds
+        the rule from (index, fields, value of ``field``, bound, attributes)."""
+        out = []
+        for i, raw in enumerate(_array(reader, doc, table)):
+            data = _table_fields(reader, table, i, raw, keys, True)
+            value = data.get(field)
+            if value not in allowed:
+                raise reader.fail(table, i, field, f"must be one of {', '.join(allowed)}; got {value!r}", True)
+            out.append(make(i, data, value, _bound(reader, table, i, data, True),
+                            _attributes(reader, table, i, data, True)))
+        return out
+
+    def criterion_rule(i: int, data: dict, crit: str, bound: Any, attrs: Any) -> CriterionRule:
         rid = _rule_id(reader, "criterion", i, data, f"{crit} {bound.describe()}")
-        criteria.append(CriterionRule(id=rid, name=crit, attributes=attrs, bound=bound))
+        return CriterionRule(id=rid, name=crit, attributes=attrs, bound=bound)
 
-    group_metrics = []
-    for i, raw in enumerate(_array(reader, doc, "group_metric")):
-        data = _table_fields(reader, "group_metric", i, raw, _METRIC_KEYS, True)
-        metric = data.get("metric")
-        if metric not in METRIC_NAMES:
-            raise reader.fail(
-                "group_metric", i, "metric", f"must be one of {', '.join(METRIC_NAMES)}; got {metric!r}", True
-            )
-        bound = _bound(reader, "group_metric", i, data, True)
-        attrs = _attributes(reader, "group_metric", i, data, True)
+    def group_metric_rule(i: int, data: dict, metric: str, bound: Any, attrs: Any) -> GroupMetricRule:
         rid = _rule_id(reader, "group_metric", i, data, f"every group {metric} {bound.describe()}")
-        group_metrics.append(GroupMetricRule(id=rid, metric=metric, attributes=attrs, bound=bound))
+        return GroupMetricRule(id=rid, metric=metric, attributes=attrs, bound=bound)
 
-    summaries = []
-    for i, raw in enumerate(_array(reader, doc, "summary")):
-        data = _table_fields(reader, "summary", i, raw, _SUMMARY_KEYS, True)
-        metric = data.get("metric")
-        if metric not in METRIC_NAMES:
-            raise reader.fail(
-                "summary", i, "metric", f"must be one of {', '.join(METRIC_NAMES)}; got {metric!r}", True
-            )
+    def summary_rule(i: int, data: dict, metric: str, bound: Any, attrs: Any) -> SummaryRule:
         statistic = data.get("statistic")
         if statistic not in SUMMARY_STATISTICS:
             raise reader.fail(
@@ -320,10 +308,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 f"must be 'sd' (standard deviation across groups) or 'ser' (skewed error ratio); got {statistic!r}",
                 True,
             )
-        bound = _bound(reader, "summary", i, data, True)
-        attrs = _attributes(reader, "summary", i, data, True)
         rid = _rule_id(reader, "summary", i, data, f"{statistic} of {metric} {bound.describe()}")
-        summaries.append(SummaryRule(id=rid, metric=metric, statistic=statistic, attributes=attrs, bound=bound))
+        return SummaryRule(id=rid, metric=metric, statistic=statistic, attributes=attrs, bound=bound)
+
+    criteria = rules("criterion", _CRITERION_KEYS, "name", CRITERIA_NAMES, criterion_rule)
+    group_metrics = rules("group_metric", _METRIC_KEYS, "metric", METRIC_NAMES, group_metric_rule)
+    summaries = rules("summary", _SUMMARY_KEYS, "metric", METRIC_NAMES, summary_rule)
 
     group_size = None
     if "groups" in doc:
