@@ -20,7 +20,9 @@ Reusable loop (mitigations build on this)
         progress=False,
     ) -> FitResult                    # the network is left at its best validation epoch
 
-``per_example_loss`` is the binary cross-entropy of each row of the batch; when
+``per_example_loss`` is the binary cross-entropy of each row of the batch (plus the row's
+auxiliary per-modality loss when the network has ``forward_train``, as
+:class:`~fairaudit.models.network.MultimodalNetwork` does); when
 ``sample_weights`` are given it is already multiplied by ``w_i / mean(w over the batch)``, so the
 default :class:`MeanLoss` computes the weighted mean. Early stopping keeps the epoch with the
 highest ``selection_score`` on the validation split (computed with the absent-token fallback for
