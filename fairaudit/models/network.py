@@ -160,8 +160,9 @@ class MultimodalNetwork(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, config.hidden), nn.GELU(),
                                   nn.Linear(config.hidden, 1))
         if config.aux_weight > 0:
-            self.aux_weight = nn.Parameter(torch.zeros(N_MODALITIES, d))
-            self.aux_bias = nn.Parameter(torch.zeros(N_MODALITIES))
+            # One linear head per modality token, used only by the auxiliary training loss.
+            self.aux_head_weight = nn.Parameter(torch.zeros(N_MODALITIES, d))
+            self.aux_head_bias = nn.Parameter(torch.zeros(N_MODALITIES))
 
     def encode(self, batch: dict[str, Tensor]) -> Tensor:
         """Latent tokens (B, 3, D) in image, note, labs order (meaningless where absent)."""
@@ -185,7 +186,8 @@ class MultimodalNetwork(nn.Module):
     def forward_train(
         self, batch: dict[str, Tensor], generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        """Logits (B,) and the per-example auxiliary loss (B,), or None without auxiliary heads.
+        """Logits (B,) and the per-example auxiliary loss (B,); the loss is None outside
+        training mode, without auxiliary heads, or without labels in the batch.
 
         The auxiliary loss is ``aux_weight`` times the mean, over the modalities the study has,
         of the binary cross-entropy of each modality token's own linear prediction.
@@ -196,9 +198,9 @@ class MultimodalNetwork(nn.Module):
             available = drop_modalities(present, self.config.modality_dropout, generator)
         latents = self.encode(batch)
         logits = self.classify(latents, available)
-        if self.config.aux_weight <= 0 or "label" not in batch:
+        if self.config.aux_weight <= 0 or not self.training or "label" not in batch:
             return logits, None
-        aux_logits = (latents * self.aux_weight).sum(-1) + self.aux_bias
+        aux_logits = (latents * self.aux_head_weight).sum(-1) + self.aux_head_bias
         target = batch["label"].unsqueeze(1).expand_as(aux_logits)
         bce = nn.functional.binary_cross_entropy_with_logits(aux_logits, target, reduction="none")
         mask = present.to(bce.dtype)
