@@ -51,6 +51,7 @@ def load_audit_data(
     model: str | Path | Any | None = None,
     cluster: str | None = None,
     progress: bool = False,
+    predict_options: dict[str, Any] | None = None,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -61,6 +62,9 @@ def load_audit_data(
     data, model : path, optional
         A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
         is run on the manifest in batches.
+    predict_options : dict, optional
+        Keyword arguments for the model's ``predict_proba`` (for the built-in model:
+        ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
     """
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
@@ -78,6 +82,7 @@ def load_audit_data(
     if data is None:
         raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
     from fairaudit.data.manifest import load_manifest
+    from fairaudit.models.multimodal import MultimodalPredictor
 
     if isinstance(model, str | Path):
         from fairaudit.models.checkpoint import load_model
@@ -86,8 +91,17 @@ def load_audit_data(
     else:
         predictor = model
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster)
-    scores = predictor.predict_proba(ds, progress=progress)
-    ds = ds.with_scores(np.asarray(scores, dtype=np.float64), "model score")
+    options = dict(predict_options or {})
+    if options and not isinstance(predictor, MultimodalPredictor):
+        raise ConfigError(f"imputation options ({', '.join(sorted(options))}) apply to the built-in "
+                          "multimodal model only.")
+    if isinstance(predictor, MultimodalPredictor):
+        scores = predictor.predict_proba(ds, progress=progress, **options)
+    else:
+        scores = predictor.predict_proba(ds)
+    described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    ds = ds.with_scores(np.asarray(scores, dtype=np.float64),
+                        f"model score ({described})" if described else "model score")
     thr = getattr(predictor, "threshold", None)
     rule = getattr(predictor, "threshold_rule", None)
     source = f"checkpoint ({rule})" if rule else "checkpoint"
@@ -259,6 +273,7 @@ def audit(
     n_permutations: int = 1000,
     intersections: bool = True,
     policy: Any = None,
+    predict_options: dict[str, Any] | None = None,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -288,13 +303,16 @@ def audit(
         Permutations for criterion p-values (q-values are Benjamini-Hochberg).
     policy : path or Policy, optional
         A gate policy; the outcome is in ``result.gate``.
+    predict_options : dict, optional
+        With the built-in model: ``impute`` ("diffusion" or "fallback"), ``ddim_steps``,
+        ``samples`` (imputations averaged), ``batch_size``.
 
     Returns
     -------
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster)
+                             data=data, model=model, cluster=cluster, predict_options=predict_options)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,

@@ -166,3 +166,40 @@ def test_bad_manifest_is_one_line_exit_2_naming_the_row_and_file(tmp_path: Path,
     else:
         assert image.name in lines[0], lines[0]
     assert not out.exists()
+
+
+def test_imputation_options_reach_the_model(tmp_path: Path) -> None:
+    from fairaudit.data.manifest import load_manifest
+    from fairaudit.models.checkpoint import load_model
+
+    pred = tmp_path / "pred.csv"
+    res = runner.invoke(app, _args("--impute", "fallback", "--bootstrap", "0", "--permutations", "0",
+                                   "--format", "json", "--output", str(tmp_path / "a.json"),
+                                   "--save-predictions", str(pred)))
+    assert res.exit_code == 0, res.output
+    ds = load_manifest(TEST, label="diagnosis", sensitive="race")
+    expected = load_model(MODEL).predict_proba(ds, impute="fallback")
+    np.testing.assert_allclose(pd.read_csv(pred)["score"].to_numpy(), expected, rtol=0, atol=1e-12)
+    assert "impute=fallback" in json.loads((tmp_path / "a.json").read_text())["dataset"]["score"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--impute", "mean"], "impute must be one of"),
+        (["--ddim-steps", "0"], "ddim_steps must be between"),
+        (["--impute-samples", "0"], "samples must be at least 1"),
+    ],
+)
+def test_bad_imputation_options_are_one_line_errors(args: list[str], words: str) -> None:
+    res = runner.invoke(app, _args(*args))
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and words in lines[0], res.output
+
+
+def test_imputation_options_need_a_model(tmp_path: Path) -> None:
+    preds = ROOT / "sample_data" / "predictions.csv"
+    res = runner.invoke(app, ["audit", "--predictions", str(preds), "--label", "y", "--sensitive", "sex",
+                              "--impute", "fallback"])
+    assert res.exit_code == 2 and "go with --model" in res.output
