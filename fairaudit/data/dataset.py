@@ -189,7 +189,8 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     if n_unknown and UNKNOWN not in names:
         names.append(UNKNOWN)
     index = {name: i for i, name in enumerate(names)}
-    text_arr = np.asarray(text.to_numpy(dtype=object), dtype=object)
+    # A copy: pandas may hand out a read-only view (an all-missing column, copy-on-write).
+    text_arr = np.array(text.to_numpy(dtype=object), dtype=object)
     text_arr[missing] = UNKNOWN
     codes = np.fromiter((index[t] for t in text_arr), dtype=np.int32, count=len(text_arr))
     return codes, tuple(names), n_unknown

@@ -104,3 +104,14 @@ def test_missing_demographics_form_an_explicit_unknown_group():
     assert sum(g.n for g in res.groups_of("race")) == n  # nothing dropped
     assert res.dataset.unknown_counts["race"] == 30
     assert any("unknown" in w for w in res.warnings)
+
+
+def test_a_demographic_column_with_no_values_is_all_unknown():
+    # An all-missing object column (e.g. from Parquet) once hit a read-only pandas view.
+    df = _frame()
+    df["site"] = pd.Series([None] * len(df), dtype=object)
+    result = fairaudit.audit(df, label="y", score="score", sensitive=["race", "site"], threshold=0.5,
+                             n_bootstrap=0, n_permutations=0)
+    site = [g for g in result.groups if g.attribute == "site"]
+    assert [g.group for g in site] == ["unknown"] and site[0].n == len(df)
+    assert result.dataset.unknown_counts["site"] == len(df)
