@@ -41,32 +41,61 @@ def group_labels(sensitive_features: Any) -> tuple[np.ndarray, str]:
     attribute : str
         The column name(s) joined by ``" & "`` (``"group"`` when the input has no names).
     """
+    codes, names, attribute = group_codes(sensitive_features)
+    return np.asarray(names, dtype=object)[codes], attribute
+
+
+def _as_frame(sensitive_features: Any) -> pd.DataFrame:
+    """One column per protected attribute."""
     if isinstance(sensitive_features, pd.DataFrame):
-        frame = sensitive_features
-    elif isinstance(sensitive_features, pd.Series):
-        frame = sensitive_features.to_frame(
-            name=sensitive_features.name if sensitive_features.name is not None else "group"
-        )
-    else:
-        arr = np.asarray(sensitive_features, dtype=object)
-        if arr.ndim == 1:
-            frame = pd.DataFrame({"group": arr})
-        elif arr.ndim == 2:
-            frame = pd.DataFrame(arr, columns=[f"attribute_{j}" for j in range(arr.shape[1])])
-        else:
-            raise InputError(
-                f"sensitive features must be one column per attribute (1-D or 2-D); got an "
-                f"array with {arr.ndim} dimensions."
-            )
+        return sensitive_features
+    if isinstance(sensitive_features, pd.Series):
+        name = sensitive_features.name if sensitive_features.name is not None else "group"
+        return sensitive_features.to_frame(name=name)
+    arr = np.asarray(sensitive_features, dtype=object)
+    if arr.ndim == 1:
+        return pd.DataFrame({"group": arr})
+    if arr.ndim == 2:
+        return pd.DataFrame(arr, columns=[f"attribute_{j}" for j in range(arr.shape[1])])
+    raise InputError(
+        f"sensitive features must be one column per attribute (1-D or 2-D); got an "
+        f"array with {arr.ndim} dimensions."
+    )
+
+
+def group_codes(sensitive_features: Any) -> tuple[np.ndarray, tuple[str, ...], str]:
+    """Like :func:`group_labels`, as integer codes into the sorted tuple of group names.
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n,)
+    names : tuple of str, sorted
+    attribute : str
+    """
+    return _frame_codes(_as_frame(sensitive_features))
+
+
+def _frame_codes(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...], str]:
+    """Codes into the sorted names of the intersection groups of ``frame``'s columns.
+
+    Vectorised: each column is factorised and only its distinct values are spelt out.
+    """
     if frame.shape[1] == 0:
         raise InputError("no sensitive features given; pass at least one attribute column.")
-    names: np.ndarray | None = None
-    for col in frame.columns:
-        part = _group_names(frame[col])
-        names = part if names is None else names + INTERSECTION_SEPARATOR + part
-    assert names is not None
+    parts = [_column_codes(frame[col]) for col in frame.columns]
+    dims = tuple(len(names) for _, names in parts)
+    combo = np.ravel_multi_index(tuple(codes for codes, _ in parts), dims)
+    seen, inverse = np.unique(combo, return_inverse=True)
+    per_col = np.unravel_index(seen, dims)
+    spelt = [
+        INTERSECTION_SEPARATOR.join(parts[j][1][per_col[j][k]] for j in range(len(parts)))
+        for k in range(seen.size)
+    ]
+    order = np.argsort(np.asarray(spelt, dtype=str), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
     attribute = INTERSECTION_SEPARATOR.join(str(c) for c in frame.columns)
-    return names.astype(object), attribute
+    return rank[inverse.ravel()].astype(np.int64), tuple(spelt[i] for i in order), attribute
 
 
 def _format(value: Any) -> str:
@@ -75,18 +104,16 @@ def _format(value: Any) -> str:
     return str(value).strip()
 
 
-def _group_names(values: pd.Series) -> np.ndarray:
-    """Group name per row, spelt as :func:`fairaudit.data.encode_groups` spells them.
-
-    Missing values (NaN, None, empty text) are the group ``"unknown"``; integral floats print
-    as integers (``1.0`` -> ``"1"``).
-    """
-    raw = values.to_numpy(dtype=object)
-    out = np.empty(raw.shape[0], dtype=object)
-    for i, v in enumerate(raw):
-        text = None if pd.isna(v) else _format(v)
-        out[i] = UNKNOWN if text is None or text == "" else text
-    return out
+def _column_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes and group names of one column, spelt as :func:`fairaudit.data.encode_groups`
+    spells them: missing values (NaN, None, empty text) are ``"unknown"``; integral floats print
+    as integers (``1.0`` -> ``"1"``). Values that spell the same name share a code."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    spelt = [_format(v) for v in uniques] + [UNKNOWN]
+    spelt = [UNKNOWN if t == "" else t for t in spelt]
+    codes = np.where(codes < 0, len(spelt) - 1, codes)
+    names, remap = np.unique(np.asarray(spelt, dtype=str), return_inverse=True)
+    return remap.ravel()[codes], [str(v) for v in names]
 
 
 def _check_labels(labels: Any, n: int | None = None) -> np.ndarray:
@@ -103,12 +130,13 @@ def _check_labels(labels: Any, n: int | None = None) -> np.ndarray:
 
 
 def _cell_weights(
-    y: np.ndarray, groups: np.ndarray, base: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cell codes and factors; the arithmetic follows aif360 to agree to the last bits."""
-    g_values, g_code = np.unique(groups.astype(str), return_inverse=True)
+    y: np.ndarray, g_code: np.ndarray, n_g: int, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label values, factors (group x label) and each row's cell; the arithmetic follows
+    aif360 to agree to the last bits."""
     y_values, y_code = np.unique(y, return_inverse=True)
-    n_g, n_y = len(g_values), len(y_values)
+    y_code = y_code.ravel()
+    n_y = len(y_values)
     cell = g_code * n_y + y_code
     n_cell = np.bincount(cell, weights=base, minlength=n_g * n_y).reshape(n_g, n_y)
     total = base.sum()
@@ -118,7 +146,7 @@ def _cell_weights(
         # w(a, y) = (N_a / N) * N_y / N_ay, the order aif360 multiplies in.
         factors = n_group[:, None] / total * n_label[None, :] / n_cell
     factors[n_cell == 0] = np.nan
-    return g_values, y_values, factors, cell
+    return y_values, factors, cell
 
 
 def reweighting_weights(
@@ -143,10 +171,10 @@ def reweighting_weights(
         (and to aif360's ``Reweighing`` transformer's ``instance_weights`` for one binary
         attribute). The weighted mean of the weights is 1.
     """
-    g, _ = group_labels(groups)
-    y = _check_labels(labels, g.shape[0])
+    g_code, g_names, _ = group_codes(groups)
+    y = _check_labels(labels, g_code.shape[0])
     base = _check_sample_weight(sample_weight, y.shape[0])
-    _, _, factors, cell = _cell_weights(y, g, base)
+    _, factors, cell = _cell_weights(y, g_code, len(g_names), base)
     return factors.reshape(-1)[cell] * base
 
 
@@ -187,10 +215,10 @@ class Reweighing:
 
     def fit(self, y: Any, *, sensitive_features: Any, sample_weight: Any | None = None) -> Reweighing:
         """Estimate the cell weights on training labels and their groups. Returns self."""
-        g, attribute = group_labels(sensitive_features)
-        labels = _check_labels(y, g.shape[0])
+        g_code, g_values, attribute = group_codes(sensitive_features)
+        labels = _check_labels(y, g_code.shape[0])
         base = _check_sample_weight(sample_weight, labels.shape[0])
-        g_values, y_values, factors, _ = _cell_weights(labels, g, base)
+        y_values, factors, _ = _cell_weights(labels, g_code, len(g_values), base)
         self.attribute_ = attribute
         self.groups_ = tuple(str(v) for v in g_values)
         self.classes_ = y_values
@@ -206,19 +234,23 @@ class Reweighing:
         """Per-row weights for (possibly new) rows; a cell not seen in :meth:`fit` is an error."""
         if not hasattr(self, "factors_"):
             raise InputError("Reweighing is not fitted yet; call fit(y, sensitive_features=...) first.")
-        g, _ = group_labels(sensitive_features)
-        labels = _check_labels(y, g.shape[0])
+        g_code, g_names, _ = group_codes(sensitive_features)
+        labels = _check_labels(y, g_code.shape[0])
         base = _check_sample_weight(sample_weight, labels.shape[0])
-        out = np.empty(labels.shape[0], dtype=np.float64)
-        keys = list(zip(g.astype(str).tolist(), labels.tolist(), strict=True))
-        for i, key in enumerate(keys):
-            try:
-                out[i] = self.factors_[key]
-            except KeyError:
-                raise InputError(
-                    f"row {i + 1} has group {key[0]!r} with label {key[1]!r}, a combination not "
-                    f"seen when the weights were fitted (seen groups: {', '.join(self.groups_)})."
-                ) from None
+        y_values, y_code = np.unique(labels, return_inverse=True)
+        y_code = y_code.ravel()
+        # The fitted factor of every (group, label) combination present, NaN where unseen.
+        table = np.array([[self.factors_.get((g, yv.item() if hasattr(yv, "item") else yv), np.nan)
+                           for yv in y_values] for g in g_names], dtype=np.float64).reshape(len(g_names), -1)
+        out = table[g_code, y_code]
+        unseen = np.flatnonzero(np.isnan(out))
+        if unseen.size:
+            i = int(unseen[0])
+            raise InputError(
+                f"row {i + 1} has group {g_names[g_code[i]]!r} with label {labels[i].item()!r}, a "
+                f"combination not seen when the weights were fitted (seen groups: "
+                f"{', '.join(self.groups_)})."
+            )
         return out * base
 
     def fit_transform(self, y: Any, *, sensitive_features: Any, sample_weight: Any | None = None) -> np.ndarray:
@@ -232,4 +264,6 @@ class Reweighing:
         return [{"group": g, "label": y, "weight": w} for (g, y), w in self.factors_.items()]
 
 
-__all__: Sequence[str] = ["INTERSECTION_SEPARATOR", "Reweighing", "group_labels", "reweighting_weights"]
+__all__: Sequence[str] = [
+    "INTERSECTION_SEPARATOR", "Reweighing", "group_codes", "group_labels", "reweighting_weights",
+]

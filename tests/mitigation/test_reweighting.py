@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from fairaudit.errors import InputError
 from fairaudit.mitigation import Reweighing, reweighting_weights
+from fairaudit.mitigation.reweighting import group_codes, group_labels
 
 logging.getLogger().setLevel(logging.ERROR)  # aif360 warns about optional extras on import
 
@@ -102,3 +103,28 @@ def test_intersection_names_and_bad_inputs() -> None:
         reweighting_weights(np.array([0, 1]), frame)
     with pytest.raises(InputError, match="sample_weight"):
         reweighting_weights(np.array([0, 1, 1, 0]), frame, sample_weight=[1, 1, -1, 1])
+
+
+_VALUES = st.one_of(
+    st.sampled_from(["F", "M", " F ", "", "   ", "Black", "a&b", "<x>"]),
+    st.none(),
+    st.just(float("nan")),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_VALUES, st.sampled_from([1.0, 2.0, 3.5, float("nan")])), min_size=1, max_size=40))
+def test_group_names_are_spelt_as_the_audit_spells_them(rows: list[tuple]) -> None:
+    from fairaudit.data.dataset import encode_groups
+
+    frame = pd.DataFrame({"a": [r[0] for r in rows], "site": [r[1] for r in rows]})
+    names, attribute = group_labels(frame)
+    codes, codes_names, _ = group_codes(frame)
+    assert attribute == "a & site"
+    assert list(codes_names) == sorted(set(names)) and list(np.asarray(codes_names, dtype=object)[codes]) == list(names)
+    expected = None
+    for col in frame.columns:
+        c, n, _ = encode_groups(frame[col])
+        spelt = np.asarray(n, dtype=object)[c]
+        expected = spelt if expected is None else expected + " & " + spelt
+    assert list(names) == list(expected)
