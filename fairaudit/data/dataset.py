@@ -154,6 +154,10 @@ def _format_value(v: object) -> str:
     return str(v).strip()
 
 
+# Inferred column types whose equal values always spell alike (1 == 1.0 both spell "1").
+_FACTORIZE_SAFE = frozenset({"string", "empty", "boolean", "integer", "floating", "mixed-integer-float"})
+
+
 def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     """Encode one demographic column into integer codes and group names.
 
@@ -167,32 +171,39 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     names : tuple of str
     n_unknown : int
     """
+    # Vectorised: rows are factorised once and only the distinct values are spelt out.
     s = values
-    missing = s.isna().to_numpy().copy()
-    if not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
-        as_text = s.astype("string").str.strip()
-        missing |= (as_text == "").fillna(True).to_numpy()
     if isinstance(s.dtype, pd.CategoricalDtype):
-        ordered = [c for c in s.cat.categories if _format_value(c) != ""]
-        keys = [_format_value(c) for c in ordered]
-        text = s.astype(object).map(lambda v: _format_value(v) if pd.notna(v) else None)
+        raw = s.cat.codes.to_numpy().astype(np.int64)  # -1 where missing
+        spelt = [_format_value(c) for c in s.cat.categories]
+        keys = [t for t in spelt if t != ""]
     elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        uniq = np.unique(s.to_numpy()[~missing].astype(np.float64))
-        keys = [_format_value(u) for u in uniq]
-        text = s.map(lambda v: _format_value(v) if pd.notna(v) else None)
+        raw, uniq = pd.factorize(s, use_na_sentinel=True)
+        spelt = [_format_value(u) for u in uniq]
+        keys = [_format_value(u) for u in np.unique(np.asarray(uniq, dtype=np.float64))]
     else:
-        text = s.astype(object).map(lambda v: _format_value(v) if pd.notna(v) else None)
-        keys = sorted({t for t, m in zip(text, missing, strict=True) if not m})
+        if pd.api.types.infer_dtype(s, skipna=True) in _FACTORIZE_SAFE:
+            raw, uniq = pd.factorize(s, use_na_sentinel=True)
+        else:
+            # Mixed types: equal values may spell differently (True == 1), so factorise the
+            # spelling of each row instead.
+            text = [None if pd.isna(v) else _format_value(v) for v in s.to_numpy(dtype=object)]
+            raw, uniq = pd.factorize(pd.Series(text, dtype=object), use_na_sentinel=True)
+        spelt = [_format_value(u) for u in uniq]
+        keys = sorted({t for t in spelt if t != ""})
+    # Distinct value -> missing? (empty text is missing); the extra last entry is for -1.
+    missing_value = np.array([t == "" for t in spelt] + [True])
+    missing = missing_value[raw]
     # De-duplicate while keeping order (e.g. categories "1" and 1.0 formatting alike).
     names: list[str] = list(dict.fromkeys(keys))
     n_unknown = int(missing.sum())
     if n_unknown and UNKNOWN not in names:
         names.append(UNKNOWN)
     index = {name: i for i, name in enumerate(names)}
-    # A copy: pandas may hand out a read-only view (an all-missing column, copy-on-write).
-    text_arr = np.array(text.to_numpy(dtype=object), dtype=object)
-    text_arr[missing] = UNKNOWN
-    codes = np.fromiter((index[t] for t in text_arr), dtype=np.int32, count=len(text_arr))
+    unknown = index.get(UNKNOWN, -1)
+    lut = np.array([unknown if m else index[t] for t, m in zip(spelt, missing_value, strict=False)]
+                   + [unknown], dtype=np.int32)
+    codes = lut[raw]
     return codes, tuple(names), n_unknown
 
 
