@@ -14,18 +14,12 @@ $FA audit --model sample_data/model --data sample_data/cohort/test.csv --label d
     --html reports/audit.html --junit reports/gate.xml \
     --save-predictions reports/predictions.csv
 code=$?
-.venv/bin/python - <<'PY'
-from fairaudit.result import AuditResult
-from fairaudit.report.table import render_table
-from fairaudit.report.markdown import render_markdown
-r = AuditResult.from_json(open("reports/audit.json").read())
-open("reports/audit.md", "w").write(render_markdown(r))
-print(render_table(r, width=150))
-PY
+case $code in 0|1|3) ;; *) echo "fairaudit failed with exit code $code"; exit "$code";; esac
+$FA report reports/audit.json --format markdown --out reports/audit.md 2>/dev/null
+$FA report reports/audit.json --format table
 case $code in
   0) echo "gate: passed (exit 0)";;
   1) echo "gate: policy failed (exit 1) - see reports/audit.html";;
   3) echo "gate: inconclusive (exit 3) - not enough evidence to decide some rules";;
-  *) echo "fairaudit failed with exit code $code"; exit "$code";;
 esac
 echo "outputs: reports/audit.json reports/audit.html reports/audit.md reports/gate.xml reports/predictions.csv"

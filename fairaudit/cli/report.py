@@ -1,4 +1,4 @@
-"""``fairaudit report``: re-render the HTML audit report from a saved JSON result."""
+"""``fairaudit report``: re-render a saved JSON result as HTML, Markdown, JUnit or a table."""
 
 from __future__ import annotations
 
@@ -9,32 +9,57 @@ import typer
 from fairaudit.cli._common import err, handle_errors
 
 HELP = (
-    "Render the self-contained HTML audit report from a saved result "
-    "(`fairaudit audit --format json --output RESULT.json`).\n\n"
+    "Render a saved result (`fairaudit audit --format json --output RESULT.json`) again: the "
+    "self-contained HTML report (default), Markdown, JUnit XML or the terminal table.\n\n"
     "Exit codes: 0 written, 2 error (unreadable or not a fairaudit result)."
 )
+
+FORMATS = ("html", "markdown", "junit", "table")
 
 
 @handle_errors
 def report_command(
     result_json: Path = typer.Argument(..., metavar="RESULT.json", help="A saved `fairaudit audit --format json` result."),
-    out: Path = typer.Option(..., "--out", help="Where to write the HTML report."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write it (default: stdout, except for html).", show_default=False),
+    fmt: str = typer.Option("html", "--format", "-f", help="html, markdown, junit or table."),
     suppress_small_cells: int = typer.Option(
         0, "--suppress-small-cells", metavar="K",
         help="Show counts from 1 to K-1 as <K and withhold groups with fewer than K rows (privacy).",
     ),
 ) -> None:
-    from fairaudit.cli._common import write_atomic
+    from fairaudit.cli._common import emit
     from fairaudit.errors import ConfigError
-    from fairaudit.report.html import render_html
 
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
     if suppress_small_cells < 0:
         raise ConfigError(f"--suppress-small-cells must be 0 or more, got {suppress_small_cells}.")
-    if out.is_dir():
-        raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / 'report.html'}.")
+    if out is None and fmt == "html":
+        raise ConfigError("--out is needed for the HTML report (e.g. --out report.html).")
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / ('report.' + fmt)}.")
     result = _load_result(result_json)
-    write_atomic(out, render_html(result, suppress_small_cells=suppress_small_cells))
-    err(f"wrote HTML report to {out}")
+    emit(_render(result, fmt, suppress_small_cells), out)
+    if out is not None:
+        err(f"wrote {fmt} report to {out}")
+
+
+def _render(result, fmt: str, suppress_small_cells: int) -> str:
+    if fmt == "html":
+        from fairaudit.report.html import render_html
+
+        return render_html(result, suppress_small_cells=suppress_small_cells)
+    if fmt == "junit":
+        from fairaudit.report.junit import render_junit
+
+        return render_junit(result)
+    if fmt == "markdown":
+        from fairaudit.report.markdown import render_markdown
+
+        return render_markdown(result, suppress_small_cells=suppress_small_cells)
+    from fairaudit.report.table import render_table
+
+    return render_table(result)
 
 
 _REQUIRED = ("schema_version", "run", "dataset", "threshold", "overall", "groups", "criteria", "summaries", "gate")

@@ -202,6 +202,34 @@ def test_report_command_rerenders_saved_json(result, tmp_path):
     assert scrub(text).count("<tr>") == scrub(render_html(result, suppress_small_cells=5)).count("<tr>")
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "junit", "table"])
+def test_report_command_renders_every_view_the_audit_writes(result, tmp_path, fmt):
+    from fairaudit.report.junit import render_junit
+    from fairaudit.report.markdown import render_markdown
+    from fairaudit.report.table import render_table
+
+    saved = tmp_path / "result.json"
+    saved.write_text(result.to_json())
+    expected = {"markdown": lambda r: render_markdown(r), "junit": render_junit, "table": render_table}[fmt]
+    res = runner.invoke(app, ["report", str(saved), "--format", fmt])  # to stdout
+    assert res.exit_code == 0, res.output
+    assert res.stdout == expected(result)
+    out = tmp_path / f"r.{fmt}"
+    res = runner.invoke(app, ["report", str(saved), "--format", fmt, "--out", str(out)])
+    assert res.exit_code == 0 and out.read_text() == expected(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--format", "pdf"], "--format must be one of"), ([], "--out is needed for the HTML report")],
+)
+def test_report_command_bad_options(result, tmp_path, args, fragment):
+    saved = tmp_path / "result.json"
+    saved.write_text(result.to_json())
+    res = runner.invoke(app, ["report", str(saved), *args])
+    assert res.exit_code == 2 and fragment in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
