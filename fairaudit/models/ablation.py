@@ -35,15 +35,41 @@ def remove_modality(dataset: Any, modality: str, schema: Any) -> Any:
     return dataclasses.replace(dataset, frame=frame, modalities=modality_presence(frame, schema))
 
 
-def _boot_indices(clusters: np.ndarray, n_boot: int, seed: int) -> list[np.ndarray]:
+def _replicate_weights(clusters: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) multiplicity of each row in each patient-level resample."""
     rng = np.random.default_rng(seed)
     ids, inverse = np.unique(clusters, return_inverse=True)
-    members = [np.flatnonzero(inverse == k) for k in range(ids.size)]
-    return [np.concatenate([members[k] for k in rng.integers(0, ids.size, ids.size)]) for _ in range(n_boot)]
+    inverse = inverse.ravel()
+    out = np.empty((n_boot, inverse.size))
+    for b in range(n_boot):
+        counts = np.bincount(rng.integers(0, ids.size, ids.size), minlength=ids.size)
+        out[b] = counts[inverse]
+    return out
 
 
-def _auc_ci(scores: np.ndarray, labels: np.ndarray, boots: list[np.ndarray]) -> dict[str, Any]:
-    reps = np.array([roc_auc(scores[b], labels[b]) for b in boots])
+def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC (ties 1/2) of every row of ``weights`` (B, n) as row multiplicities.
+
+    Equal to :func:`~fairaudit.models.training.roc_auc` on the rows repeated that many times,
+    for all B resamples at once; NaN where a resample lacks a class.
+    """
+    labels = np.asarray(labels).astype(bool)
+    order = np.argsort(scores, kind="stable")
+    s, y, w = np.asarray(scores)[order], labels[order], np.atleast_2d(weights)[:, order]
+    if s.size == 0:
+        return np.full(w.shape[0], np.nan)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    block = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1
+    neg_in = np.add.reduceat(w * ~y, starts, axis=1)  # (B, blocks)
+    neg_below = np.cumsum(neg_in, axis=1) - neg_in
+    wins = ((w * y) * (neg_below + 0.5 * neg_in)[:, block]).sum(axis=1)
+    pos, neg = (w * y).sum(axis=1), (w * ~y).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((pos > 0) & (neg > 0), wins / (pos * neg), np.nan)
+
+
+def _auc_ci(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+    reps = weighted_auc(scores, labels, weights)
     reps = reps[np.isfinite(reps)]
     ci = [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))] if reps.size else None
     return {"auc": roc_auc(scores, labels), "ci": ci}
@@ -54,7 +80,7 @@ def measure(predictor: Any, dataset: Any, *, n_boot: int = 500, seed: int = 0,
     """AUC overall and per group, and per removed modality with diffusion vs fallback."""
     labels = dataset.labels.astype(bool)
     clusters = dataset.clusters if dataset.clusters is not None else np.arange(dataset.n_rows)
-    boots = _boot_indices(clusters, n_boot, seed)
+    boots = _replicate_weights(clusters, n_boot, seed)
     schema = predictor.preprocessing.schema
     out: dict[str, Any] = {"n": dataset.n_rows, "n_pos": int(labels.sum()), "n_boot": n_boot}
     full = predictor.predict_proba(dataset, ddim_steps=ddim_steps)
@@ -68,10 +94,8 @@ def measure(predictor: Any, dataset: Any, *, n_boot: int = 500, seed: int = 0,
         for g in sorted(set(names)):
             m = names == g
             # The group's rows within each patient-level resample.
-            sub = [b[m[b]] for b in boots]
             groups[attr][str(g)] = {"n": int(m.sum()), "n_pos": int(labels[m].sum()),
-                                    **_auc_ci(full, labels, sub)}
-            groups[attr][str(g)]["auc"] = roc_auc(full[m], labels[m])
+                                    **_auc_ci(full[m], labels[m], boots[:, m])}
     out["by_group"] = groups
     removed: dict[str, Any] = {}
     for modality in MODALITIES:
@@ -79,7 +103,7 @@ def measure(predictor: Any, dataset: Any, *, n_boot: int = 500, seed: int = 0,
         diff = predictor.predict_proba(ds, impute="diffusion", ddim_steps=ddim_steps)
         one = predictor.predict_proba(ds, impute="diffusion", ddim_steps=ddim_steps, samples=1)
         fb = predictor.predict_proba(ds, impute="fallback")
-        delta = np.array([roc_auc(diff[b], labels[b]) - roc_auc(fb[b], labels[b]) for b in boots])
+        delta = weighted_auc(diff, labels, boots) - weighted_auc(fb, labels, boots)
         removed[modality] = {
             "diffusion": _auc_ci(diff, labels, boots),
             "diffusion_one_draw": _auc_ci(one, labels, boots),

@@ -66,3 +66,22 @@ def test_imputation_draws_are_averaged(trained, test_set) -> None:
     for bad in ({"samples": 0}, {"ddim_steps": 0}):
         with pytest.raises(ConfigError):
             trained.predict_proba(test_set, **bad)
+
+
+def test_weighted_auc_equals_auc_on_repeated_rows() -> None:
+    from fairaudit.models.ablation import weighted_auc
+
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        n = int(rng.integers(2, 60))
+        scores = np.round(rng.random(n), 1)  # many ties
+        labels = rng.integers(0, 2, n)
+        w = rng.integers(0, 4, (5, n)).astype(float)
+        got = weighted_auc(scores, labels, w)
+        for b in range(5):
+            idx = np.repeat(np.arange(n), w[b].astype(int))
+            want = roc_auc(scores[idx], labels[idx])
+            if np.isnan(want):
+                assert np.isnan(got[b])
+            else:
+                assert got[b] == pytest.approx(want, abs=1e-12)
