@@ -164,7 +164,7 @@ def test_bad_manifest_is_one_line_exit_2_naming_the_row_and_file(tmp_path: Path,
     if damage == "missing_column":
         assert "'note'" in lines[0]
     else:
-        assert image.name in lines[0], lines[0]
+        assert image.name in lines[0] and f"data row {row + 1} " in lines[0], lines[0]
     assert not out.exists()
 
 
