@@ -203,3 +203,23 @@ def test_imputation_options_need_a_model(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "--predictions", str(preds), "--label", "y", "--sensitive", "sex",
                               "--impute", "fallback"])
     assert res.exit_code == 2 and "go with --model" in res.output
+
+
+def test_any_predictor_object_is_audited_through_the_api() -> None:
+    import fairaudit
+
+    class Constant:
+        """A model outside fairaudit: only the Predictor protocol."""
+
+        sha256 = "ab" * 32
+        threshold = 0.3
+
+        def predict_proba(self, dataset):
+            return np.where(dataset.frame["note"].fillna("").str.contains("cough"), 0.8, 0.1)
+
+    result = fairaudit.audit(model=Constant(), data=TEST, label="diagnosis", sensitive="sex",
+                             n_bootstrap=0, n_permutations=0)
+    assert result.run.model_sha256 == "ab" * 32 and result.threshold.value == 0.3
+    with pytest.raises(fairaudit.errors.ConfigError, match="built-in multimodal model only"):
+        fairaudit.audit(model=Constant(), data=TEST, label="diagnosis", sensitive="sex",
+                        predict_options={"impute": "fallback"})
