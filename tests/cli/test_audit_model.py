@@ -223,3 +223,18 @@ def test_any_predictor_object_is_audited_through_the_api() -> None:
     with pytest.raises(fairaudit.errors.ConfigError, match="built-in multimodal model only"):
         fairaudit.audit(model=Constant(), data=TEST, label="diagnosis", sensitive="sex",
                         predict_options={"impute": "fallback"})
+
+
+def test_missing_modalities_are_counted_per_group(audited) -> None:
+    result, _, _, _ = audited
+    test = pd.read_csv(TEST)
+    labs = [c for c in test.columns if c.startswith("lab_")]
+    missing = pd.DataFrame({
+        "image": test["image_path"].isna(),
+        "note": test["note"].fillna("").str.strip() == "",
+        "labs": test[labs].isna().all(axis=1),
+    })
+    for group in ("F", "M"):
+        counts = dict(_group(result, "sex", group).missing_modalities)
+        expected = missing[test["sex"] == group].sum()
+        assert counts == {m: int(expected[m]) for m in ("image", "note", "labs")}, (group, counts)
