@@ -93,7 +93,7 @@ def load_audit_data(
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster)
     options = dict(predict_options or {})
     if options and not isinstance(predictor, MultimodalPredictor):
-        raise ConfigError(f"imputation options ({', '.join(sorted(options))}) apply to the built-in "
+        raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
                           "multimodal model only.")
     if isinstance(predictor, MultimodalPredictor):
         scores = predictor.predict_proba(ds, progress=progress, **options)

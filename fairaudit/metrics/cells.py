@@ -109,10 +109,8 @@ def bin_edges(scores: np.ndarray, thresholds: np.ndarray, n_quantiles: int = QUA
     The last edge lies just above 1 so that a threshold of exactly 1.0 still has a bin
     ``[1.0, 1.0+)`` of its own. ``sorted_scores`` (the scores in ascending order) saves a sort.
     """
-    if sorted_scores is not None:
-        scores = sorted_scores
     if scores.size:
-        qs = _sorted_quantiles(scores if sorted_scores is not None else np.sort(scores), n_quantiles)
+        qs = _sorted_quantiles(np.sort(scores) if sorted_scores is None else sorted_scores, n_quantiles)
     else:
         qs = np.empty(0)
     ece = np.linspace(0.0, 1.0, ECE_BINS + 1)
