@@ -53,13 +53,10 @@ def _render(result, fmt: str, suppress_small_cells: int) -> str:
         from fairaudit.report.junit import render_junit
 
         return render_junit(result)
-    if fmt == "markdown":
-        from fairaudit.report.markdown import render_markdown
+    from fairaudit.report import render
 
-        return render_markdown(result, suppress_small_cells=suppress_small_cells)
-    from fairaudit.report.table import render_table
-
-    return render_table(result)
+    options = {"suppress_small_cells": suppress_small_cells} if fmt == "markdown" else {}
+    return render(result, fmt, **options)
 
 
 _REQUIRED = ("schema_version", "run", "dataset", "threshold", "overall", "groups", "criteria", "summaries", "gate")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairaudit.data.dataset import UNKNOWN
+from fairaudit.data.dataset import encode_groups
 from fairaudit.errors import InputError
 
 INTERSECTION_SEPARATOR = " & "
@@ -78,12 +78,13 @@ def group_codes(sensitive_features: Any) -> tuple[np.ndarray, tuple[str, ...], s
 def _frame_codes(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...], str]:
     """Codes into the sorted names of the intersection groups of ``frame``'s columns.
 
-    Vectorised: each column is factorised and only its distinct values are spelt out.
+    Vectorised: each column is encoded once and only the occurring combinations are spelt out.
     """
     if frame.shape[1] == 0:
         raise InputError("no sensitive features given; pass at least one attribute column.")
-    parts = [_column_codes(frame[col]) for col in frame.columns]
-    dims = tuple(len(names) for _, names in parts)
+    # Each column spelt as the audit spells it (missing values are "unknown").
+    parts = [encode_groups(frame[col])[:2] for col in frame.columns]
+    dims = tuple(max(len(names), 1) for _, names in parts)  # an empty column has no names
     combo = np.ravel_multi_index(tuple(codes for codes, _ in parts), dims)
     seen, inverse = np.unique(combo, return_inverse=True)
     per_col = np.unravel_index(seen, dims)
@@ -96,24 +97,6 @@ def _frame_codes(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...], str]
     rank[order] = np.arange(order.size)
     attribute = INTERSECTION_SEPARATOR.join(str(c) for c in frame.columns)
     return rank[inverse.ravel()].astype(np.int64), tuple(spelt[i] for i in order), attribute
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _column_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Codes and group names of one column, spelt as :func:`fairaudit.data.encode_groups`
-    spells them: missing values (NaN, None, empty text) are ``"unknown"``; integral floats print
-    as integers (``1.0`` -> ``"1"``). Values that spell the same name share a code."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    spelt = [_format(v) for v in uniques] + [UNKNOWN]
-    spelt = [UNKNOWN if t == "" else t for t in spelt]
-    codes = np.where(codes < 0, len(spelt) - 1, codes)
-    names, remap = np.unique(np.asarray(spelt, dtype=str), return_inverse=True)
-    return remap.ravel()[codes], [str(v) for v in names]
 
 
 def _check_labels(labels: Any, n: int | None = None) -> np.ndarray:

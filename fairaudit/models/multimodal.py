@@ -111,22 +111,6 @@ class MultimodalPredictor:
             out[torch.from_numpy(here)] = noise[torch.from_numpy(rows[here] % _NOISE_BLOCK)]
         return out.to(self.device)
 
-    def impute(self, latents: torch.Tensor, present: torch.Tensor, rows: np.ndarray,
-               steps: int, draw: int = 0) -> torch.Tensor:
-        """Fill absent modality latents by DDIM sampling conditioned on the present ones.
-
-        ``rows`` are the data-row indices of the batch (the starting noise is seeded per row and
-        per ``draw``, so it does not depend on batching).
-        """
-        missing = ~present
-        sub = missing.any(dim=1)
-        if not bool(sub.any()):
-            return latents
-        filled = latents.clone()
-        filled[sub] = self._generate(latents[sub], present[sub],
-                                     self._noise(rows[sub.cpu().numpy()], draw), steps)
-        return filled
-
     def _generate(self, latents: torch.Tensor, present: torch.Tensor, noise: torch.Tensor,
                   steps: int) -> torch.Tensor:
         """DDIM-generated latents for the absent modalities; present ones are kept as they are."""

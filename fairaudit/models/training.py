@@ -320,6 +320,8 @@ def fit_classifier(
     best_score, best_epoch, best_state = -math.inf, 0, copy.deepcopy(network.state_dict())
     history: list[EpochRecord] = []
     stale = 0
+    # Networks with auxiliary losses (MultimodalNetwork) return them from forward_train.
+    forward_train = getattr(network, "forward_train", None)
     with torch.random.fork_rng(devices=[]), _progress(progress, settings.epochs, "training") as bar:
         torch.manual_seed(settings.seed)
         for epoch in range(1, settings.epochs + 1):
@@ -328,7 +330,6 @@ def fit_classifier(
             total, count = 0.0, 0
             for idx in _batches(n, settings, gen, sampler, batch_sampler):
                 batch = _take(train, idx, device)
-                forward_train = getattr(network, "forward_train", None)
                 if callable(forward_train):
                     logits, auxiliary = forward_train(batch, generator=gen)
                 else:
