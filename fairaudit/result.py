@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 # The metrics every group (and the overall row) carries, in display order.
 METRIC_NAMES: tuple[str, ...] = (
@@ -54,6 +54,9 @@ class Estimate:
     value: float | None
     ci: tuple[float, float] | None = None
     reason: str | None = None
+    # Family-wise interval: jointly valid over all groups of one attribute (or intersection)
+    # at the run's confidence level. Per-group gate rules judge on it; ``ci`` is for display.
+    simultaneous_ci: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class GroupResult:
     metrics: Mapping[str, Estimate]
     reasons: tuple[str, ...] = ()
     missing_modalities: Mapping[str, int] = field(default_factory=dict)
+    # The group's value of each attribute of ``attribute`` (one for a single attribute, two
+    # for "sex & race"): unambiguous even when a value contains the " & " separator.
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,15 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class FlaggedValue:
+    """A group left out of a summary (insufficient), shown with its value and why."""
+
+    group: str
+    value: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Summary:
     """Spread of one performance metric across the sufficient groups of one attribute."""
 
@@ -116,6 +131,9 @@ class Summary:
     sd_ci: tuple[float, float] | None = None
     ser_ci: tuple[float, float] | None = None
     higher_is_better: bool = True
+    # Insufficient groups are left out of min/max/SD/SER but never hidden: listed here with
+    # their (unreliable) values, worst first.
+    insufficient_groups: tuple[FlaggedValue, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,7 @@ class RunInfo:
     min_group_events: int = 10
     p_value_method: str | None = None
     ece_bins: int = 10
+    interval_method: str | None = None
     package_versions: Mapping[str, str] = field(default_factory=dict)
 
 
