@@ -28,17 +28,35 @@ from fairaudit.metrics.cells import (
 from fairaudit.metrics.criteria import CRITERIA, SUMMARY_METRICS, criterion_values, summary_values
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
+    aggregate,
     auc_from_wins,
     exact_auc,
+    fine_confusion,
+    group_matrix,
     group_metrics,
     pairwise_wins,
 )
-from fairaudit.metrics.significance import benjamini_hochberg, permutation_pvalues, wald_equal_auc
+from fairaudit.metrics.significance import (
+    auc_permutation_pvalue,
+    benjamini_hochberg,
+    permutation_pvalues,
+)
+from fairaudit.metrics.simultaneous import (
+    analytic_se,
+    box,
+    max_t_critical,
+    range_interval,
+    ratio_interval,
+    sd_interval,
+    ser_interval,
+    standard_errors,
+)
 from fairaudit.result import (
     METRIC_NAMES,
     Criterion,
     Estimate,
     ExcludedGroup,
+    FlaggedValue,
     GroupCurves,
     GroupResult,
     OverallResult,
@@ -144,6 +162,18 @@ def _row_thresholds(
     return thr[part.member][cells.row_fine]
 
 
+@dataclass
+class _Estimates:
+    """Point estimates, bootstrap replicates and intervals of every group of every partition."""
+
+    parts: list[Partition]  # overall first
+    point: dict[str, dict[str, np.ndarray]]
+    conf: dict[str, np.ndarray]  # (G, 2, 2) confusion counts per partition
+    reps: dict[str, dict[str, np.ndarray]]  # empty without bootstrap
+    unit: str
+    n_clusters: int | None
+
+
 def compute_audit(
     labels: np.ndarray,
     scores: np.ndarray,
@@ -183,7 +213,6 @@ def compute_audit(
     """
     labels = np.asarray(labels).astype(np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    warnings: list[str] = []
 
     # One sort serves the bin edges, the row bins and the exact AUCs.
     order = np.argsort(scores)
@@ -195,18 +224,66 @@ def compute_audit(
         cells = build_cells(labels, scores, group_codes, row_thr,
                             extra_thresholds=np.array([config.threshold]), order=order)
         parts = make_partitions(cells, attributes, group_names, intersections=config.intersections)
-    overall = overall_partition(cells.n_fine)
-    all_parts = [overall, *parts]
 
-    # -- point estimates --------------------------------------------------------------------
+    est = _estimate(labels, scores, order, cells, [overall_partition(cells.n_fine), *parts],
+                    config, clusters, progress)
+    level = config.confidence_level
+    display = {pname: {key: percentile_ci(arr, level) for key, arr in d.items()}
+               for pname, d in est.reps.items()}
+    sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
+    boxes = {p.name: _simultaneous(est, p.name, sufficient[p.name][0], level) for p in parts}
+
+    m0 = est.point["overall"]
+    overall_result = OverallResult(
+        n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
+        metrics=_estimates(est, display, {}, "overall", 0),
+    )
+    groups = [
+        GroupResult(
+            attribute=p.name, group=g, n=int(est.point[p.name]["_n"][gi]),
+            n_pos=int(est.point[p.name]["_pos"][gi]), n_neg=int(est.point[p.name]["_neg"][gi]),
+            status="ok" if not sufficient[p.name][1][gi] else "insufficient",
+            metrics=_estimates(est, display, boxes[p.name], p.name, gi),
+            reasons=sufficient[p.name][1][gi],
+            missing_modalities={k: int(v[gi]) for k, v in _missing_by_group(modalities, p, cells).items()},
+        )
+        for p in parts for gi, g in enumerate(p.groups)
+    ]
+    seed_seq = np.random.SeedSequence(config.seed)
+    perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
+    criteria = [
+        c for p in parts
+        for c in _criteria(est, p, sufficient[p.name], boxes[p.name], cells, config, perm_rng)
+    ]
+    summaries = [s for p in parts for s in _summaries(est, p, sufficient[p.name], boxes[p.name])]
+
+    return AuditParts(
+        overall=overall_result,
+        groups=tuple(groups),
+        criteria=tuple(_with_q_values(criteria)),
+        summaries=tuple(summaries),
+        curves=tuple(c for p in parts for c in _curves(cells, p)),
+        intersections=tuple(p.name for p in parts if len(p.attributes) > 1),
+        warnings=(),
+        bootstrap_unit=est.unit,
+        n_clusters=est.n_clusters,
+    )
+
+
+def _estimate(
+    labels: np.ndarray, scores: np.ndarray, order: np.ndarray, cells: CellTable,
+    all_parts: list[Partition], config: AuditConfig, clusters: np.ndarray | None,
+    progress: Callable[[int], None] | None,
+) -> _Estimates:
+    """Point estimates of every partition, then bootstrap replicates (one pass for all)."""
     # Exact AUCs: one pass gives cross-group win counts that serve every partition, unless
     # there are so many fine groups that a sort per partition is cheaper.
     wins = (
         pairwise_wins(labels, scores, cells.row_fine, cells.n_fine, order)
         if cells.n_fine <= MAX_FINE_FOR_WINS else None
     )
-    # Every partition's groups stacked: one matrix product aggregates them all.
-    stack = np.vstack([p.onehot() for p in all_parts])
+    # Every partition's groups stacked: one sparse product aggregates them all.
+    stack = group_matrix(all_parts)
     offsets = np.cumsum([0] + [p.n_groups for p in all_parts])
     slices = {p.name: slice(int(offsets[i]), int(offsets[i + 1])) for i, p in enumerate(all_parts)}
     stacked = group_metrics(cells.count, cells.ssum, cells.ssq, cells, stack)
@@ -218,13 +295,12 @@ def compute_audit(
             exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order) for p in all_parts
         ])
     point = {p.name: {k: v[slices[p.name]] for k, v in stacked.items()} for p in all_parts}
+    conf_all = aggregate(fine_confusion(cells.count, cells.above), stack, 0)
+    conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
 
-    # -- bootstrap replicates ---------------------------------------------------------------
-    seed_seq = np.random.SeedSequence(config.seed)
-    boot_seed, perm_seed = seed_seq.spawn(2)
     reps: dict[str, dict[str, np.ndarray]] = {}
     unit = "row"
-    n_clusters = None
+    n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
     if config.n_bootstrap > 0:
         if clusters is not None:
             sampler: RowBootstrap | ClusterBootstrap = ClusterBootstrap(cells, labels, clusters)
@@ -232,7 +308,7 @@ def compute_audit(
             n_clusters = sampler.n_clusters
         else:
             sampler = RowBootstrap(cells)
-        rng = np.random.default_rng(boot_seed)
+        rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
         chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
         # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
         chunk = max(1, min(config.chunk, (1 << 22) // max(cells.count.size, 1)))
@@ -248,182 +324,215 @@ def compute_audit(
         # group; AUC cannot leave it, so neither can its replicates or its interval.
         full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
-    elif clusters is not None:
-        n_clusters = int(clusters.max()) + 1 if clusters.size else 0
+    return _Estimates(all_parts, point, conf, reps, unit, n_clusters)
 
-    level = config.confidence_level
 
-    # Percentile intervals of every metric of every group, one vectorised call per metric.
-    intervals = {
-        pname: {key: percentile_ci(arr, level) for key, arr in d.items()} for pname, d in reps.items()
-    }
+def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Which groups are sufficient, and the reasons of the others."""
+    reasons_of: list[tuple[str, ...]] = []
+    for n, pos, neg in zip(m["_n"].astype(int), m["_pos"].astype(int), m["_neg"].astype(int), strict=True):
+        reasons = []
+        if n < config.min_group_size:
+            reasons.append(f"n={n} < minimum group size {config.min_group_size}")
+        if pos < config.min_group_events:
+            reasons.append(f"{pos} positives < minimum {config.min_group_events}")
+        if neg < config.min_group_events:
+            reasons.append(f"{neg} negatives < minimum {config.min_group_events}")
+        reasons_of.append(tuple(reasons))
+    return np.array([not r for r in reasons_of], dtype=bool), reasons_of
 
-    def estimates(pname: str, gi: int) -> dict[str, Estimate]:
-        out: dict[str, Estimate] = {}
-        m = point[pname]
-        for key in METRIC_NAMES:
-            v = m[key][gi]
-            if not np.isfinite(v):
-                out[key] = Estimate(None, None, UNDEFINED_REASON[key])
-                continue
-            ci = None
-            reason = None
-            if reps:
-                lo, hi, und = (a[gi] for a in intervals[pname][key])
-                ci = _ci(lo, hi)
-                if ci is None:
-                    reason = f"interval omitted: undefined in {und:.0%} of bootstrap replicates"
-            out[key] = Estimate(float(v), ci, reason)
-        return out
 
-    # -- groups -----------------------------------------------------------------------------
-    m0 = point["overall"]
-    overall_result = OverallResult(
-        n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
-        metrics=estimates("overall", 0),
-    )
-    groups: list[GroupResult] = []
-    sufficient: dict[str, np.ndarray] = {}
-    reasons_of: dict[str, list[tuple[str, ...]]] = {}
-    for p in parts:
-        m = point[p.name]
-        missing = _missing_by_group(modalities, p, cells)
-        ok = np.ones(p.n_groups, dtype=bool)
-        reasons_of[p.name] = []
-        for gi, g in enumerate(p.groups):
-            n, pos, neg = int(m["_n"][gi]), int(m["_pos"][gi]), int(m["_neg"][gi])
-            reasons = []
-            if n < config.min_group_size:
-                reasons.append(f"n={n} < minimum group size {config.min_group_size}")
-            if pos < config.min_group_events:
-                reasons.append(f"{pos} positives < minimum {config.min_group_events}")
-            if neg < config.min_group_events:
-                reasons.append(f"{neg} negatives < minimum {config.min_group_events}")
-            ok[gi] = not reasons
-            reasons_of[p.name].append(tuple(reasons))
-            groups.append(
-                GroupResult(
-                    attribute=p.name, group=g, n=n, n_pos=pos, n_neg=neg,
-                    status="ok" if not reasons else "insufficient",
-                    metrics=estimates(p.name, gi), reasons=tuple(reasons),
-                    missing_modalities={k: int(v[gi]) for k, v in missing.items()},
-                )
-            )
-        sufficient[p.name] = ok
+@dataclass(frozen=True)
+class _Box:
+    """Simultaneous intervals of one metric over all groups of a partition (NaN: none)."""
 
-    # -- criteria ---------------------------------------------------------------------------
-    criteria: list[Criterion] = []
-    perm_rng = np.random.default_rng(perm_seed)
-    for p in parts:
-        ok = sufficient[p.name]
-        idx = np.flatnonzero(ok)
-        excluded = tuple(
-            ExcludedGroup(g, "; ".join(reasons_of[p.name][gi]))
-            for gi, g in enumerate(p.groups) if not ok[gi]
+    lo: np.ndarray
+    hi: np.ndarray
+    family: np.ndarray  # indices of the groups the critical value was computed over
+
+
+def _simultaneous(est: _Estimates, pname: str, ok: np.ndarray, level: float) -> dict[str, _Box]:
+    """Max-t simultaneous intervals of every metric over the sufficient groups of a partition,
+    and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr"``)."""
+    if not est.reps:
+        return {}
+    point, reps = est.point[pname], est.reps[pname]
+    floors = analytic_se(point, est.conf[pname])
+    se = {k: standard_errors(reps[k], floors[k]) for k in METRIC_NAMES}
+    out: dict[str, _Box] = {}
+
+    def family(keys: tuple[str, ...]) -> tuple[float, list[np.ndarray]]:
+        fams = [np.flatnonzero(ok & np.isfinite(point[k]) & np.isfinite(se[k]) & (se[k] > 0)) for k in keys]
+        c = max_t_critical(
+            np.concatenate([point[k][f] for k, f in zip(keys, fams, strict=True)]),
+            np.concatenate([reps[k][:, f] for k, f in zip(keys, fams, strict=True)], axis=1),
+            np.concatenate([se[k][f] for k, f in zip(keys, fams, strict=True)]),
+            level,
         )
-        m = point[p.name]
-        sub_point = {k: m[k][idx] for k in ("selection_rate", "tpr", "fpr", "auc")}
-        sub_reps = {k: reps[p.name][k][:, idx] for k in ("selection_rate", "tpr", "fpr", "auc")} if reps else {}
-        values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
-                  for name in CRITERIA}
-        pvals: dict[str, float] = {}
-        if idx.size >= 2 and config.n_permutations > 0:
-            conf = _confusion_of(cells, p)[idx]
-            pvals = permutation_pvalues(conf, values, config.n_permutations, perm_rng)
-        if idx.size >= 2 and reps and np.isfinite(values["auc_difference"]):
-            var = np.nanvar(sub_reps["auc"], axis=0, ddof=1)
-            pv = wald_equal_auc(sub_point["auc"], var)
+        return c, fams
+
+    for key in METRIC_NAMES:
+        c, (fam,) = family((key,))
+        lo, hi = box(point[key], se[key], c) if np.isfinite(c) else (np.full_like(se[key], np.nan),) * 2
+        out[key] = _Box(lo, hi, fam)
+    c, fams = family(("tpr", "fpr"))
+    for key, fam in zip(("tpr|fpr:tpr", "tpr|fpr:fpr"), fams, strict=True):
+        rate = key.split(":")[1]
+        lo, hi = box(point[rate], se[rate], c) if np.isfinite(c) else (np.full_like(se[rate], np.nan),) * 2
+        out[key] = _Box(lo, hi, fam)
+    return out
+
+
+def _estimates(
+    est: _Estimates, display: dict, boxes: dict[str, _Box], pname: str, gi: int
+) -> dict[str, Estimate]:
+    out: dict[str, Estimate] = {}
+    m = est.point[pname]
+    for key in METRIC_NAMES:
+        v = m[key][gi]
+        if not np.isfinite(v):
+            out[key] = Estimate(None, None, UNDEFINED_REASON[key])
+            continue
+        ci = sim = None
+        reason = None
+        if est.reps:
+            lo, hi, und = (a[gi] for a in display[pname][key])
+            ci = _ci(lo, hi)
+            if ci is None:
+                reason = f"interval omitted: undefined in {und:.0%} of bootstrap replicates"
+            elif key in boxes:
+                sim = _ci(boxes[key].lo[gi], boxes[key].hi[gi])
+        out[key] = Estimate(float(v), ci, reason, simultaneous_ci=sim)
+    return out
+
+
+def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> tuple[float, float] | None:
+    """Interval of a criterion over the sufficient groups ``idx``: its extremes over the box."""
+    rates, kind = CRITERIA[name]
+    keys = rates if len(rates) == 1 else tuple(f"tpr|fpr:{r}" for r in rates)
+    terms = []
+    for key in keys:
+        b = boxes.get(key)
+        if b is None or not np.isin(idx, b.family).all():
+            return None
+        lo, hi = b.lo[idx], b.hi[idx]
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            return None
+        term = range_interval(lo, hi) if kind == "difference" else ratio_interval(lo, hi)
+        if term is None:
+            return None
+        terms.append(term)
+    pick = max if kind == "difference" else min
+    return pick(t[0] for t in terms), pick(t[1] for t in terms)
+
+
+def _criteria(
+    est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
+    boxes: dict[str, _Box], cells: CellTable, config: AuditConfig, perm_rng: np.random.Generator,
+) -> list[Criterion]:
+    ok, reasons_of = suff
+    idx = np.flatnonzero(ok)
+    excluded = tuple(
+        ExcludedGroup(g, "; ".join(reasons_of[gi])) for gi, g in enumerate(p.groups) if not ok[gi]
+    )
+    m = est.point[p.name]
+    sub_point = {k: m[k][idx] for k in ("selection_rate", "tpr", "fpr", "auc")}
+    values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
+              for name in CRITERIA}
+    pvals: dict[str, float] = {}
+    if idx.size >= 2 and config.n_permutations > 0:
+        pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, perm_rng)
+        if np.isfinite(values["auc_difference"]):
+            hist = aggregate(cells.count, p, 0)[idx]
+            pv = auc_permutation_pvalue(hist, config.n_permutations, perm_rng)
             if pv is not None:
                 pvals["auc_difference"] = pv
-        for name, (rates, _kind) in CRITERIA.items():
-            v = values[name]
-            ci = None
-            if reps and idx.size >= 2 and np.isfinite(v):
-                lo, hi, _und = percentile_ci(criterion_values(name, sub_reps), level)
-                ci = _ci(lo, hi)
-            est = Estimate(_f(v), ci, None) if idx.size >= 2 else None
-            lo_g = hi_g = None
-            if idx.size >= 2 and np.isfinite(v):
-                r = sub_point[rates[0]]
-                lo_g, hi_g = p.groups[idx[int(np.argmin(r))]], p.groups[idx[int(np.argmax(r))]]
-            reason = None
-            if p.n_groups < 2:
-                reason = f"only one group ('{p.groups[0]}') present"
-            elif excluded:
-                reason = "groups too small to judge: " + ", ".join(
-                    f"{e.group} ({e.reason})" for e in excluded
-                )
-            elif not np.isfinite(v):
-                undefined = [
-                    f"{rate} undefined in '{p.groups[gi]}' ({UNDEFINED_REASON[rate]})"
-                    for rate in rates for gi in idx if not np.isfinite(m[rate][gi])
-                ]
-                reason = "; ".join(undefined) or "undefined (largest rate is 0)"
-            status = "ok" if reason is None else "insufficient"
-            criteria.append(
-                Criterion(
-                    attribute=p.name, name=name,
-                    value=_f(v) if status == "ok" else None,
-                    ci=ci if status == "ok" else None,
-                    status=status,
-                    p_value=pvals.get(name) if status == "ok" else None,
-                    reason=reason,
-                    groups=(lo_g, hi_g) if lo_g is not None else (),
-                    excluded_groups=excluded,
-                    sufficient_groups_only=est if (excluded and est is not None) else None,
-                )
+    out = []
+    for name, (rates, _kind) in CRITERIA.items():
+        v = values[name]
+        ok_value = idx.size >= 2 and np.isfinite(v)
+        ci = _criterion_interval(name, boxes, idx) if ok_value else None
+        lo_g = hi_g = None
+        if ok_value:
+            r = sub_point[rates[0]]
+            lo_g, hi_g = p.groups[idx[int(np.argmin(r))]], p.groups[idx[int(np.argmax(r))]]
+        reason = None
+        if p.n_groups < 2:
+            reason = f"only one group ('{p.groups[0]}') present"
+        elif excluded:
+            reason = "groups too small to judge: " + ", ".join(f"{e.group} ({e.reason})" for e in excluded)
+        elif not np.isfinite(v):
+            undefined = [
+                f"{rate} undefined in '{p.groups[gi]}' ({UNDEFINED_REASON[rate]})"
+                for rate in rates for gi in idx if not np.isfinite(m[rate][gi])
+            ]
+            reason = "; ".join(undefined) or "undefined (largest rate is 0)"
+        status = "ok" if reason is None else "insufficient"
+        est_only = Estimate(_f(v), ci, None) if idx.size >= 2 else None
+        out.append(
+            Criterion(
+                attribute=p.name, name=name,
+                value=_f(v) if status == "ok" else None,
+                ci=ci if status == "ok" else None,
+                status=status,
+                p_value=pvals.get(name) if status == "ok" else None,
+                reason=reason,
+                groups=(lo_g, hi_g) if lo_g is not None else (),
+                excluded_groups=excluded,
+                sufficient_groups_only=est_only if (excluded and est_only is not None) else None,
             )
-    criteria = _with_q_values(criteria)
+        )
+    return out
 
-    # -- summaries --------------------------------------------------------------------------
-    summaries: list[Summary] = []
-    for p in parts:
-        idx = np.flatnonzero(sufficient[p.name])
-        for metric, higher in SUMMARY_METRICS.items():
-            vals = point[p.name][metric][idx]
-            keep = np.isfinite(vals)
-            vals, kidx = vals[keep], idx[keep]
-            if vals.size == 0:
-                summaries.append(Summary(p.name, metric, None, None, None, None, None, None,
-                                         None, 0, higher_is_better=higher))
-                continue
-            s = summary_values(vals, higher)
-            worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
-            best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
-            sd_ci = ser_ci = None
-            if reps and vals.size >= 2:
-                rs = summary_values(reps[p.name][metric][:, kidx], higher)
-                sd_ci = _ci(*percentile_ci(rs["sd"], level)[:2])
-                ser_ci = _ci(*percentile_ci(rs["ser"], level)[:2])
-            summaries.append(
-                Summary(
-                    attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
-                    mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
-                    worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
-                    sd_ci=sd_ci, ser_ci=ser_ci, higher_is_better=higher,
-                )
+
+def _summaries(
+    est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
+    boxes: dict[str, _Box],
+) -> list[Summary]:
+    ok, reasons_of = suff
+    out = []
+    for metric, higher in SUMMARY_METRICS.items():
+        all_vals = est.point[p.name][metric]
+        flagged = _flagged(p, all_vals, ok, reasons_of, higher)
+        kidx = np.flatnonzero(ok & np.isfinite(all_vals))
+        vals = all_vals[kidx]
+        if vals.size == 0:
+            out.append(Summary(p.name, metric, None, None, None, None, None, None, None, 0,
+                               higher_is_better=higher, insufficient_groups=flagged))
+            continue
+        s = summary_values(vals, higher)
+        worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
+        best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
+        sd_ci = ser_ci = None
+        b = boxes.get(metric)
+        if b is not None and vals.size >= 2 and np.isin(kidx, b.family).all():
+            lo, hi = b.lo[kidx], b.hi[kidx]
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                sd_ci = _ci(*sd_interval(lo, hi))
+                ser_b = ser_interval(lo, hi, higher)
+                ser_ci = _ci(*ser_b) if ser_b is not None and s["ser"] is not None else None
+        out.append(
+            Summary(
+                attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
+                mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
+                worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
+                sd_ci=sd_ci, ser_ci=ser_ci if _f(s["ser"]) is not None else None,
+                higher_is_better=higher, insufficient_groups=flagged,
             )
+        )
+    return out
 
-    # -- curves for the report --------------------------------------------------------------
-    curves = [c for p in parts for c in _curves(cells, p)]
 
-    return AuditParts(
-        overall=overall_result,
-        groups=tuple(groups),
-        criteria=tuple(criteria),
-        summaries=tuple(summaries),
-        curves=tuple(curves),
-        intersections=tuple(p.name for p in parts if len(p.attributes) > 1),
-        warnings=tuple(warnings),
-        bootstrap_unit=unit,
-        n_clusters=n_clusters,
+def _flagged(
+    p: Partition, vals: np.ndarray, ok: np.ndarray, reasons_of: list[tuple[str, ...]], higher: bool
+) -> tuple[FlaggedValue, ...]:
+    """Insufficient groups with their values, worst first (undefined values last)."""
+    bad = np.flatnonzero(~ok)
+    key = np.where(np.isfinite(vals[bad]), -vals[bad] if not higher else vals[bad], np.inf)
+    return tuple(
+        FlaggedValue(p.groups[gi], _f(vals[gi]), "; ".join(reasons_of[gi]))
+        for gi in bad[np.argsort(key, kind="stable")]
     )
-
-
-def _confusion_of(cells: CellTable, p: Partition) -> np.ndarray:
-    from fairaudit.metrics.rates import aggregate, fine_confusion
-
-    return aggregate(fine_confusion(cells.count, cells.above), p, 0)
 
 
 def _missing_by_group(
@@ -460,8 +569,6 @@ def _r(x: np.ndarray) -> tuple[float | None, ...]:
 
 
 def _curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
-    from fairaudit.metrics.rates import aggregate
-
     count = aggregate(cells.count, p, 0)  # (G, 2, B)
     ssum = aggregate(cells.ssum, p, 0)
     left = cells.edges[:-1]

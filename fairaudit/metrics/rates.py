@@ -42,17 +42,39 @@ def fine_confusion(count: np.ndarray, above: np.ndarray) -> np.ndarray:
     return np.stack([total - pred_pos, pred_pos], axis=-1)
 
 
-def aggregate(x: np.ndarray, groups: Partition | np.ndarray, fine_axis: int) -> np.ndarray:
+def group_matrix(groups: Partition | np.ndarray | list[Partition]):
+    """Sparse (G, F) 0/1 matrix summing fine groups into groups.
+
+    ``groups`` is a :class:`Partition`, a list of partitions (stacked: one product serves every
+    attribute and intersection) or a dense (G, F) 0/1 matrix. Sparse, so the cost of a sum is
+    proportional to the fine groups, not to groups x fine groups.
+    """
+    from scipy import sparse
+
+    if isinstance(groups, Partition):
+        groups = [groups]
+    if isinstance(groups, list):
+        rows = np.concatenate([p.member + off for p, off in
+                               zip(groups, np.cumsum([0] + [q.n_groups for q in groups[:-1]]), strict=True)])
+        cols = np.concatenate([np.arange(p.member.shape[0]) for p in groups])
+        n_rows = sum(p.n_groups for p in groups)
+        n_fine = groups[0].member.shape[0] if groups else 0
+        return sparse.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_rows, n_fine))
+    if sparse.issparse(groups):
+        return groups.tocsr()
+    return sparse.csr_matrix(np.asarray(groups, dtype=np.float64))
+
+
+def aggregate(x: np.ndarray, groups, fine_axis: int) -> np.ndarray:
     """Sum a fine-group array into groups along ``fine_axis``.
 
-    ``groups`` is a :class:`Partition` or a (G, F) 0/1 matrix (several partitions stacked, so
-    one matrix product serves every attribute and intersection).
+    ``groups`` is anything :func:`group_matrix` takes, or the sparse matrix it returns.
     """
-    onehot = groups.onehot() if isinstance(groups, Partition) else groups
-    lead, rest = x.shape[:fine_axis], x.shape[fine_axis + 1:]
-    flat = x.reshape(int(np.prod(lead, dtype=np.int64)), x.shape[fine_axis], -1)
-    out = np.matmul(onehot, flat)  # (lead, G, rest)
-    return out.reshape(*lead, onehot.shape[0], *rest)
+    m = group_matrix(groups)
+    moved = np.moveaxis(x, fine_axis, 0)
+    shape = moved.shape
+    out = m @ moved.reshape(shape[0], -1)  # (G, everything else)
+    return np.moveaxis(np.asarray(out).reshape(m.shape[0], *shape[1:]), 0, fine_axis)
 
 
 def confusion_metrics(conf: np.ndarray) -> dict[str, np.ndarray]:
@@ -229,7 +251,9 @@ def pairwise_wins(
     return wins + wins_t.T
 
 
-def auc_from_wins(wins: np.ndarray, part_onehot: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Exact AUC of every group of a partition from :func:`pairwise_wins` (see there)."""
-    w = np.einsum("gf,fh,gh->g", part_onehot, wins, part_onehot)
+def auc_from_wins(wins: np.ndarray, groups, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Exact AUC of every group (``groups`` as :func:`group_matrix` takes) from
+    :func:`pairwise_wins` (see there)."""
+    m = group_matrix(groups)
+    w = np.asarray(m.multiply(m @ wins).sum(axis=1)).ravel()  # sum over f, h in g of W[f, h]
     return _div(w, pos * neg)

@@ -6,8 +6,12 @@
   permutation replicate is one draw per criterion (within the label-1 rows for TPR, within the
   label-0 rows for FPR), independent of the number of rows. The statistic is the criterion
   itself (a larger difference, or a smaller ratio, is more extreme).
-- AUC difference: a Wald chi-square test of equal AUCs across groups, with each group's AUC
-  variance taken from the bootstrap (groups are independent), df = groups - 1.
+- AUC difference: a permutation test of "within each class, the scores do not depend on the
+  group": group labels are shuffled among the positives and, separately, among the negatives,
+  so every group keeps its positives and negatives. The statistic is the range of the groups'
+  AUCs on the audit's score bins (pairs in one bin count 1/2), computed the same way for the
+  observed data and every permutation. (A Wald chi-square with bootstrap variances, used
+  before, rejected a true null in 20-27 % of datasets with 100 groups.)
 - q-values: Benjamini-Hochberg over every p-value of the audit.
 """
 
@@ -19,7 +23,8 @@ from fairaudit.metrics.criteria import CRITERIA, criterion_values
 
 PERMUTATION_METHOD = (
     "permutation test of exchangeable groups (multivariate hypergeometric over decision counts) "
-    "for parity/opportunity/odds; Wald chi-square with bootstrap variances for AUC difference; "
+    "for parity/opportunity/odds; permutation of groups within each class (binned AUC range) "
+    "for AUC difference; "
     "Benjamini-Hochberg q-values across all criteria"
 )
 
@@ -57,16 +62,72 @@ def permutation_pvalues(
     return out
 
 
-def wald_equal_auc(auc: np.ndarray, variance: np.ndarray) -> float | None:
-    """p-value of H0: all group AUCs are equal, given independent variance estimates."""
-    from scipy.special import chdtrc  # chi-square survival function (lighter than scipy.stats)
+def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
+    """``r`` uniformly random (G, B) count tables with row sums ``rows`` and column sums
+    ``cols``: the group-by-bin histograms after shuffling group labels over the items.
 
-    if auc.size < 2 or np.isnan(auc).any() or np.isnan(variance).any() or (variance <= 0).any():
+    Two exact samplers of the same distribution, chosen by cost: a shuffle of the items
+    (O(items) per table) or conditional hypergeometric draws, group by group and bin by bin
+    (O(G x B) per table, vectorised over the tables).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    g, b = rows.size, cols.size
+    total = int(cols.sum())
+    if total <= 2 * g * b:
+        items = np.repeat(np.arange(b), cols)
+        shuffled = rng.permuted(np.broadcast_to(items, (r, total)), axis=1)
+        owner = np.repeat(np.arange(g), rows)
+        key = (np.arange(r)[:, None] * g + owner[None, :]) * b + shuffled
+        return np.bincount(key.ravel(), minlength=r * g * b).reshape(r, g, b)
+    out = np.zeros((r, g, b), dtype=np.int64)
+    pool = np.broadcast_to(cols, (r, b)).copy()
+    for gi in range(g - 1):
+        need = np.full(r, rows[gi], dtype=np.int64)
+        rest = pool.sum(axis=1)
+        for bi in range(b):
+            rest -= pool[:, bi]
+            x = rng.hypergeometric(pool[:, bi], rest, need)
+            out[:, gi, bi] = x
+            need -= x
+        pool -= out[:, gi]
+    out[:, g - 1] = pool
+    return out
+
+
+def _binned_auc_range(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Range over groups of the binned AUC, from (..., G, B) histograms."""
+    below = np.cumsum(neg, axis=-1) - neg
+    wins = (pos * (below + 0.5 * neg)).sum(axis=-1)
+    auc = wins / (pos.sum(axis=-1) * neg.sum(axis=-1))
+    return auc.max(axis=-1) - auc.min(axis=-1)
+
+
+def auc_permutation_pvalue(
+    hist: np.ndarray, n_permutations: int, rng: np.random.Generator, chunk: int = 64
+) -> float | None:
+    """p-value of "equal AUC" for groups with score-bin histograms ``hist`` (G, 2, B)
+    [group, label, bin] (permutation within class; see the module docstring).
+
+    None when a group has no positives or no negatives (its AUC is undefined).
+    """
+    hist = np.rint(hist).astype(np.int64)
+    neg, pos = hist[:, 0, :], hist[:, 1, :]
+    if hist.shape[0] < 2 or (neg.sum(axis=1) == 0).any() or (pos.sum(axis=1) == 0).any():
         return None
-    w = 1.0 / variance
-    pooled = (w * auc).sum() / w.sum()
-    stat = float((w * (auc - pooled) ** 2).sum())
-    return float(chdtrc(auc.size - 1, stat))
+    # Canonical group order (by content), so renaming groups cannot change the p-value.
+    canon = np.lexsort(hist.reshape(hist.shape[0], -1).T[::-1])
+    neg, pos = neg[canon], pos[canon]
+    observed = float(_binned_auc_range(neg, pos))
+    extreme = 0
+    done = 0
+    while done < n_permutations:
+        r = min(chunk, n_permutations - done)
+        pn = random_tables(neg.sum(axis=1), neg.sum(axis=0), r, rng)
+        pp = random_tables(pos.sum(axis=1), pos.sum(axis=0), r, rng)
+        extreme += int((_binned_auc_range(pn, pp) >= observed - 1e-12).sum())
+        done += r
+    return float((1 + extreme) / (1 + n_permutations))
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -79,5 +140,6 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     ranked = p[order] * m / np.arange(1, m + 1)
     q = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
+    # p * m / m can round below p: a q-value is never smaller than its p-value.
+    out[order] = np.maximum(np.minimum(q, 1.0), p[order])
     return out
