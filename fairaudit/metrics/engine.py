@@ -307,6 +307,7 @@ def compute_audit(
                     status="ok" if not reasons else "insufficient",
                     metrics=estimates(p.name, gi), reasons=tuple(reasons),
                     missing_modalities={k: int(v[gi]) for k, v in missing.items()},
+                    values=p.values[gi],
                 )
             )
         sufficient[p.name] = ok
