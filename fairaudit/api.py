@@ -52,6 +52,7 @@ def load_audit_data(
     cluster: str | None = None,
     progress: bool = False,
     predict_options: dict[str, Any] | None = None,
+    allow_many_groups: bool = False,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -65,6 +66,9 @@ def load_audit_data(
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
+    allow_many_groups : bool
+        Accept sensitive columns that are refused by default: numeric with more than 20
+        distinct values, or identifier-like (see :func:`fairaudit.data.dataset.check_group_count`).
     """
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
@@ -73,10 +77,11 @@ def load_audit_data(
             raise ConfigError("--data goes with --model; with --predictions the table is the data.")
         score = score or "score"
         if isinstance(predictions, pd.DataFrame):
-            ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster)
+            ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
+                            allow_many_groups=allow_many_groups)
         else:
             ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
-                                    cluster=cluster)
+                                    cluster=cluster, allow_many_groups=allow_many_groups)
         return LoadedData(ds, None, None, None)
 
     if data is None:
@@ -90,7 +95,8 @@ def load_audit_data(
         predictor = load_model(model)
     else:
         predictor = model
-    ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster)
+    ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster,
+                       allow_many_groups=allow_many_groups)
     options = dict(predict_options or {})
     if options and not isinstance(predictor, MultimodalPredictor):
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
@@ -274,6 +280,7 @@ def audit(
     intersections: bool = True,
     policy: Any = None,
     predict_options: dict[str, Any] | None = None,
+    allow_many_groups: bool = False,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -306,13 +313,17 @@ def audit(
     predict_options : dict, optional
         With the built-in model: ``impute`` ("diffusion" or "fallback"), ``ddim_steps``,
         ``samples`` (imputations averaged), ``batch_size``.
+    allow_many_groups : bool
+        Audit a sensitive column even when it is numeric with more than 20 distinct values or
+        looks like an identifier (refused by default: bin it first).
 
     Returns
     -------
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster, predict_options=predict_options)
+                             data=data, model=model, cluster=cluster, predict_options=predict_options,
+                             allow_many_groups=allow_many_groups)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,

@@ -39,6 +39,7 @@ def audit_command(
     min_group_events: int = typer.Option(10, "--min-group-events", help="Groups with fewer positives or negatives are 'insufficient'."),
     permutations: int = typer.Option(1000, "--permutations", help="Permutations for the p-values of the criteria (0 = off)."),
     intersections: bool = typer.Option(True, "--intersections/--no-intersections", help="Audit intersections of attributes (sex & race)."),
+    allow_many_groups: bool = typer.Option(False, "--allow-many-groups", help="Accept a sensitive column that is numeric with more than 20 values or looks like an identifier (refused by default: bin it first)."),
     policy: Path | None = typer.Option(None, "--policy", help="Gate policy (TOML): pass / fail / inconclusive with exit codes 0 / 1 / 3.", show_default=False),
     html: Path | None = typer.Option(None, "--html", help="Also write the self-contained HTML report here.", show_default=False),
     junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML (one test case per policy rule) here.", show_default=False),
@@ -78,6 +79,7 @@ def audit_command(
     loaded = load_audit_data(
         predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
         cluster=cluster, progress=not quiet, predict_options=predict_options,
+        allow_many_groups=allow_many_groups,
     )
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None

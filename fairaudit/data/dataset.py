@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +13,17 @@ import pandas as pd
 
 from fairaudit.data.tables import file_sha256, read_table, require_columns
 from fairaudit.errors import InputError
+from fairaudit.naming import SEPARATOR, attribute_label
 
 UNKNOWN = "unknown"
 """Group name given to rows whose demographic value is missing (never dropped)."""
+
+MAX_NUMERIC_GROUPS = 20
+"""A numeric sensitive column with more distinct values than this is refused (bin it first)."""
+
+MAX_UNIQUE_SHARE = 0.5
+"""A sensitive column with more than :data:`MAX_NUMERIC_GROUPS` distinct values that also
+cover more than this share of the rows looks like an identifier and is refused."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,6 +216,47 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     return codes, tuple(names), n_unknown
 
 
+def check_group_count(
+    values: pd.Series, n_groups: int, source: str, column: str
+) -> None:
+    """Refuse a sensitive column that cannot be a protected attribute.
+
+    A numeric column with more than :data:`MAX_NUMERIC_GROUPS` distinct values (a raw age, a
+    lab value), or any column whose distinct values exceed that number and more than
+    :data:`MAX_UNIQUE_SHARE` of the rows (an identifier), would make one group per value.
+
+    Parameters
+    ----------
+    values : Series
+        The column as read.
+    n_groups : int
+        Its number of distinct non-missing values (as :func:`encode_groups` spells them).
+    source, column : str
+        For the message.
+
+    Raises
+    ------
+    InputError
+        Naming the column and its number of distinct values, and suggesting binning.
+    """
+    if n_groups <= MAX_NUMERIC_GROUPS:
+        return
+    numeric = (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+               and not isinstance(values.dtype, pd.CategoricalDtype))
+    n_rows = int(values.shape[0])
+    if n_groups > MAX_UNIQUE_SHARE * n_rows:
+        what = f"has {n_groups} distinct values in {n_rows} rows (an identifier?)"
+    elif numeric:
+        what = f"is numeric with {n_groups} distinct values (more than {MAX_NUMERIC_GROUPS})"
+    else:
+        return
+    raise InputError(
+        f"sensitive column '{column}' in {source} {what}; a protected attribute needs a few "
+        "groups: bin it first (e.g. age bands) or pass --allow-many-groups "
+        "(allow_many_groups=True in Python)."
+    )
+
+
 def parse_columns(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     """Split ``"sex,race"`` (or a list of such strings) into column names."""
     items = [spec] if isinstance(spec, str) else list(spec)
@@ -215,7 +265,22 @@ def parse_columns(spec: str | list[str] | tuple[str, ...]) -> list[str]:
         raise InputError("no sensitive columns given; pass --sensitive COL[,COL...].")
     if len(set(cols)) != len(cols):
         raise InputError(f"sensitive columns repeat: {', '.join(cols)}; name each once.")
+    _check_intersection_names(cols)
     return cols
+
+
+def _check_intersection_names(cols: list[str]) -> None:
+    """Refuse columns whose intersection would be named like another column ("a & b")."""
+    if not any(SEPARATOR in c for c in cols):
+        return
+    for r in range(2, len(cols) + 1):
+        for combo in itertools.combinations(cols, r):
+            name = attribute_label(combo)
+            if name in cols:
+                raise InputError(
+                    f"sensitive column '{name}' has the name of the intersection of "
+                    f"{', '.join(map(repr, combo))}; rename the column."
+                )
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
@@ -236,6 +301,7 @@ def from_frame(
     source: str = "<DataFrame>",
     root: Path | None = None,
     sha256: str | None = None,
+    allow_many_groups: bool = False,
 ) -> AuditDataset:
     """Validate a table into an :class:`AuditDataset`.
 
@@ -251,6 +317,9 @@ def from_frame(
         Column of predicted probabilities in [0, 1].
     cluster : str, optional
         Patient identifier column, for resampling whole patients.
+    allow_many_groups : bool
+        Accept sensitive columns that :func:`check_group_count` would refuse (a numeric column
+        with many values, an identifier-like column).
     """
     attributes = parse_columns(sensitive)
     if len(frame) == 0:
@@ -270,6 +339,8 @@ def from_frame(
     codes, names, unknown = [], [], {}
     for col in attributes:
         c, n, u = encode_groups(frame[col])
+        if not allow_many_groups:
+            check_group_count(frame[col], len(n) - (u > 0), source, col)
         codes.append(c)
         names.append(n)
         unknown[col] = u
@@ -309,6 +380,7 @@ def load_table_dataset(
     score: str | None = None,
     cluster: str | None = None,
     what: str = "predictions file",
+    allow_many_groups: bool = False,
 ) -> AuditDataset:
     """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`)."""
     p = Path(path)
@@ -322,4 +394,5 @@ def load_table_dataset(
         source=f"{what} '{p}'",
         root=p.resolve().parent,
         sha256=file_sha256(p),
+        allow_many_groups=allow_many_groups,
     )

@@ -136,6 +136,7 @@ def load_manifest(
     sensitive: str | list[str] | tuple[str, ...],
     cluster: str | None = None,
     schema: ManifestSchema | None = None,
+    allow_many_groups: bool = False,
 ) -> AuditDataset:
     """Read and validate a multimodal manifest into an :class:`AuditDataset`.
 
@@ -151,6 +152,8 @@ def load_manifest(
         Patient identifier column (resample patients, not studies).
     schema : ManifestSchema, optional
         Column names of the model inputs; the defaults match ``fairaudit sample-data``.
+    allow_many_groups : bool
+        Accept sensitive columns with many values (see :func:`~fairaudit.data.dataset.from_frame`).
 
     Returns
     -------
@@ -180,6 +183,7 @@ def load_manifest(
         source=source,
         root=root,
         sha256=file_sha256(p),
+        allow_many_groups=allow_many_groups,
     )
     return dataclasses.replace(dataset, modalities=modality_presence(frame, schema))
 

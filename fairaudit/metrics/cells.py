@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fairaudit.naming import attribute_label, group_label
+
 ECE_BINS = 10
 """Equal-width bins of the expected calibration error."""
 
@@ -38,15 +40,18 @@ class Partition:
     attributes : tuple of int
         Indices of the attributes it combines.
     groups : tuple of str
-        Names of its non-empty groups (values joined by ``" & "``).
+        Display names of its non-empty groups (:func:`fairaudit.naming.group_label`).
     member : ndarray of shape (F,)
         ``member[f]`` is the partition group that fine group ``f`` belongs to.
+    values : tuple of tuple of str
+        ``values[g]`` is group ``g``'s value of each attribute, in ``attributes`` order.
     """
 
     name: str
     attributes: tuple[int, ...]
     groups: tuple[str, ...]
     member: np.ndarray
+    values: tuple[tuple[str, ...], ...] = ()
 
     @property
     def n_groups(self) -> int:
@@ -217,20 +222,22 @@ def make_partitions(
         for combo in itertools.combinations(range(k), r):
             codes = cells.fine_codes[:, combo]
             keys, member = np.unique(codes, axis=0, return_inverse=True)
-            names = tuple(
-                " & ".join(group_names[a][int(c)] for a, c in zip(combo, key, strict=True))
+            values = tuple(
+                tuple(group_names[a][int(c)] for a, c in zip(combo, key, strict=True))
                 for key in keys
             )
             parts.append(
                 Partition(
-                    name=" & ".join(attributes[a] for a in combo),
+                    name=attribute_label(attributes[a] for a in combo),
                     attributes=combo,
-                    groups=names,
+                    groups=tuple(group_label(v) for v in values),
                     member=np.asarray(member, dtype=np.int64).ravel(),
+                    values=values,
                 )
             )
     return parts
 
 
 def overall_partition(n_fine: int) -> Partition:
-    return Partition(name="overall", attributes=(), groups=("overall",), member=np.zeros(n_fine, np.int64))
+    return Partition(name="overall", attributes=(), groups=("overall",), member=np.zeros(n_fine, np.int64),
+                     values=((),))

@@ -238,17 +238,22 @@ def compute_audit(
         n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
         metrics=_estimates(est, display, {}, "overall", 0),
     )
-    groups = [
-        GroupResult(
-            attribute=p.name, group=g, n=int(est.point[p.name]["_n"][gi]),
-            n_pos=int(est.point[p.name]["_pos"][gi]), n_neg=int(est.point[p.name]["_neg"][gi]),
-            status="ok" if not sufficient[p.name][1][gi] else "insufficient",
-            metrics=_estimates(est, display, boxes[p.name], p.name, gi),
-            reasons=sufficient[p.name][1][gi],
-            missing_modalities={k: int(v[gi]) for k, v in _missing_by_group(modalities, p, cells).items()},
+    groups = []
+    for p in parts:
+        missing = _missing_by_group(modalities, p, cells)
+        m = est.point[p.name]
+        groups.extend(
+            GroupResult(
+                attribute=p.name, group=g, n=int(m["_n"][gi]), n_pos=int(m["_pos"][gi]),
+                n_neg=int(m["_neg"][gi]),
+                status="ok" if not sufficient[p.name][1][gi] else "insufficient",
+                metrics=_estimates(est, display, boxes[p.name], p.name, gi),
+                reasons=sufficient[p.name][1][gi],
+                missing_modalities={k: int(v[gi]) for k, v in missing.items()},
+                values=p.values[gi],
+            )
+            for gi, g in enumerate(p.groups)
         )
-        for p in parts for gi, g in enumerate(p.groups)
-    ]
     seed_seq = np.random.SeedSequence(config.seed)
     perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
     criteria = [

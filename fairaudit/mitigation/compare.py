@@ -33,6 +33,7 @@ import numpy as np
 
 from fairaudit.errors import ConfigError
 from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
+from fairaudit.naming import SEPARATOR, attribute_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -410,8 +411,8 @@ def compare_variants(
     base = next((v for v in variants if v.name == baseline), None) if baseline else variants[0]
     if base is None:
         raise ConfigError(f"baseline {baseline!r} is not among the variants ({', '.join(names)}).")
-    attribute = attribute or " & ".join(test.attributes)
-    if len(test.attributes) > 1 and " & " in attribute and not intersections:
+    attribute = attribute or attribute_label(test.attributes)
+    if SEPARATOR in attribute and attribute not in test.attributes and not intersections:
         raise ConfigError("the headline attribute is an intersection; keep intersections on.")
 
     audits: dict[str, AuditResult] = {}

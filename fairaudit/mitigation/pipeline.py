@@ -29,6 +29,7 @@ from fairaudit.mitigation.thresholds import (
     GroupThresholds,
     dataset_groups,
 )
+from fairaudit.naming import attribute_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -318,7 +319,7 @@ def mitigate(
         )
 
     say(f"auditing {len(variants)} variants on the test split")
-    attribute = " & ".join(tgt)
+    attribute = attribute_label(tgt)
     comparison = compare_variants(
         test, variants, attribute=attribute, n_bootstrap=n_bootstrap,
         confidence_level=confidence_level, seed=seed, min_group_size=min_group_size,

@@ -20,9 +20,8 @@ import pandas as pd
 
 from fairaudit.data.dataset import encode_groups
 from fairaudit.errors import InputError
-
-INTERSECTION_SEPARATOR = " & "
-"""How fairaudit names an intersection group (``"F & Black"``) and attribute (``"sex & race"``)."""
+from fairaudit.naming import SEPARATOR as INTERSECTION_SEPARATOR
+from fairaudit.naming import attribute_label, group_label
 
 
 def group_labels(sensitive_features: Any) -> tuple[np.ndarray, str]:
@@ -32,8 +31,9 @@ def group_labels(sensitive_features: Any) -> tuple[np.ndarray, str]:
     ----------
     sensitive_features : array-like of shape (n,) or (n, k), Series or DataFrame
         One column per protected attribute. Several columns form their intersection; group
-        names join the values with ``" & "``, as fairaudit's audit does. Missing values become
-        the group ``"unknown"``, as everywhere in fairaudit.
+        names join the values with ``" & "`` (:func:`fairaudit.naming.group_label`, quoting a
+        value that contains ``&``), as fairaudit's audit does. Missing values become the group
+        ``"unknown"``, as everywhere in fairaudit.
 
     Returns
     -------
@@ -88,14 +88,11 @@ def _frame_codes(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...], str]
     combo = np.ravel_multi_index(tuple(codes for codes, _ in parts), dims)
     seen, inverse = np.unique(combo, return_inverse=True)
     per_col = np.unravel_index(seen, dims)
-    spelt = [
-        INTERSECTION_SEPARATOR.join(parts[j][1][per_col[j][k]] for j in range(len(parts)))
-        for k in range(seen.size)
-    ]
+    spelt = [group_label(parts[j][1][per_col[j][k]] for j in range(len(parts))) for k in range(seen.size)]
     order = np.argsort(np.asarray(spelt, dtype=str), kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    attribute = INTERSECTION_SEPARATOR.join(str(c) for c in frame.columns)
+    attribute = attribute_label(frame.columns)
     return rank[inverse.ravel()].astype(np.int64), tuple(spelt[i] for i in order), attribute
 
 

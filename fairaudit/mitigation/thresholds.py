@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.reweighting import INTERSECTION_SEPARATOR, group_labels
+from fairaudit.mitigation.reweighting import group_labels
+from fairaudit.naming import SEPARATOR, attribute_label, group_label, split_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -738,20 +739,22 @@ def _check_scores_labels(scores: Any, y: Any | None, n: int) -> tuple[np.ndarray
 def dataset_groups(dataset: AuditDataset, attributes: str | Sequence[str]) -> tuple[np.ndarray, str]:
     """Group name per row of an :class:`AuditDataset` for one attribute or an intersection."""
     attrs = [attributes] if isinstance(attributes, str) else list(attributes)
-    if len(attrs) == 1 and INTERSECTION_SEPARATOR in attrs[0]:
-        attrs = [a.strip() for a in attrs[0].split(INTERSECTION_SEPARATOR.strip())]
+    if len(attrs) == 1 and SEPARATOR in attrs[0] and attrs[0] not in dataset.attributes:
+        try:
+            attrs = [a.strip() for a in split_label(attrs[0])]
+        except ValueError as e:
+            raise InputError(f"attribute {attrs[0]!r} is not a column or an intersection: {e}.") from e
     unknown = [a for a in attrs if a not in dataset.attributes]
     if unknown:
         raise InputError(
             f"attribute(s) {', '.join(map(repr, unknown))} are not among the sensitive columns "
             f"of {dataset.source} ({', '.join(dataset.attributes)})."
         )
-    names: np.ndarray | None = None
-    for a in attrs:
-        part = dataset.group_labels(a)
-        names = part if names is None else names + INTERSECTION_SEPARATOR + part
-    assert names is not None
-    return names.astype(object), INTERSECTION_SEPARATOR.join(attrs)
+    cols = [dataset.attributes.index(a) for a in attrs]
+    keys, inverse = np.unique(dataset.group_codes[:, cols], axis=0, return_inverse=True)
+    spelt = [group_label(dataset.group_names[j][int(c)] for j, c in zip(cols, key, strict=True))
+             for key in keys]
+    return np.asarray(spelt, dtype=object)[inverse.ravel()], attribute_label(attrs)
 
 
 def fit_group_thresholds(
