@@ -159,7 +159,12 @@ class RuleOutcome:
     message: str
     value: float | None = None
     ci: tuple[float, float] | None = None
-    bound: float | None = None
+    bound: float | None = None  # max if set, else min (kept for 1.x readers)
+    bound_min: float | None = None
+    bound_max: float | None = None
+    # Per-group rules are decided on the family-wise interval across the attribute's groups;
+    # ``ci`` stays the per-group interval for display.
+    simultaneous_ci: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

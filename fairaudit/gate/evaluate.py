@@ -1,7 +1,11 @@
 """The gate decision: pure functions from (AuditResult, Policy) to a GateOutcome and an exit code.
 
 Every bounded quantity is judged by its confidence interval: **fail** when the interval lies
-wholly beyond the bound, **pass** when it lies wholly within, **inconclusive** otherwise. A
+wholly beyond the bound, **pass** when it lies wholly within, **inconclusive** otherwise.
+Criteria and SD/SER intervals are built from simultaneous intervals over the groups, so they
+are valid with many groups; a per-group rule ("every group's AUC >= 0.8") judges all groups of
+an attribute at once on their simultaneous (family-wise) intervals, so that a fair model with
+hundreds of groups is not failed by one of them straying by chance. A
 quantity with no interval (``n_bootstrap = 0``) is inconclusive unless the policy sets
 ``without_ci = "point"``; a criterion or group that is ``insufficient`` is inconclusive unless
 the policy sets ``insufficient = "fail"`` or ``"sufficient_groups_only"``. Nothing here does I/O.
@@ -99,6 +103,14 @@ def _targets(rule_id: str, wanted: tuple[str, ...], available: tuple[str, ...]) 
     return wanted
 
 
+def _bound_fields(bound: Bound) -> dict[str, float | None]:
+    return {
+        "bound": bound.max if bound.max is not None else bound.min,
+        "bound_min": bound.min,
+        "bound_max": bound.max,
+    }
+
+
 def _outcome(
     rule_id: str,
     subject: str,
@@ -108,23 +120,34 @@ def _outcome(
     policy: Policy,
     level: float,
     note: str = "",
+    *,
+    family: int | None = None,
 ) -> RuleOutcome:
+    """One judged estimate. With ``family`` (a per-group rule over that many groups) the
+    decision uses the estimate's simultaneous interval, and the message says so."""
     value = est.value if est is not None else None
     ci = est.ci if est is not None else None
-    status, why = decide(value, ci, bound, without_ci=policy.without_ci)
+    sim = est.simultaneous_ci if est is not None else None
+    decision_ci = sim if (family is not None and sim is not None) else ci
+    status, why = decide(value, decision_ci, bound, without_ci=policy.without_ci)
     if value is None and est is not None and est.reason:
         why = f"the value is undefined ({est.reason})"
-    message = (
-        f"{quantity} for {subject} is {_describe(value, ci, level)}; "
-        f"bound {bound.describe()}: {why}{note}."
-    )
+    described = _describe(value, ci, level)
+    if family is not None and sim is not None:
+        described += (f"; simultaneous {level:.0%} interval across the {family} groups "
+                      f"{_num(sim[0])} to {_num(sim[1])}")
+        why = why.replace("the confidence interval", "the simultaneous interval")
+    elif family is not None and ci is not None:
+        why += " (judged on the per-group interval: the result has no simultaneous intervals)"
+    message = f"{quantity} for {subject} is {described}; bound {bound.describe()}: {why}{note}."
     return RuleOutcome(
         id=f"{rule_id} [{subject}]",
         status=status,
         message=message,
         value=value,
         ci=ci,
-        bound=bound.max if bound.max is not None else bound.min,
+        simultaneous_ci=sim if family is not None else None,
+        **_bound_fields(bound),
     )
 
 
@@ -135,7 +158,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
         yield RuleOutcome(
             id=rule.id, status=INCONCLUSIVE,
             message=f"the audit computed no {rule.name} for any attribute.",
-            bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+            **_bound_fields(rule.bound),
         )
         return
     audited = tuple(dict.fromkeys(result.audited_attributes + available))
@@ -146,7 +169,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit computed no {rule.name} for {attribute}.",
-                bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+                **_bound_fields(rule.bound),
             )
             continue
         if crit.status == "insufficient":
@@ -167,7 +190,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
                     f"{rule.name} for {attribute} cannot be judged: {detail}"
                     + (" (the policy fails insufficient evidence)." if status == FAIL else ".")
                 ),
-                bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+                **_bound_fields(rule.bound),
             )
             continue
         yield _outcome(
@@ -180,6 +203,7 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
     level = result.run.confidence_level
     for attribute in _targets(rule.id, rule.attributes, result.audited_attributes):
         judged = 0
+        n_family = sum(1 for g in result.groups_of(attribute) if g.status != "insufficient")
         for g in result.groups_of(attribute):
             subject = f"{attribute} = {g.group}"
             if g.status == "insufficient":
@@ -191,16 +215,17 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
                 yield RuleOutcome(
                     id=f"{rule.id} [{subject}]", status=status,
                     message=f"{rule.metric} for {subject} cannot be judged: the group is insufficient ({why}).",
-                    bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+                    **_bound_fields(rule.bound),
                 )
                 continue
             judged += 1
-            yield _outcome(rule.id, subject, rule.metric, g.metrics.get(rule.metric), rule.bound, policy, level)
+            yield _outcome(rule.id, subject, rule.metric, g.metrics.get(rule.metric), rule.bound,
+                           policy, level, family=n_family)
         if judged == 0:
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"{attribute} has no sufficient group to judge {rule.metric} on.",
-                bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+                **_bound_fields(rule.bound),
             )
 
 
@@ -214,7 +239,7 @@ def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) ->
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit has no summary of {rule.metric} for {attribute}.",
-                bound=rule.bound.max if rule.bound.max is not None else rule.bound.min,
+                **_bound_fields(rule.bound),
             )
             continue
         if rule.statistic == "sd":
@@ -249,6 +274,7 @@ def _group_size_outcomes(rule: GroupSizeRule, result: AuditResult) -> Iterable[R
         yield RuleOutcome(
             id=f"{rule.id} [{attribute}]", status=status, message=message,
             bound=float(rule.min_size) if rule.min_size else None,
+            bound_min=float(rule.min_size) if rule.min_size else None,
         )
 
 

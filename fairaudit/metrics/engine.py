@@ -42,11 +42,11 @@ from fairaudit.metrics.significance import (
     permutation_pvalues,
 )
 from fairaudit.metrics.simultaneous import (
-    analytic_se,
     box,
     max_t_critical,
     range_interval,
     ratio_interval,
+    scales,
     sd_interval,
     ser_interval,
     standard_errors,
@@ -362,29 +362,27 @@ def _simultaneous(est: _Estimates, pname: str, ok: np.ndarray, level: float) -> 
     if not est.reps:
         return {}
     point, reps = est.point[pname], est.reps[pname]
-    floors = analytic_se(point, est.conf[pname])
-    se = {k: standard_errors(reps[k], floors[k]) for k in METRIC_NAMES}
-    out: dict[str, _Box] = {}
+    scale = scales(point, est.conf[pname])
+    pt = {k: scale[k].forward(point[k]) for k in METRIC_NAMES}
+    rt = {k: scale[k].forward(reps[k]) for k in METRIC_NAMES}
+    se = {k: standard_errors(rt[k], scale[k].floor) for k in METRIC_NAMES}
+    nan = np.full(ok.shape, np.nan)
 
-    def family(keys: tuple[str, ...]) -> tuple[float, list[np.ndarray]]:
-        fams = [np.flatnonzero(ok & np.isfinite(point[k]) & np.isfinite(se[k]) & (se[k] > 0)) for k in keys]
+    def family(keys: tuple[str, ...]) -> dict[str, _Box]:
+        fams = [np.flatnonzero(ok & np.isfinite(pt[k]) & np.isfinite(se[k]) & (se[k] > 0)) for k in keys]
         c = max_t_critical(
-            np.concatenate([point[k][f] for k, f in zip(keys, fams, strict=True)]),
-            np.concatenate([reps[k][:, f] for k, f in zip(keys, fams, strict=True)], axis=1),
+            np.concatenate([pt[k][f] for k, f in zip(keys, fams, strict=True)]),
+            np.concatenate([rt[k][:, f] for k, f in zip(keys, fams, strict=True)], axis=1),
             np.concatenate([se[k][f] for k, f in zip(keys, fams, strict=True)]),
             level,
         )
-        return c, fams
+        return {
+            k: _Box(*(box(point[k], se[k], c, scale[k]) if np.isfinite(c) else (nan, nan)), family=f)
+            for k, f in zip(keys, fams, strict=True)
+        }
 
-    for key in METRIC_NAMES:
-        c, (fam,) = family((key,))
-        lo, hi = box(point[key], se[key], c) if np.isfinite(c) else (np.full_like(se[key], np.nan),) * 2
-        out[key] = _Box(lo, hi, fam)
-    c, fams = family(("tpr", "fpr"))
-    for key, fam in zip(("tpr|fpr:tpr", "tpr|fpr:fpr"), fams, strict=True):
-        rate = key.split(":")[1]
-        lo, hi = box(point[rate], se[rate], c) if np.isfinite(c) else (np.full_like(se[rate], np.nan),) * 2
-        out[key] = _Box(lo, hi, fam)
+    out = {key: family((key,))[key] for key in METRIC_NAMES}
+    out.update({f"tpr|fpr:{k}": b for k, b in family(("tpr", "fpr")).items()})
     return out
 
 

@@ -6,8 +6,10 @@ bootstrap of a maximum is not consistent: with hundreds of groups its interval c
 estimate itself and miss the true value every time. Following Cherian & Candès ("Statistical
 inference for fairness auditing"), we instead bound every group's rate at once:
 
-1. For each group g, a standard error ``se_g``: the bootstrap standard deviation, floored by an
-   analytic one (so a group whose rate is 0 or 1 in every replicate still gets a width).
+1. Each metric is put on a variance-stabilising scale (:class:`Scale`: arcsine for rates and
+   AUCs), and each group g gets a standard error ``se_g`` there: the bootstrap standard
+   deviation, floored by the analytic one (so a group whose rate is 0 or 1 in every replicate
+   still gets a width).
 2. The bootstrap distribution of the maximum studentised deviation
    ``T* = max_g |theta*_g - theta_g| / se_g`` over the family's groups; its ``level``
    quantile ``c`` is the critical value (max-t), so that
@@ -36,56 +38,86 @@ INTERVAL_METHOD = (
     "criterion over the simultaneous intervals (Cherian & Candes 2024)"
 )
 
-_Z_FLOOR_PSEUDO = 2.0  # Agresti-Coull style pseudo-counts for the analytic SE floor
 
 
-def proportion_se(successes: np.ndarray, trials: np.ndarray) -> np.ndarray:
-    """Analytic floor for the SE of a proportion: ``sqrt(p~ (1 - p~) / (n + 4))`` with the
-    Agresti-Coull centre ``p~ = (x + 2) / (n + 4)``; never 0, NaN where ``n`` is 0."""
-    x = np.asarray(successes, dtype=np.float64)
-    n = np.asarray(trials, dtype=np.float64)
-    pt = (x + _Z_FLOOR_PSEUDO) / (n + 2 * _Z_FLOOR_PSEUDO)
-    return np.where(n > 0, np.sqrt(pt * (1.0 - pt) / (n + 2 * _Z_FLOOR_PSEUDO)), np.nan)
+class Scale:
+    """A variance-stabilising scale for one metric of G groups.
+
+    Max-t needs deviations whose spread does not depend on the value: a TPR of 0.97 from 30
+    positives has a small bootstrap SE, and studentising by it makes a symmetric interval
+    far too short on the side of 0.5. On the Anscombe arcsine scale
+    ``asin(sqrt((p n + 3/8) / (n + 3/4)))`` a proportion has SD close to ``1 / (2 sqrt(n))``
+    whatever its value; AUCs are put on the arcsine scale too (with Hanley-McNeil for the
+    floor), which steadies their SE near 1 in the same way. Brier and ECE stay as they are.
+    ``floor`` is the analytic SE on the scale: the bootstrap SD is never taken below it.
+    """
+
+    def __init__(self, n: np.ndarray | None, floor: np.ndarray, shift: float = 3.0 / 8.0) -> None:
+        self.n = None if n is None else np.asarray(n, dtype=np.float64)
+        self.floor = floor
+        self.shift = shift
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.n is None:
+            return x
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (x * self.n + self.shift) / (self.n + 2 * self.shift)
+        return np.arcsin(np.sqrt(np.clip(p, 0.0, 1.0)))
+
+    def inverse(self, t: np.ndarray) -> np.ndarray:
+        if self.n is None:
+            return np.clip(t, 0.0, 1.0)
+        t = np.clip(t, 0.0, np.pi / 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = (np.sin(t) ** 2 * (self.n + 2 * self.shift) - self.shift) / self.n
+        return np.clip(x, 0.0, 1.0)
+
+
+def _proportion(n: np.ndarray) -> Scale:
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        floor = np.where(n > 0, 0.5 / np.sqrt(n + 0.5), np.nan)
+    return Scale(np.where(n > 0, n, np.nan), floor)
 
 
 def auc_se(auc: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
-    """Hanley-McNeil SE of an AUC, evaluated at an AUC shrunk towards 1/2 by one pair so that
-    a perfectly separated group still gets a width."""
+    """Hanley-McNeil SE of an AUC."""
     p = np.asarray(n_pos, dtype=np.float64)
     n = np.asarray(n_neg, dtype=np.float64)
-    pairs = p * n
+    a = np.asarray(auc, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = (np.asarray(auc, dtype=np.float64) * pairs + 0.5) / (pairs + 1.0)
         q1 = a / (2.0 - a)
         q2 = 2.0 * a * a / (1.0 + a)
-        var = (a * (1 - a) + (p - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / pairs
-    return np.where(pairs > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        var = (a * (1 - a) + (p - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (p * n)
+    return np.where(p * n > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
 
 
-def analytic_se(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, np.ndarray]:
-    """SE floors of every metric of G groups from their confusion counts (G, 2, 2)
-    [label, decision] and point metrics; Brier and ECE have no floor (0)."""
+def scales(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, Scale]:
+    """The scale of every metric of G groups, from their confusion counts (G, 2, 2)
+    [label, decision] and point metrics."""
     tn, fp = conf[:, 0, 0], conf[:, 0, 1]
     fn, tp = conf[:, 1, 0], conf[:, 1, 1]
     pos, neg = tp + fn, tn + fp
     n = pos + neg
-    se = {
-        "prevalence": proportion_se(pos, n),
-        "tpr": proportion_se(tp, pos),
-        "fnr": proportion_se(fn, pos),
-        "fpr": proportion_se(fp, neg),
-        "tnr": proportion_se(tn, neg),
-        "ppv": proportion_se(tp, tp + fp),
-        "npv": proportion_se(tn, tn + fn),
-        "selection_rate": proportion_se(tp + fp, n),
-        "accuracy": proportion_se(tp + tn, n),
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_bal = np.where((pos > 0) & (neg > 0), 4.0 / (1.0 / pos + 1.0 / neg), 0.0)
+    out = {
+        "prevalence": _proportion(n), "tpr": _proportion(pos), "fnr": _proportion(pos),
+        "fpr": _proportion(neg), "tnr": _proportion(neg), "ppv": _proportion(tp + fp),
+        "npv": _proportion(tn + fn), "selection_rate": _proportion(n),
+        "accuracy": _proportion(n), "balanced_accuracy": _proportion(n_bal),
     }
-    se["balanced_accuracy"] = 0.5 * np.sqrt(se["tpr"] ** 2 + se["tnr"] ** 2)
-    se["auc"] = auc_se(metrics["auc"], pos, neg)
+    # AUC: arcsine scale with half a pair of shrinkage; floor from Hanley-McNeil there.
+    pairs = pos * neg
+    auc = Scale(np.where(pairs > 0, pairs, np.nan), np.zeros(conf.shape[0]), shift=0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_t = (np.asarray(metrics["auc"], dtype=np.float64) * pairs + 0.5) / (pairs + 1.0)
+        auc.floor = auc_se(a_t, pos, neg) / (2.0 * np.sqrt(a_t * (1.0 - a_t)))
+    out["auc"] = auc
     zero = np.zeros(conf.shape[0])
-    se["brier"] = zero
-    se["ece"] = zero
-    return se
+    out["brier"] = Scale(None, zero)
+    out["ece"] = Scale(None, zero)
+    return out
 
 
 def max_t_critical(
@@ -120,9 +152,12 @@ def standard_errors(reps: np.ndarray, floor: np.ndarray) -> np.ndarray:
     return np.fmax(sd, np.nan_to_num(floor, nan=0.0))
 
 
-def box(point: np.ndarray, se: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
-    """Intervals ``point -+ c se`` clipped to [0, 1] (every audited metric lives there)."""
-    return np.clip(point - c * se, 0.0, 1.0), np.clip(point + c * se, 0.0, 1.0)
+def box(point: np.ndarray, se_t: np.ndarray, c: float, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """Intervals ``point -+ c se`` on the metric's scale, mapped back to [0, 1]; they contain
+    ``point`` exactly (the round trip through the scale cannot push it out by a rounding)."""
+    pt = scale.forward(point)
+    return (np.fmin(scale.inverse(pt - c * se_t), point),
+            np.fmax(scale.inverse(pt + c * se_t), point))
 
 
 def range_interval(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float]:

@@ -1,0 +1,133 @@
+"""Validity of fairaudit's intervals, p-values and gate with few and many groups.
+
+Simulated predictions with exactly known criteria (``fairaudit.data.groups_sim``): for 2 to 400
+groups, many datasets each, through the same Python API the CLI uses.
+
+Columns: ``cov_*`` coverage of the true criterion by its CI; ``p05_*`` share of p < 0.05;
+``sim_*`` share of datasets where EVERY group's true TPR / selection rate / AUC lies in its
+simultaneous interval (the max-t calibration, nominal 95 %); ``contains_est`` share of CIs
+that contain their own estimate (must be 1); ``fail_crit`` / ``fail_group`` gate false-fail rates.
+
+- null: fair by construction (labels and scores independent of the group). Reports the share
+  of p < 0.05 per criterion (nominal 5 %), the coverage of the true criterion (0 or 1), and
+  the gate's false-fail rate for a criterion rule whose bound is the true value, and for a
+  per-group rule "every group's AUC >= its true AUC" (both at most 2.5 % for a valid two-sided
+  95 % interval; the per-group rule is family-wise over all groups).
+- planted: a true demographic-parity difference of 0.20 spread evenly over the groups; coverage
+  of every true criterion and the gate's false-fail rate with bound = the true value.
+
+Every CI must contain its own point estimate (counted: "contains estimate").
+
+Usage: python benchmarks/validity.py [--datasets N] [--groups 2,5,20,100,400] [--rows R]
+       [--bootstrap B] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from fairaudit.api import audit
+from fairaudit.data.groups_sim import (
+    GroupScenario,
+    shifts_for_parity_gap,
+    simulate_groups,
+    true_criteria,
+    true_rates,
+)
+from fairaudit.gate import evaluate
+from fairaudit.gate.policy import parse_policy
+
+CRITERIA = ("demographic_parity_difference", "demographic_parity_ratio",
+            "equal_opportunity_difference", "equalized_odds_difference",
+            "equalized_odds_ratio", "auc_difference")
+SHORT = {"demographic_parity_difference": "DPd", "demographic_parity_ratio": "DPr",
+         "equal_opportunity_difference": "EOd", "equalized_odds_difference": "EOdd",
+         "equalized_odds_ratio": "EOdr", "auc_difference": "AUCd"}
+
+
+def _policy(truth: dict[str, float], auc: float):
+    return parse_policy(
+        "[[criterion]]\nname = \"demographic_parity_difference\"\nattributes = [\"site\"]\n"
+        f"max = {truth['demographic_parity_difference']!r}\n"
+        "[[criterion]]\nname = \"equalized_odds_difference\"\nattributes = [\"site\"]\n"
+        f"max = {truth['equalized_odds_difference']!r}\n"
+        f"[[group_metric]]\nmetric = \"auc\"\nattributes = [\"site\"]\nmin = {auc!r}\n"
+    )
+
+
+def run_scenario(scenario: GroupScenario, datasets: int, n_bootstrap: int, n_permutations: int,
+                 seed0: int = 0) -> dict[str, float]:
+    """Rates over ``datasets`` simulated datasets (see the module docstring)."""
+    truth = true_criteria(scenario)
+    auc_true = float(true_rates(scenario)["auc"][0])
+    policy = _policy(truth, auc_true)
+    rates = true_rates(scenario)
+    sim_cov = {"tpr": 0, "selection_rate": 0, "auc": 0}
+    covered = {c: 0 for c in CRITERIA}
+    reject = {c: 0 for c in CRITERIA}
+    contains = total_ci = 0
+    fails = {"criterion": 0, "group": 0}
+    judged = 0
+    for d in range(datasets):
+        df = simulate_groups(scenario, seed=seed0 + d)
+        res = audit(df, label="y", sensitive="site", threshold=0.5, n_bootstrap=n_bootstrap,
+                    n_permutations=n_permutations, seed=d, min_group_size=0, min_group_events=1,
+                    allow_many_groups=True)
+        for name in CRITERIA:
+            c = res.criterion("site", name)
+            if c.ci is None:
+                continue
+            total_ci += 1
+            contains += c.ci[0] - 1e-12 <= c.value <= c.ci[1] + 1e-12
+            covered[name] += c.ci[0] - 1e-12 <= truth[name] <= c.ci[1] + 1e-12
+            reject[name] += c.p_value is not None and c.p_value < 0.05
+        groups = res.groups_of("site")
+        for key in sim_cov:
+            ivs = [g.metrics[key].simultaneous_ci for g in groups]
+            sim_cov[key] += all(
+                iv is not None and iv[0] - 1e-12 <= rates[key][i] <= iv[1] + 1e-12
+                for i, iv in enumerate(ivs)
+            )
+        gate = evaluate(res, policy)
+        judged += 1
+        fails["criterion"] += any(r.status == "fail" for r in gate.rules if "criterion" in r.id)
+        fails["group"] += any(r.status == "fail" for r in gate.rules if "group_metric" in r.id)
+    out = {f"cov_{SHORT[c]}": covered[c] / datasets for c in CRITERIA}
+    out.update({f"p05_{SHORT[c]}": reject[c] / datasets for c in CRITERIA})
+    out.update({f"sim_{k[:3]}": v / datasets for k, v in sim_cov.items()})
+    out["contains_est"] = contains / max(total_ci, 1)
+    out["fail_crit"] = fails["criterion"] / judged
+    out["fail_group"] = fails["group"] / judged
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", type=int, default=100, help="datasets per setting (fewer for >= 100 groups: see --big)")
+    ap.add_argument("--big", type=int, default=40, help="datasets per setting with 100 or more groups")
+    ap.add_argument("--groups", default="2,5,20,100,400")
+    ap.add_argument("--rows", type=int, default=200, help="rows per group")
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--permutations", type=int, default=1000)
+    args = ap.parse_args(argv)
+    groups = [int(g) for g in args.groups.split(",")]
+    header = None
+    for kind in ("null", "planted"):
+        for g in groups:
+            shifts = None if kind == "null" else shifts_for_parity_gap(g, 0.20)
+            scen = GroupScenario(g, args.rows, shifts)
+            n = args.datasets if g < 100 else args.big
+            t0 = time.perf_counter()
+            r = run_scenario(scen, n, args.bootstrap, args.permutations if kind == "null" else 0)
+            if kind == "planted":
+                r = {k: v for k, v in r.items() if not k.startswith("p05")}
+            if header is None or header[0] != kind:
+                header = (kind, list(r))
+                print(f"\n{kind}: {'groups':>6} {'sets':>5} " + " ".join(f"{k:>8}" for k in r) + "   seconds")
+            print(f"{'':{len(kind)}}  {g:>6} {n:>5} " + " ".join(f"{v:>8.3f}" for v in r.values())
+                  + f"   {time.perf_counter() - t0:7.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

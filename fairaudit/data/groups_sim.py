@@ -1,0 +1,92 @@
+"""Predictions for many groups with exactly known fairness criteria (validity simulations).
+
+Each row has a label ``y ~ Bernoulli(prevalence)`` (the same in every group) and a latent
+``z = mu_g + separation * y + N(0, 1)``; the score is ``sigmoid(z)``, so at the threshold 0.5
+a row is positive exactly when ``z >= 0``. Per group, then, in closed form:
+
+- TPR_g = Phi(mu_g + separation), FPR_g = Phi(mu_g),
+- selection rate_g = prevalence TPR_g + (1 - prevalence) FPR_g,
+- AUC_g = Phi(separation / sqrt 2) (a shift changes no ranking inside the group).
+
+``mu_g = 0`` for every group is fair by construction (labels and scores independent of the
+group); spreading ``mu_g`` plants disparities whose true criteria :func:`true_criteria` gives.
+Used by ``benchmarks/validity.py`` and the validity tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+
+@dataclass(frozen=True)
+class GroupScenario:
+    """``n_groups`` groups of ``rows_per_group`` rows; ``shifts`` are the mu_g (zeros: fair)."""
+
+    n_groups: int
+    rows_per_group: int
+    shifts: tuple[float, ...] | None = None
+    separation: float = 1.5
+    prevalence: float = 0.3
+
+    def mu(self) -> np.ndarray:
+        return np.zeros(self.n_groups) if self.shifts is None else np.asarray(self.shifts, float)
+
+
+def shifts_for_parity_gap(n_groups: int, gap: float, separation: float = 1.5,
+                          prevalence: float = 0.3) -> tuple[float, ...]:
+    """Shifts spread evenly so that the true demographic-parity difference is ``gap``."""
+    def sr(m: float) -> float:
+        return prevalence * ndtr(m + separation) + (1 - prevalence) * ndtr(m)
+
+    lo, hi = 0.0, 3.0  # half-width h: sr(h) - sr(-h) grows with h
+    for _ in range(100):
+        h = 0.5 * (lo + hi)
+        lo, hi = (h, hi) if sr(h) - sr(-h) < gap else (lo, h)
+    return tuple(np.linspace(-h, h, n_groups).tolist())
+
+
+def true_rates(s: GroupScenario) -> dict[str, np.ndarray]:
+    mu = s.mu()
+    tpr, fpr = ndtr(mu + s.separation), ndtr(mu)
+    return {
+        "tpr": tpr, "fpr": fpr,
+        "selection_rate": s.prevalence * tpr + (1 - s.prevalence) * fpr,
+        "auc": np.full(s.n_groups, ndtr(s.separation / np.sqrt(2.0))),
+    }
+
+
+def true_criteria(s: GroupScenario) -> dict[str, float]:
+    """The true value of every criterion (as fairlearn defines them) in the population."""
+    r = true_rates(s)
+
+    def diff(x: np.ndarray) -> float:
+        return float(x.max() - x.min())
+
+    def ratio(x: np.ndarray) -> float:
+        return float(x.min() / x.max())
+
+    return {
+        "demographic_parity_difference": diff(r["selection_rate"]),
+        "demographic_parity_ratio": ratio(r["selection_rate"]),
+        "equal_opportunity_difference": diff(r["tpr"]),
+        "equal_opportunity_ratio": ratio(r["tpr"]),
+        "equalized_odds_difference": max(diff(r["tpr"]), diff(r["fpr"])),
+        "equalized_odds_ratio": min(ratio(r["tpr"]), ratio(r["fpr"])),
+        "auc_difference": diff(r["auc"]),
+    }
+
+
+def simulate_groups(s: GroupScenario, seed: int) -> pd.DataFrame:
+    """One dataset: columns ``y``, ``score``, ``site`` (names ``site001`` ...)."""
+    rng = np.random.default_rng(seed)
+    n = s.n_groups * s.rows_per_group
+    g = np.repeat(np.arange(s.n_groups), s.rows_per_group)
+    y = (rng.random(n) < s.prevalence).astype(np.int8)
+    z = s.mu()[g] + s.separation * y + rng.standard_normal(n)
+    width = len(str(s.n_groups))
+    names = np.array([f"site{i:0{width}d}" for i in range(s.n_groups)])
+    return pd.DataFrame({"y": y, "score": 1.0 / (1.0 + np.exp(-z)), "site": names[g]})
