@@ -12,7 +12,8 @@ inference for fairness auditing"), we instead bound every group's rate at once:
    still gets a width).
 2. The bootstrap distribution of the maximum studentised deviation
    ``T* = max_g |theta*_g - theta_g| / se_g`` over the family's groups; its ``level``
-   quantile ``c`` is the critical value (max-t), so that
+   quantile ``c`` (never below the Sidak-Gaussian value for that many groups) is the
+   critical value (max-t), so that
    ``theta_g in [theta_g - c se_g, theta_g + c se_g]`` for all g at once with probability
    ``level`` (asymptotically).
 3. Any criterion that is a function of the group rates lies, with at least that probability,
@@ -138,7 +139,13 @@ def max_t_critical(
     m = m[np.isfinite(m)]
     if m.size == 0:
         return float("nan")
-    return float(np.quantile(m, level))
+    # Never below the Sidak-Gaussian value for K independent groups (groups share no rows):
+    # with few small groups the bootstrap of a discrete rate is lumpy and its quantile of
+    # the maximum runs low (2 groups of 30 positives: 83 % joint coverage instead of 95 %).
+    from scipy.special import ndtri
+
+    sidak = float(ndtri(1.0 - (1.0 - level ** (1.0 / point.size)) / 2.0))
+    return max(float(np.quantile(m, level)), sidak)
 
 
 def standard_errors(reps: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -174,7 +181,8 @@ def ratio_interval(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float] | None
     top = float(hi.max())
     if top <= 0.0:
         return None
-    upper = 1.0 if lo.max() <= 0.0 else min(1.0, float(hi.min() / lo.max()))
+    with np.errstate(over="ignore"):
+        upper = 1.0 if lo.max() <= 0.0 else min(1.0, float(hi.min() / lo.max()))
     return float(lo.min() / top), upper
 
 
