@@ -52,7 +52,14 @@ class RowBootstrap:
 
 
 class ClusterBootstrap:
-    """Resample whole clusters (patients) with replacement."""
+    """Resample whole clusters (patients) with replacement.
+
+    Patients whose studies fall in the same cells (the same multiset of cell indices) are
+    interchangeable: resampling ``C`` patients draws each *type* of patient a
+    Multinomial(C, m_t / C) number of times, where ``m_t`` patients share type ``t``. A
+    replicate is then one multinomial draw over the types and a sparse product
+    (cells x types), exactly the patient bootstrap at a cost in types, not patients.
+    """
 
     unit = "patient"
 
@@ -60,29 +67,60 @@ class ClusterBootstrap:
         from scipy import sparse
 
         self._shape = cells.count.shape
-        cell = cells.cell_index(labels)
-        uniq_cells, col = np.unique(cell, return_inverse=True)
-        self._cells = uniq_cells
         self._n_clusters = int(clusters.max()) + 1 if clusters.size else 0
-        m = sparse.coo_matrix(
-            (np.ones_like(col, dtype=np.float64), (clusters, col.ravel())),
-            shape=(self._n_clusters, uniq_cells.size),
+        cell = cells.cell_index(labels).astype(np.int64)
+        order = np.lexsort((cell, clusters))
+        cl, ce = clusters[order], cell[order]
+        # Type of each patient: its sorted cells, hashed twice (128 bits) then made unique.
+        # Rows follow in cluster order, so a segmented sum gives every patient's hash.
+        pos = np.arange(ce.size) - np.searchsorted(cl, cl, side="left")
+        h = np.zeros((self._n_clusters, 2), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j, (mult, add) in enumerate(((0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9),
+                                             (0xD6E8FEB86659FD93, 0x94D049BB133111EB))):
+                x = (ce.astype(np.uint64) + np.uint64(add)) * np.uint64(mult)
+                x ^= x >> np.uint64(29)
+                x *= (pos.astype(np.uint64) + np.uint64(1)) * np.uint64(0x2545F4914F6CDD1D)
+                h[:, j] = _segment_sum_u64(x, cl, self._n_clusters)
+        _, first, kind, m = np.unique(h, axis=0, return_index=True, return_inverse=True,
+                                      return_counts=True)
+        kind = np.asarray(kind).ravel()
+        self._weights = m / max(self._n_clusters, 1)
+        # (cells x types): the cells of one representative patient of each type.
+        rep_rows = np.isin(cl, first)
+        rep_type = kind[cl[rep_rows]]
+        uniq_cells, col = np.unique(ce[rep_rows], return_inverse=True)
+        self._cells = uniq_cells
+        self._mt = sparse.csr_matrix(
+            (np.ones(col.size), (np.asarray(col).ravel(), rep_type)),
+            shape=(uniq_cells.size, m.size),
         )
-        self._mt = m.tocsr().T.tocsr()  # (cells, clusters)
 
     @property
     def n_clusters(self) -> int:
         return self._n_clusters
 
+    @property
+    def n_types(self) -> int:
+        return int(self._weights.size)
+
     def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:
-        c = self._n_clusters
-        picks = rng.integers(0, c, size=(r, c))
-        w = np.bincount((picks + (np.arange(r) * c)[:, None]).ravel(), minlength=r * c)
-        w = w.reshape(r, c).astype(np.float64)
-        counts = np.asarray(self._mt @ w.T).T  # (r, used cells)
+        k = rng.multinomial(self._n_clusters, self._weights, size=r).astype(np.float64)  # (r, T)
+        counts = np.asarray(self._mt @ k.T).T  # (r, used cells)
         out = np.zeros((r, int(np.prod(self._shape))))
         out[:, self._cells] = counts
         return out.reshape((r, *self._shape))
+
+
+def _segment_sum_u64(x: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    """Wrap-around (mod 2**64) sums of ``x`` per segment id ``seg`` (sorted ascending)."""
+    out = np.zeros(n, dtype=np.uint64)
+    if x.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    with np.errstate(over="ignore"):
+        out[seg[starts]] = np.add.reduceat(x, starts)
+    return out
 
 
 def replicate_chunks(

@@ -1,0 +1,93 @@
+"""Cost in groups and in patients: each case in a fresh process, wall time and peak memory.
+
+(a) 50,000 rows, 5 groups vs 1,000 groups of one attribute; default options (1,000 bootstrap
+    replicates, 1,000 permutations). Target: 1,000 groups <= 4x the time of 5.
+(b) 40,000 rows, five attributes (site 40, ward 12, insurer 6, age band 8, sex 2) with every
+    intersection (about 1,750 groups in all) vs the first attribute alone.
+    Target: five attributes <= 4x the time of one, under 1 GB.
+(c) 5,000,000 rows from 2,500,000 patients (two studies each, sex x race x age = 40 groups):
+    patient (cluster) bootstrap vs row bootstrap on the same rows, 1,000 replicates, no
+    permutations. Target: cluster <= 3x row, under 2 GB.
+
+Each timing is the audit computation through the Python API (``fairaudit.api.audit_dataset``
+on a validated dataset), after the table is built; peak memory is the process's maximum RSS.
+
+Usage: python benchmarks/bench_groups.py [--only a,b,c] [--cluster-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+CASE = r"""
+import json, resource, sys, time
+import numpy as np, pandas as pd
+from fairaudit.data import from_frame
+from fairaudit.api import audit_dataset
+spec = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+n = spec["rows"]
+cols = {}
+for name, k in spec["attributes"]:
+    cols[name] = np.array([f"{name}{i:04d}" for i in range(k)])[rng.integers(0, k, n // spec.get("per", 1))]
+per = spec.get("per", 1)
+if per > 1:
+    cols = {k: np.repeat(v, per) for k, v in cols.items()}
+    cols["patient"] = np.repeat(np.arange(n // per), per)
+y = (rng.random(n) < 0.3).astype(np.int8)
+score = 1 / (1 + np.exp(-(rng.standard_normal(n) + 1.5 * y - 0.5)))
+df = pd.DataFrame({"y": y, "score": score, **cols})
+ds = from_frame(df, label="y", sensitive=[a for a, _ in spec["attributes"]], score="score",
+                cluster=spec.get("cluster"), allow_many_groups=True)
+t0 = time.perf_counter()
+res = audit_dataset(ds, threshold=0.5, n_bootstrap=spec["boot"], n_permutations=spec["perm"],
+                    min_group_size=0, min_group_events=1)
+dt = time.perf_counter() - t0
+print(json.dumps({"seconds": dt, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "groups": len(res.groups)}))
+"""
+
+
+def run(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", CASE, json.dumps(spec)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="a,b,c")
+    ap.add_argument("--cluster-rows", type=int, default=5_000_000)
+    args = ap.parse_args(argv)
+    only = set(args.only.split(","))
+    pairs = []
+    if "a" in only:
+        base = {"rows": 50_000, "boot": 1000, "perm": 1000}
+        pairs.append(("a: 1,000 groups / 5 groups (50k rows)",
+                      {**base, "attributes": [["site", 5]]}, {**base, "attributes": [["site", 1000]]}, 4))
+    if "b" in only:
+        base = {"rows": 40_000, "boot": 1000, "perm": 1000}
+        five = [["site", 40], ["ward", 12], ["insurer", 6], ["ageband", 8], ["sex", 2]]
+        pairs.append(("b: five attributes + intersections / one attribute (40k rows)",
+                      {**base, "attributes": five[:1]}, {**base, "attributes": five}, 4))
+    if "c" in only:
+        base = {"rows": args.cluster_rows, "boot": 1000, "perm": 0, "per": 2,
+                "attributes": [["sex", 2], ["race", 5], ["age", 4]]}
+        pairs.append((f"c: patient / row bootstrap ({args.cluster_rows:,} rows, 2 per patient)",
+                      base, {**base, "cluster": "patient"}, 3))
+    print(f"{'case':66} {'base s':>8} {'case s':>8} {'ratio':>6} {'target':>6} {'peak MB':>8} groups")
+    for label, a, b, target in pairs:
+        t0 = time.perf_counter()
+        ra, rb = run(a), run(b)
+        ratio = rb["seconds"] / ra["seconds"]
+        print(f"{label:66} {ra['seconds']:8.2f} {rb['seconds']:8.2f} {ratio:6.1f} {target:>6} "
+              f"{rb['peak_mb']:8.0f} {ra['groups']}->{rb['groups']}   ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
