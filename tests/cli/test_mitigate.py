@@ -172,3 +172,28 @@ def test_mitigate_all_end_to_end_on_a_tiny_cohort(tmp_path: Path, tiny_cohort_an
     assert gt.attribute == "race" and gt.provenance["fitted_on"].endswith("validation.csv'")
     html = (out / "comparison.html").read_text()
     assert "Do no harm" in html and "data:image/svg+xml;base64," in html
+
+
+@pytest.mark.slow
+def test_threshold_method_does_not_need_the_training_split(tmp_path: Path, tiny_cohort_and_model) -> None:
+    import shutil
+
+    cohort, model = tiny_cohort_and_model
+    no_train = tmp_path / "cohort"
+    shutil.copytree(cohort, no_train)
+    (no_train / "train.csv").unlink()
+    out = tmp_path / "out"
+    res = runner.invoke(app, [
+        "mitigate", "--model", str(model), "--data", str(no_train), "--label", "diagnosis",
+        "--sensitive", "sex,race", "--target", "race", "--method", "threshold", "--out", str(out),
+        "--bootstrap", "20", "--min-group-events", "2", "-q",
+    ])
+    assert res.exit_code == 0, res.output
+    assert (out / "thresholds.json").is_file()
+    # The training-time methods still need it, and say so in one line.
+    res = runner.invoke(app, [
+        "mitigate", "--model", str(model), "--data", str(no_train), "--label", "diagnosis",
+        "--sensitive", "sex,race", "--method", "reweighting", "--out", str(tmp_path / "o2"), "-q",
+    ])
+    assert res.exit_code == 2
+    assert "lacks the train split" in res.output and "Traceback" not in res.output
