@@ -13,8 +13,8 @@ HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
     "threshold adjustment), re-audit each on the held-out test split and compare with the "
     "baseline: per-group metrics with confidence intervals, a performance-fairness trade-off "
-    "plot, and a do-no-harm table that flags groups whose sensitivity or AUC fell (levelling "
-    "down). Writes comparison.json, comparison.html, comparison.md (and thresholds.json, "
+    "plot, and a do-no-harm table that flags groups whose sensitivity, PPV or AUC fell or whose "
+    "false-positive rate rose (harm, possible harm, levelling down). Writes comparison.json, comparison.html, comparison.md (and thresholds.json, "
     "fine-tuned checkpoints) to --out.\n\n"
     "With --predictions (any model) only threshold adjustment applies; thresholds are fitted on "
     "the validation rows and judged on the test rows.\n\n"
@@ -101,8 +101,11 @@ def mitigate_command(
     if not quiet:
         err(result.comparison.to_markdown().rstrip())
         for v in result.comparison.variants:
-            if v.verdict in ("harm", "levelling down"):
+            if v.harmed:
                 err(f"{v.name}: {v.verdict}; harmed: {', '.join(v.harmed)}")
+            if v.possible_harm:
+                err(f"{v.name}: possible harm (a harmful change whose interval only touches 0): "
+                    f"{', '.join(v.possible_harm)}")
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)

@@ -156,7 +156,7 @@ def test_mitigate_all_end_to_end_on_a_tiny_cohort(tmp_path: Path, tiny_cohort_an
     names = [v["name"] for v in data["variants"]]
     assert names == ["baseline", "reweighting", "stratified", "group-dro", "threshold (equalized_odds)"]
     assert set(data["audits"]) == set(names)
-    assert all(v["verdict"] in ("baseline", "no harm detected", "harm", "levelling down") for v in data["variants"])
+    assert all(v["verdict"] in ("baseline", "no harm detected", "possible harm", "harm", "levelling down") for v in data["variants"])
     base_sha = checkpoint_sha256(model)
     for method in ("reweighting", "stratified", "group-dro"):
         tuned = load_model(out / "checkpoints" / method)
