@@ -99,13 +99,15 @@ def mitigate_command(
     )
     files = write_outputs(result, out)
     if not quiet:
-        err(result.comparison.to_markdown().rstrip())
+        err(result.comparison.to_markdown(warnings=False).rstrip())
         for v in result.comparison.variants:
             if v.harmed:
                 err(f"{v.name}: {v.verdict}; harmed: {', '.join(v.harmed)}")
             if v.possible_harm:
                 err(f"{v.name}: possible harm (a harmful change whose interval only touches 0): "
                     f"{', '.join(v.possible_harm)}")
+        for w in result.comparison.warnings:
+            err(f"warning: {w}")
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)

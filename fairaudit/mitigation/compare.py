@@ -142,6 +142,7 @@ class Comparison:
     changes: tuple[GroupChange, ...]
     audits: Mapping[str, AuditResult]
     settings: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def variant(self, name: str) -> VariantSummary:
         for v in self.variants:
@@ -164,6 +165,7 @@ class Comparison:
                 "baseline": self.baseline,
                 "attribute": self.attribute,
                 "settings": dict(self.settings),
+                "warnings": list(self.warnings),
                 "variants": [asdict(v) for v in self.variants],
                 "do_no_harm": [asdict(c) for c in self.changes],
                 "audits": {name: a.to_dict() for name, a in self.audits.items()},
@@ -173,8 +175,11 @@ class Comparison:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
-    def to_markdown(self) -> str:
-        """The trade-off table (what docs/mitigation.md shows), one row per variant."""
+    def to_markdown(self, *, warnings: bool = True) -> str:
+        """The trade-off table (what docs/mitigation.md shows), one row per variant.
+
+        ``warnings=False`` leaves out the warning lines (the CLI prints them on their own).
+        """
         head = (
             f"| variant | overall AUC | worst-group AUC ({self.attribute}) | FNR gap | "
             "equalised-odds gap | do no harm |\n|---|---|---|---|---|---|\n"
@@ -193,7 +198,8 @@ class Comparison:
         if any(v.gaps_over != "all groups" for v in self.variants):
             note = ("\n† over the groups large enough to judge; at least one group is "
                     "insufficient, so the criterion itself is 'insufficient'.\n")
-        return head + "\n".join(rows) + "\n" + note
+        warn = "".join(f"\nWarning: {w}\n" for w in self.warnings) if warnings else ""
+        return head + "\n".join(rows) + "\n" + note + warn
 
 
 def _verdict_text(v: VariantSummary, attribute: str) -> str:

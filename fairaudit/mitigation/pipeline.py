@@ -14,6 +14,7 @@ Thresholds are always fitted on validation rows and judged on test rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pandas as pd
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.mitigation.compare import Comparison, Variant, compare_variants
 from fairaudit.mitigation.thresholds import (
+    PERFORMANCE,
     GroupThresholdOptimizer,
     GroupThresholds,
     dataset_groups,
@@ -180,6 +182,121 @@ def pooled_threshold(val: AuditDataset, scores: np.ndarray, performance: str = "
     return float(opt.default_)
 
 
+LEVEL_DOWN_MARGIN = 0.05
+"""A fall in validation sensitivity of at least this much (overall, or in a fitted group) is
+levelling down."""
+
+
+def _sensitivities(labels: np.ndarray, decided: np.ndarray, groups: np.ndarray,
+                   fitted: Sequence[str]) -> dict[str, float]:
+    pos = labels == 1
+    out = {"overall": float(decided[pos].mean()) if pos.any() else float("nan")}
+    for g in fitted:
+        m = pos & (groups == g)
+        if m.any():
+            out[str(g)] = float(decided[m].mean())
+    return out
+
+
+def _level_down(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray, base_threshold: float,
+                gt: GroupThresholds) -> dict[str, Any]:
+    """Validation sensitivities before and after per-group thresholds, and the levelling down."""
+    fitted = sorted(gt.thresholds)
+    before = _sensitivities(labels, scores >= base_threshold, groups, fitted)
+    after = _sensitivities(labels, gt.apply(scores, groups).astype(bool), groups, fitted)
+    fell = {k: (before[k], after[k]) for k in before
+            if k in after and before[k] - after[k] >= LEVEL_DOWN_MARGIN - 1e-12}
+    return {"levelled_down": bool(fell), "sensitivity_before": before, "sensitivity_after": after,
+            "fell": {k: {"before": b, "after": a} for k, (b, a) in fell.items()}}
+
+
+def _alternatives(settings: ThresholdSettings, before: Mapping[str, float]) -> list[ThresholdSettings]:
+    """Other objectives to try on validation when the chosen one levels down, in order.
+
+    The other equality objectives under each performance measure; then sensitivity floors at
+    the baseline's overall validation sensitivity and at its best fitted group's (rounded up
+    to 0.01), the last of which cannot lower any fitted group's sensitivity.
+    """
+    from dataclasses import replace
+
+    out = [replace(settings, objective=o, performance=p, sensitivity_floor=None)
+           for p in (settings.performance, *[x for x in PERFORMANCE if x != settings.performance])
+           for o in ("equal_opportunity", "equalized_odds")]
+    groups = [v for k, v in before.items() if k != "overall" and math.isfinite(v)]
+    floors = [math.floor(before["overall"] * 100.0 + 1e-9) / 100.0] if math.isfinite(before["overall"]) else []
+    if groups:
+        floors.append(math.ceil(max(groups) * 100.0 - 1e-9) / 100.0)
+    for floor in dict.fromkeys(floors):
+        if 0.0 < floor <= 1.0:
+            out.append(replace(settings, objective="sensitivity_floor", sensitivity_floor=floor))
+    return [a for a in out if (a.objective, a.performance, a.sensitivity_floor)
+            != (settings.objective, settings.performance, settings.sensitivity_floor)]
+
+
+def _describe(settings: ThresholdSettings) -> str:
+    text = f"--objective {settings.objective}"
+    if settings.sensitivity_floor is not None:
+        text += f" --sensitivity-floor {settings.sensitivity_floor:g}"
+    return text + f" --performance {settings.performance}"
+
+
+def level_down_check(
+    val: AuditDataset, val_scores: np.ndarray, groups: np.ndarray, attribute: str,
+    base_threshold: float, gt: GroupThresholds, settings: ThresholdSettings,
+) -> tuple[dict[str, Any], str | None]:
+    """Does the fit level down on *validation* rows? If so, which other objective does not?
+
+    Levelling down here: the per-group thresholds lower the validation sensitivity, overall or
+    of a fitted group, by at least :data:`LEVEL_DOWN_MARGIN` against the baseline threshold.
+    The alternatives (the other objectives and performance measures, and a sensitivity floor
+    at the baseline's validation sensitivity) are fitted and judged on the same validation
+    rows only; the test rows are never looked at. Returns the record kept in the result and a
+    one-line warning (None when nothing levelled down).
+    """
+    labels = np.asarray(val.labels)
+    record = _level_down(labels, val_scores, groups, base_threshold, gt)
+    record["margin"] = LEVEL_DOWN_MARGIN
+    record["judged_on"] = "validation rows (never the test rows)"
+    if not record["levelled_down"]:
+        return record, None
+    tried: list[dict[str, Any]] = []
+    alternative = None
+    for alt in _alternatives(settings, record["sensitivity_before"]):
+        agt = _fit(val_scores, labels, groups, attribute, base_threshold, alt)
+        res = _level_down(labels, val_scores, groups, base_threshold, agt)
+        tried.append({"option": _describe(alt), "levelled_down": res["levelled_down"],
+                      "sensitivity_after": res["sensitivity_after"]["overall"]})
+        if not res["levelled_down"]:
+            alternative = (alt, res)
+            break
+    record["alternatives_tried"] = tried
+    before, after = record["sensitivity_before"], record["sensitivity_after"]
+    worst = max(record["fell"].items(), key=lambda kv: kv[1]["before"] - kv[1]["after"])
+    text = (f"threshold ({settings.objective}) levels down on validation: sensitivity "
+            f"{'overall' if worst[0] == 'overall' else worst[0]} {worst[1]['before']:.3f} -> "
+            f"{worst[1]['after']:.3f} (overall {before['overall']:.3f} -> {after['overall']:.3f}); ")
+    if alternative is None:
+        record["alternative"] = None
+        text += "every other objective tried levels down too."
+    else:
+        alt, res = alternative
+        record["alternative"] = _describe(alt)
+        text += (f"{_describe(alt)} did not (overall validation sensitivity "
+                 f"{before['overall']:.3f} -> {res['sensitivity_after']['overall']:.3f}).")
+    return record, text
+
+
+def _fit(val_scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, attribute: str,
+         base_threshold: float, settings: ThresholdSettings) -> GroupThresholds:
+    opt = GroupThresholdOptimizer(
+        settings.objective, tolerance=settings.tolerance,
+        sensitivity_floor=settings.sensitivity_floor, performance=settings.performance,
+        min_positives=settings.min_positives, min_negatives=settings.min_negatives,
+        default_threshold=base_threshold,
+    ).fit(val_scores, labels, sensitive_features=pd.DataFrame({attribute: groups}))
+    return opt.to_group_thresholds()
+
+
 def threshold_variant(
     val: AuditDataset,
     val_scores: np.ndarray,
@@ -190,9 +307,11 @@ def threshold_variant(
     settings: ThresholdSettings,
     model_sha256: str | None = None,
 ) -> tuple[Variant, GroupThresholds]:
-    """Fit per-group thresholds on validation scores; the variant keeps the test scores."""
-    import pandas as pd
+    """Fit per-group thresholds on validation scores; the variant keeps the test scores.
 
+    The provenance carries :func:`level_down_check`'s record; its warning, if any, is
+    returned in ``variant.provenance["warning"]``.
+    """
     groups, attribute = dataset_groups(val, target)
     opt = GroupThresholdOptimizer(
         settings.objective, tolerance=settings.tolerance,
@@ -203,10 +322,13 @@ def threshold_variant(
     gt = opt.to_group_thresholds(fitted_on=val.source, data_sha256=val.sha256,
                                  model_sha256=model_sha256)
     name = f"threshold ({settings.objective})"
+    check, warning = level_down_check(val, np.asarray(val_scores, dtype=np.float64), groups,
+                                      attribute, base_threshold, gt, settings)
     variant = Variant(
         name=name, scores=np.asarray(test_scores, dtype=np.float64), threshold=base_threshold,
         group_thresholds=gt, method="threshold", model_sha256=model_sha256,
-        provenance={"group_thresholds": gt.to_dict()},
+        provenance={"group_thresholds": gt.to_dict(), "level_down_check": check,
+                    "warning": warning},
     )
     return variant, gt
 
@@ -326,6 +448,11 @@ def mitigate(
         settings={"methods": list(chosen), "target": list(tgt),
                   "threshold_objective": settings.objective},
     )
+    warnings = tuple(w for v in variants if (w := v.provenance.get("warning")))
+    if warnings:
+        import dataclasses
+
+        comparison = dataclasses.replace(comparison, warnings=comparison.warnings + warnings)
     return MitigationResult(comparison=comparison, group_thresholds=gt, checkpoints=checkpoints)
 
 
