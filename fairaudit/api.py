@@ -52,6 +52,8 @@ def load_audit_data(
     cluster: str | None = None,
     progress: bool = False,
     predict_options: dict[str, Any] | None = None,
+    split_column: str | None = None,
+    split: str | None = None,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -65,14 +67,25 @@ def load_audit_data(
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
+    split_column, split : str, optional
+        Audit only the rows of ``predictions`` whose ``split_column`` equals ``split`` (e.g.
+        ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
     """
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+    if split is None and split_column is not None:
+        raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
+    if split is not None and predictions is None:
+        raise ConfigError("--split selects rows of a --predictions table; with --model give the "
+                          "manifest of the split itself as --data.")
     if predictions is not None:
         if data is not None:
             raise ConfigError("--data goes with --model; with --predictions the table is the data.")
         score = score or "score"
-        if isinstance(predictions, pd.DataFrame):
+        if split is not None:
+            ds = _split_dataset(predictions, split_column or "split", split, label=label,
+                                sensitive=sensitive, score=score, cluster=cluster)
+        elif isinstance(predictions, pd.DataFrame):
             ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster)
         else:
             ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
@@ -109,6 +122,35 @@ def load_audit_data(
                       getattr(predictor, "sha256", None))
 
 
+def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
+                   sensitive: str | list[str] | tuple[str, ...], score: str,
+                   cluster: str | None) -> AuditDataset:
+    """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
+    from fairaudit.data import read_table
+    from fairaudit.data.tables import file_sha256
+
+    if isinstance(predictions, pd.DataFrame):
+        frame, source, root, sha = predictions, "<DataFrame>", None, None
+    else:
+        p = Path(predictions)
+        frame = read_table(p, "predictions file")
+        source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
+    if column not in frame.columns:
+        raise InputError(f"{source} has no split column '{column}' (--split-column); its columns "
+                         f"are: {', '.join(map(str, frame.columns))}.")
+    values = frame[column].astype("string").str.strip()
+    wanted = str(value).strip()
+    mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
+    if not mask.any():
+        found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
+        raise InputError(f"{source} has no rows with {column} = '{wanted}' (--split); its "
+                         f"values are: {found}.")
+    sub = frame.loc[mask].reset_index(drop=True)
+    return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
+                      source=f"{source} ({column} = {wanted})", root=root,
+                      sha256=f"{sha}:{column}={wanted}" if sha else None)
+
+
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
         raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
@@ -132,6 +174,15 @@ def _package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset) -> str | None:
+    provenance = getattr(group_thresholds, "provenance", None)
+    if not provenance:
+        return None
+    from fairaudit.mitigation.thresholds import fitted_rows_overlap
+
+    return fitted_rows_overlap(provenance, dataset.sha256)
 
 
 def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
@@ -170,6 +221,13 @@ def audit_dataset(
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
     warnings: list[str] = []
+    if isinstance(group_thresholds, str | Path):
+        from fairaudit.mitigation.thresholds import GroupThresholds
+
+        group_thresholds = GroupThresholds.load(group_thresholds)
+    overlap = _fitted_rows_warning(group_thresholds, dataset)
+    if overlap:
+        warnings.append(overlap)
     spec = _threshold_spec(group_thresholds)
     if threshold is None and spec is not None and spec.default is not None:
         threshold, threshold_source = spec.default, f"per-group thresholds on '{spec.attribute}' (default for other groups)"
@@ -274,6 +332,8 @@ def audit(
     intersections: bool = True,
     policy: Any = None,
     predict_options: dict[str, Any] | None = None,
+    split_column: str | None = None,
+    split: str | None = None,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -306,13 +366,18 @@ def audit(
     predict_options : dict, optional
         With the built-in model: ``impute`` ("diffusion" or "fallback"), ``ddim_steps``,
         ``samples`` (imputations averaged), ``batch_size``.
+    split_column, split : str, optional
+        Audit one split of ``predictions``: the rows whose ``split_column`` (default
+        ``"split"``) equals ``split``. An unknown value is an :class:`InputError` listing the
+        column's values.
 
     Returns
     -------
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster, predict_options=predict_options)
+                             data=data, model=model, cluster=cluster, predict_options=predict_options,
+                             split_column=split_column, split=split)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,

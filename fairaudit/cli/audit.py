@@ -24,6 +24,8 @@ def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
     model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) or cohort folder for --model.", show_default=False),
+    split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
+    split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
@@ -78,6 +80,7 @@ def audit_command(
     loaded = load_audit_data(
         predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
         cluster=cluster, progress=not quiet, predict_options=predict_options,
+        split_column=split_column, split=split,
     )
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None

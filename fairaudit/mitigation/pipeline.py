@@ -306,11 +306,14 @@ def threshold_variant(
     base_threshold: float,
     settings: ThresholdSettings,
     model_sha256: str | None = None,
+    fitted_rows: Mapping[str, Any] | None = None,
 ) -> tuple[Variant, GroupThresholds]:
     """Fit per-group thresholds on validation scores; the variant keeps the test scores.
 
     The provenance carries :func:`level_down_check`'s record; its warning, if any, is
-    returned in ``variant.provenance["warning"]``.
+    returned in ``variant.provenance["warning"]``. ``fitted_rows`` (which rows of which file
+    the thresholds were fitted on; default: every row of ``val``'s file) goes into the
+    thresholds file, so ``fairaudit audit --group-thresholds`` can warn when it audits them.
     """
     groups, attribute = dataset_groups(val, target)
     opt = GroupThresholdOptimizer(
@@ -319,8 +322,12 @@ def threshold_variant(
         min_positives=settings.min_positives, min_negatives=settings.min_negatives,
         default_threshold=base_threshold,
     ).fit(val_scores, val.labels, sensitive_features=pd.DataFrame({attribute: groups}))
+    if fitted_rows is None:
+        fitted_rows = {"data_sha256": val.sha256.partition(":")[0],
+                       "selection": "all rows" if ":" not in val.sha256 else "unknown",
+                       "n_rows": val.n_rows}
     gt = opt.to_group_thresholds(fitted_on=val.source, data_sha256=val.sha256,
-                                 model_sha256=model_sha256)
+                                 model_sha256=model_sha256, fitted_rows=dict(fitted_rows))
     name = f"threshold ({settings.objective})"
     check, warning = level_down_check(val, np.asarray(val_scores, dtype=np.float64), groups,
                                       attribute, base_threshold, gt, settings)
@@ -423,8 +430,9 @@ def mitigate(
         })
         variants = [base]
         say("fitting per-group thresholds on validation rows")
+        rows = _fitted_rows(predictions, val_predictions, split_column, val_fraction, seed, val)
         tv, gt = threshold_variant(val, val.scores, test.scores, target=tgt, base_threshold=base_thr,
-                                   settings=settings)
+                                   settings=settings, fitted_rows=rows)
         variants.append(tv)
         checkpoints: dict[str, Path] = {}
     else:
@@ -454,6 +462,21 @@ def mitigate(
 
         comparison = dataclasses.replace(comparison, warnings=comparison.warnings + warnings)
     return MitigationResult(comparison=comparison, group_thresholds=gt, checkpoints=checkpoints)
+
+
+def _fitted_rows(predictions: str | Path, val_predictions: str | Path | None, split_column: str,
+                 val_fraction: float | None, seed: int, val: AuditDataset) -> dict[str, Any]:
+    """Which rows of which file the thresholds are fitted on (see :func:`split_predictions`)."""
+    from fairaudit.data.tables import file_sha256
+
+    if val_predictions is not None:
+        return {"data_sha256": file_sha256(Path(val_predictions)), "selection": "all rows",
+                "n_rows": val.n_rows}
+    out: dict[str, Any] = {"data_sha256": file_sha256(Path(predictions)), "n_rows": val.n_rows}
+    if val_fraction is not None:
+        return {**out, "selection": "random", "val_fraction": val_fraction, "seed": seed}
+    return {**out, "selection": "split", "split_column": split_column,
+            "split_values": list(VALIDATION_SPLITS)}
 
 
 def _target(target: str | Sequence[str] | None, dataset: AuditDataset) -> tuple[str, ...]:

@@ -754,6 +754,51 @@ def _check_scores_labels(scores: Any, y: Any | None, n: int) -> tuple[np.ndarray
     return s, labels.astype(np.int8)
 
 
+def fitted_rows_overlap(provenance: Mapping[str, Any], data_sha256: str) -> str | None:
+    """A warning when audited rows include the rows a thresholds file was fitted on.
+
+    Parameters
+    ----------
+    provenance : dict
+        The file's provenance; ``fitted_rows`` records the fitted data file's SHA-256 and which
+        of its rows were used (``selection``: ``"all rows"``, ``"split"`` with
+        ``split_column`` and ``split_values``, or ``"random"``). Older files only have
+        ``data_sha256``.
+    data_sha256 : str
+        The audited data's hash: the file's SHA-256, followed by ``":COLUMN=VALUE"`` when one
+        split of it is audited (``fairaudit audit --split-column COLUMN --split VALUE``).
+
+    Returns
+    -------
+    str or None
+        The warning, or None when the audited rows are not (or cannot be seen to be) the
+        fitted ones.
+    """
+    file_sha, _, selection = str(data_sha256).partition(":")
+    audited_col, _, audited_value = selection.partition("=")
+    fitted = provenance.get("fitted_rows")
+    if not isinstance(fitted, Mapping):
+        legacy = str(provenance.get("data_sha256") or "")
+        fitted = {"data_sha256": legacy.partition(":")[0],
+                  "selection": "all rows" if ":" not in legacy else "unknown"}
+    if not fitted.get("data_sha256") or fitted["data_sha256"] != file_sha:
+        return None
+    how = fitted.get("selection")
+    if how == "split" and selection and audited_col == fitted.get("split_column"):
+        values = {str(v).strip().lower() for v in fitted.get("split_values") or ()}
+        if audited_value.strip().lower() not in values:
+            return None
+    n = fitted.get("n_rows")
+    rows = f"the {n} rows" if isinstance(n, int) else "the rows"
+    certain = how in ("all rows", "split") and (not selection or how == "all rows"
+                                                or audited_col == fitted.get("split_column"))
+    verb = "include" if certain or not selection else "may include"
+    where = provenance.get("fitted_on") or "the same data file"
+    return (f"the audited rows {verb} {rows} the group thresholds were fitted on ({where}); "
+            "their metrics are optimistic. Audit held-out rows instead (e.g. --split-column "
+            "split --split test).")
+
+
 def dataset_groups(dataset: AuditDataset, attributes: str | Sequence[str]) -> tuple[np.ndarray, str]:
     """Group name per row of an :class:`AuditDataset` for one attribute or an intersection."""
     attrs = [attributes] if isinstance(attributes, str) else list(attributes)
@@ -809,4 +854,5 @@ __all__ = [
     "GroupThresholds",
     "dataset_groups",
     "fit_group_thresholds",
+    "fitted_rows_overlap",
 ]
