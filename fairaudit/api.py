@@ -216,6 +216,7 @@ def audit_dataset(
     model_sha256: str | None = None,
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cross_check: bool = False,
 ) -> AuditResult:
     """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
     if dataset.scores is None:
@@ -294,6 +295,8 @@ def audit_dataset(
         curves=parts.curves,
         warnings=tuple(warnings) + parts.warnings,
     )
+    if cross_check:
+        result = _cross_checked(result, dataset, config.threshold, spec)
     if policy is not None:
         from fairaudit.gate import evaluate, load_policy
 
@@ -302,6 +305,17 @@ def audit_dataset(
     else:
         result = result.with_gate(GateOutcome(status="not_run"))
     return result
+
+
+def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
+                   spec: GroupThresholdSpec | None) -> AuditResult:
+    """The result with ``run.cross_check`` (see :mod:`fairaudit.crosscheck`)."""
+    import dataclasses
+
+    from fairaudit.crosscheck import cross_check, row_decisions
+
+    check = cross_check(result, dataset, row_decisions(dataset, threshold, spec))
+    return dataclasses.replace(result, run=dataclasses.replace(result.run, cross_check=check))
 
 
 def _p_value_method(config: AuditConfig) -> str | None:
@@ -334,6 +348,7 @@ def audit(
     predict_options: dict[str, Any] | None = None,
     split_column: str | None = None,
     split: str | None = None,
+    cross_check: bool = False,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -370,6 +385,11 @@ def audit(
         Audit one split of ``predictions``: the rows whose ``split_column`` (default
         ``"split"``) equals ``split``. An unknown value is an :class:`InputError` listing the
         column's values.
+    cross_check : bool
+        Recompute every per-group selection rate, TPR, FPR and accuracy, and every
+        fairlearn-defined criterion, with fairlearn and aif360; the record is
+        ``result.run.cross_check``. A difference above 1e-9 raises
+        :class:`fairaudit.crosscheck.CrossCheckError`.
 
     Returns
     -------
@@ -384,7 +404,7 @@ def audit(
         n_bootstrap=n_bootstrap, confidence_level=confidence_level, seed=seed,
         min_group_size=min_group_size, min_group_events=min_group_events,
         n_permutations=n_permutations, intersections=intersections, policy=policy,
-        model_sha256=loaded.model_sha256,
+        model_sha256=loaded.model_sha256, cross_check=cross_check,
     )
 
 
