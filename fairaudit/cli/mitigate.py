@@ -36,7 +36,7 @@ def mitigate_command(
     val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race)."),
-    method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold (comma-separated) or all."),
+    method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold, threshold-fairlearn (comma-separated) or all (the first four). threshold-fairlearn runs fairlearn's randomised ThresholdOptimizer as a reference variant."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),

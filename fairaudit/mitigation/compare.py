@@ -76,6 +76,10 @@ class Variant:
     provenance : dict
         Checkpoint path and hash, hyper-parameters, validation selection: copied into the output.
     model_sha256 : str, optional
+    decisions_only : bool
+        The variant outputs decisions, not scores (fairlearn's randomised
+        ``ThresholdOptimizer``): ``scores`` are its 0/1 decisions with ``threshold`` 0.5, and
+        its AUC, which would be that of the decisions, is neither judged nor summarised.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Variant:
     method: str = "none"
     provenance: Mapping[str, Any] = field(default_factory=dict)
     model_sha256: str | None = None
+    decisions_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -401,6 +406,8 @@ def paired_changes(
         for k, (attr, g, rows) in enumerate(cells):
             statuses = {audits[x.name].group(attr, g).status for x in (baseline, v)}
             for metric in CHANGE_METRICS:
+                if metric == "auc" and v.decisions_only:
+                    continue
                 before, after = (
                     float(_metric_value(metric, ones[:, rows], y[rows], dec[x][rows], scores[x][rows])[0])
                     for x in (baseline.name, v.name)
@@ -588,10 +595,10 @@ def _summary(
         raise ConfigError(
             f"attribute '{attribute}' is not audited; audited: {', '.join(result.audited_attributes)}."
         )
-    auc = result.overall.metrics.get("auc")
+    auc = None if v.decisions_only else result.overall.metrics.get("auc")
     tpr = result.overall.metrics.get("tpr")
     acc = result.overall.metrics.get("accuracy")
-    w_auc, w_auc_ci, w_auc_g = _worst(result, attribute, "auc")
+    w_auc, w_auc_ci, w_auc_g = (None, None, None) if v.decisions_only else _worst(result, attribute, "auc")
     w_tpr, w_tpr_ci, w_tpr_g = _worst(result, attribute, "tpr")
     eo, eo_ci = _criterion(result, attribute, GAP_CRITERION)
     # TPR and FNR differences are equal: FNR = 1 - TPR in every group.

@@ -35,20 +35,23 @@ from fairaudit.mitigation.thresholds import (
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
-METHODS = ("reweighting", "stratified", "group-dro", "threshold")
+METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
+ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
+"""What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
 TRAINING_METHODS = ("reweighting", "stratified", "group-dro")
+THRESHOLD_METHODS = ("threshold", "threshold-fairlearn")
 VALIDATION_SPLITS = ("val", "valid", "validation", "dev")
 TEST_SPLITS = ("test",)
 
 
 def parse_methods(spec: str | Sequence[str]) -> tuple[str, ...]:
-    """``"all"`` or a comma-separated subset of :data:`METHODS`, in canonical order."""
+    """``"all"`` (:data:`ALL_METHODS`) or a comma-separated subset of :data:`METHODS`, in order."""
     items = [spec] if isinstance(spec, str) else list(spec)
     names = [m.strip().lower() for item in items for m in str(item).split(",") if m.strip()]
     if not names:
         raise ConfigError(f"--method needs one of {', '.join(METHODS)} or all.")
     if "all" in names:
-        return METHODS
+        return ALL_METHODS + tuple(m for m in METHODS if m in names and m not in ALL_METHODS)
     bad = [m for m in names if m not in METHODS]
     if bad:
         raise ConfigError(
@@ -411,12 +414,14 @@ def mitigate(
         if data is not None:
             raise ConfigError("--data goes with --model; with --predictions the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
-        if training_asked and not (isinstance(methods, str) and methods.strip().lower() == "all"):
+        asked_all = "all" in [m.strip().lower() for m in (
+            methods.split(",") if isinstance(methods, str) else map(str, methods))]
+        if training_asked and not asked_all:
             raise ConfigError(
                 f"{', '.join(training_asked)} re-train the model and need --model and --data; "
-                "with --predictions only --method threshold applies."
+                "with --predictions only --method threshold (or threshold-fairlearn) applies."
             )
-        chosen = ("threshold",)
+        chosen = tuple(m for m in chosen if m in THRESHOLD_METHODS) or ("threshold",)
         val, test = split_predictions(predictions, label=label, sensitive=sensitive, score=score,
                                       val_predictions=val_predictions, split_column=split_column,
                                       cluster=cluster, val_fraction=val_fraction, seed=seed)
@@ -429,11 +434,19 @@ def mitigate(
             else f"chosen on validation rows (max {settings.performance})",
         })
         variants = [base]
-        say("fitting per-group thresholds on validation rows")
-        rows = _fitted_rows(predictions, val_predictions, split_column, val_fraction, seed, val)
-        tv, gt = threshold_variant(val, val.scores, test.scores, target=tgt, base_threshold=base_thr,
-                                   settings=settings, fitted_rows=rows)
-        variants.append(tv)
+        gt = None
+        if "threshold" in chosen:
+            say("fitting per-group thresholds on validation rows")
+            rows = _fitted_rows(predictions, val_predictions, split_column, val_fraction, seed, val)
+            tv, gt = threshold_variant(val, val.scores, test.scores, target=tgt,
+                                       base_threshold=base_thr, settings=settings, fitted_rows=rows)
+            variants.append(tv)
+        if "threshold-fairlearn" in chosen:
+            from fairaudit.mitigation.fairlearn_reference import fairlearn_variant
+
+            say("fitting fairlearn's ThresholdOptimizer on validation rows (reference)")
+            variants.append(fairlearn_variant(val, val.scores, test, test.scores, target=tgt,
+                                              settings=settings, seed=seed))
         checkpoints: dict[str, Path] = {}
     else:
         if data is None:

@@ -200,7 +200,7 @@ def training_variants(
     from fairaudit.models.checkpoint import load_model, save_model
     from fairaudit.models.training import TrainSettings
 
-    need_train = any(m != "threshold" for m in methods)
+    need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
     split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
              for name, p in paths.items() if need_train or name != "train"}
@@ -231,7 +231,7 @@ def training_variants(
     checkpoints: dict[str, Path] = {}
     out = Path(out_dir)
     for method in methods:
-        if method == "threshold":
+        if method in ("threshold", "threshold-fairlearn"):
             continue
         progress(f"fine-tuning with {method} ({settings.epochs} epochs at most)")
         tuned, prov = fine_tune_method(method, predictor, train, val, target=tgt, settings=settings,
@@ -253,6 +253,13 @@ def training_variants(
         tv, gt = threshold_variant(val, base_val, base_test, target=tgt, base_threshold=base_thr,
                                    settings=threshold_settings, model_sha256=predictor.sha256)
         variants.append(tv)
+    if "threshold-fairlearn" in methods:
+        from fairaudit.mitigation.fairlearn_reference import fairlearn_variant
+
+        progress("fitting fairlearn's ThresholdOptimizer on validation (reference)")
+        variants.append(fairlearn_variant(val, base_val, test, base_test, target=tgt,
+                                          settings=threshold_settings, seed=seed,
+                                          model_sha256=predictor.sha256))
     return variants, gt, checkpoints, test, tgt
 
 
