@@ -209,8 +209,12 @@ def _level_down(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray, base
     after = _sensitivities(labels, gt.apply(scores, groups).astype(bool), groups, fitted)
     fell = {k: (before[k], after[k]) for k in before
             if k in after and before[k] - after[k] >= LEVEL_DOWN_MARGIN - 1e-12}
+    neg = labels == 0
+    fpr = [float((scores[neg] >= base_threshold).mean()) if neg.any() else float("nan"),
+           float(gt.apply(scores, groups)[neg].mean()) if neg.any() else float("nan")]
     return {"levelled_down": bool(fell), "sensitivity_before": before, "sensitivity_after": after,
-            "fell": {k: {"before": b, "after": a} for k, (b, a) in fell.items()}}
+            "fell": {k: {"before": b, "after": a} for k, (b, a) in fell.items()},
+            "false_positive_rate_before": fpr[0], "false_positive_rate_after": fpr[1]}
 
 
 def _alternatives(settings: ThresholdSettings, before: Mapping[str, float]) -> list[ThresholdSettings]:
@@ -268,7 +272,8 @@ def level_down_check(
         agt = _fit(val_scores, labels, groups, attribute, base_threshold, alt)
         res = _level_down(labels, val_scores, groups, base_threshold, agt)
         tried.append({"option": _describe(alt), "levelled_down": res["levelled_down"],
-                      "sensitivity_after": res["sensitivity_after"]["overall"]})
+                      "sensitivity_after": res["sensitivity_after"]["overall"],
+                      "false_positive_rate_after": res["false_positive_rate_after"]})
         if not res["levelled_down"]:
             alternative = (alt, res)
             break
@@ -285,7 +290,9 @@ def level_down_check(
         alt, res = alternative
         record["alternative"] = _describe(alt)
         text += (f"{_describe(alt)} did not (overall validation sensitivity "
-                 f"{before['overall']:.3f} -> {res['sensitivity_after']['overall']:.3f}).")
+                 f"{before['overall']:.3f} -> {res['sensitivity_after']['overall']:.3f}, "
+                 f"false-positive rate {record['false_positive_rate_before']:.3f} -> "
+                 f"{res['false_positive_rate_after']:.3f}).")
     return record, text
 
 

@@ -37,6 +37,7 @@ def test_default_objective_levelling_down_is_warned_with_an_alternative(tmp_path
     result = _run(tmp_path, ThresholdSettings(), predictions=test, val_predictions=val)
     (warning,) = result.comparison.warnings
     assert "levels down on validation" in warning and "did not" in warning
+    assert "false-positive rate" in warning  # the price of the alternative is named too
     variant = next(v for v in result.comparison.variants if v.method == "threshold")
     check = variant.provenance["level_down_check"]
     assert check["levelled_down"] is True
