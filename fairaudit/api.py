@@ -176,13 +176,19 @@ def _package_versions() -> dict[str, str]:
     return out
 
 
-def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset) -> str | None:
-    provenance = getattr(group_thresholds, "provenance", None)
-    if not provenance:
+def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings: list[str]) -> Any:
+    """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
+    if group_thresholds is None:
         return None
-    from fairaudit.mitigation.thresholds import fitted_rows_overlap
+    from fairaudit.mitigation.thresholds import GroupThresholds, fitted_rows_overlap
 
-    return fitted_rows_overlap(provenance, dataset.sha256)
+    if isinstance(group_thresholds, str | Path):
+        group_thresholds = GroupThresholds.load(group_thresholds)
+    provenance = getattr(group_thresholds, "provenance", None)
+    overlap = fitted_rows_overlap(provenance, dataset.sha256) if provenance else None
+    if overlap:
+        warnings.append(overlap)
+    return group_thresholds
 
 
 def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
@@ -222,13 +228,7 @@ def audit_dataset(
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
     warnings: list[str] = []
-    if isinstance(group_thresholds, str | Path):
-        from fairaudit.mitigation.thresholds import GroupThresholds
-
-        group_thresholds = GroupThresholds.load(group_thresholds)
-    overlap = _fitted_rows_warning(group_thresholds, dataset)
-    if overlap:
-        warnings.append(overlap)
+    group_thresholds = _fitted_rows_warning(group_thresholds, dataset, warnings)
     spec = _threshold_spec(group_thresholds)
     if threshold is None and spec is not None and spec.default is not None:
         threshold, threshold_source = spec.default, f"per-group thresholds on '{spec.attribute}' (default for other groups)"
