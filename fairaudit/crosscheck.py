@@ -147,7 +147,8 @@ def _aif360_rates(y: np.ndarray, d: np.ndarray, names: np.ndarray) -> dict[str |
     pred.labels = d.astype(np.float64)[:, None]
     out: dict[str | None, dict[str, float]] = {}
     for c, g in enumerate(groups):
-        others = [{"g": float(k)} for k in range(len(groups)) if k != c] or [{"g": float(c)}]
+        # With a single group, a privileged group without rows keeps the two disjoint.
+        others = [{"g": float(k)} for k in range(len(groups)) if k != c] or [{"g": -1.0}]
         cm = ClassificationMetric(truth, pred, unprivileged_groups=[{"g": float(c)}],
                                   privileged_groups=others)
         out[g] = _aif_values(cm, privileged=False)

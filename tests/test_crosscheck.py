@@ -126,3 +126,10 @@ def test_without_the_flag_there_is_no_record() -> None:
     assert result.run.cross_check is None
     assert "cross_check" in result.to_dict()["run"] and result.to_dict()["run"]["cross_check"] is None
     np.testing.assert_equal(result.run.cross_check, None)
+
+
+def test_an_attribute_with_a_single_group_is_checked() -> None:
+    frame = make_predictions(1, n=500).assign(site="one")
+    result = audit(frame, label="y", sensitive="site,sex", threshold=0.5, cross_check=True, **FAST)
+    cc = result.run.cross_check
+    assert cc.max_abs_difference <= 1e-9 and cc.n_compared > 0
