@@ -280,8 +280,9 @@ def level_down_check(
     record["alternatives_tried"] = tried
     before, after = record["sensitivity_before"], record["sensitivity_after"]
     worst = max(record["fell"].items(), key=lambda kv: kv[1]["before"] - kv[1]["after"])
+    who = "overall" if worst[0] == "overall" else f"of group '{worst[0]}'"
     text = (f"threshold ({settings.objective}) levels down on validation: sensitivity "
-            f"{'overall' if worst[0] == 'overall' else worst[0]} {worst[1]['before']:.3f} -> "
+            f"{who} {worst[1]['before']:.3f} -> "
             f"{worst[1]['after']:.3f} (overall {before['overall']:.3f} -> {after['overall']:.3f}); ")
     if alternative is None:
         record["alternative"] = None
