@@ -53,6 +53,8 @@ def load_audit_data(
     progress: bool = False,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
+    split_column: str | None = None,
+    split: str | None = None,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -69,14 +71,26 @@ def load_audit_data(
     allow_many_groups : bool
         Accept sensitive columns that are refused by default: numeric with more than 20
         distinct values, or identifier-like (see :func:`fairaudit.data.dataset.check_group_count`).
+    split_column, split : str, optional
+        Audit only the rows of ``predictions`` whose ``split_column`` equals ``split`` (e.g.
+        ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
     """
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+    if split is None and split_column is not None:
+        raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
+    if split is not None and predictions is None:
+        raise ConfigError("--split selects rows of a --predictions table; with --model give the "
+                          "manifest of the split itself as --data.")
     if predictions is not None:
         if data is not None:
             raise ConfigError("--data goes with --model; with --predictions the table is the data.")
         score = score or "score"
-        if isinstance(predictions, pd.DataFrame):
+        if split is not None:
+            ds = _split_dataset(predictions, split_column or "split", split, label=label,
+                                sensitive=sensitive, score=score, cluster=cluster,
+                                allow_many_groups=allow_many_groups)
+        elif isinstance(predictions, pd.DataFrame):
             ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
                             allow_many_groups=allow_many_groups)
         else:
@@ -115,6 +129,36 @@ def load_audit_data(
                       getattr(predictor, "sha256", None))
 
 
+def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
+                   sensitive: str | list[str] | tuple[str, ...], score: str,
+                   cluster: str | None, allow_many_groups: bool = False) -> AuditDataset:
+    """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
+    from fairaudit.data import read_table
+    from fairaudit.data.tables import file_sha256
+
+    if isinstance(predictions, pd.DataFrame):
+        frame, source, root, sha = predictions, "<DataFrame>", None, None
+    else:
+        p = Path(predictions)
+        frame = read_table(p, "predictions file")
+        source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
+    if column not in frame.columns:
+        raise InputError(f"{source} has no split column '{column}' (--split-column); its columns "
+                         f"are: {', '.join(map(str, frame.columns))}.")
+    values = frame[column].astype("string").str.strip()
+    wanted = str(value).strip()
+    mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
+    if not mask.any():
+        found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
+        raise InputError(f"{source} has no rows with {column} = '{wanted}' (--split); its "
+                         f"values are: {found}.")
+    sub = frame.loc[mask].reset_index(drop=True)
+    return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
+                      allow_many_groups=allow_many_groups,
+                      source=f"{source} ({column} = {wanted})", root=root,
+                      sha256=f"{sha}:{column}={wanted}" if sha else None)
+
+
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
         raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
@@ -138,6 +182,21 @@ def _package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings: list[str]) -> Any:
+    """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
+    if group_thresholds is None:
+        return None
+    from fairaudit.mitigation.thresholds import GroupThresholds, fitted_rows_overlap
+
+    if isinstance(group_thresholds, str | Path):
+        group_thresholds = GroupThresholds.load(group_thresholds)
+    provenance = getattr(group_thresholds, "provenance", None)
+    overlap = fitted_rows_overlap(provenance, dataset.sha256) if provenance else None
+    if overlap:
+        warnings.append(overlap)
+    return group_thresholds
 
 
 def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
@@ -171,11 +230,13 @@ def audit_dataset(
     model_sha256: str | None = None,
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cross_check: bool = False,
 ) -> AuditResult:
     """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
     warnings: list[str] = []
+    group_thresholds = _fitted_rows_warning(group_thresholds, dataset, warnings)
     spec = _threshold_spec(group_thresholds)
     if threshold is None and spec is not None and spec.default is not None:
         threshold, threshold_source = spec.default, f"per-group thresholds on '{spec.attribute}' (default for other groups)"
@@ -242,6 +303,8 @@ def audit_dataset(
         curves=parts.curves,
         warnings=tuple(warnings) + parts.warnings,
     )
+    if cross_check:
+        result = _cross_checked(result, dataset, config.threshold, spec)
     if policy is not None:
         from fairaudit.gate import evaluate, load_policy
 
@@ -250,6 +313,17 @@ def audit_dataset(
     else:
         result = result.with_gate(GateOutcome(status="not_run"))
     return result
+
+
+def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
+                   spec: GroupThresholdSpec | None) -> AuditResult:
+    """The result with ``run.cross_check`` (see :mod:`fairaudit.crosscheck`)."""
+    import dataclasses
+
+    from fairaudit.crosscheck import cross_check, row_decisions
+
+    check = cross_check(result, dataset, row_decisions(dataset, threshold, spec))
+    return dataclasses.replace(result, run=dataclasses.replace(result.run, cross_check=check))
 
 
 def _p_value_method(config: AuditConfig) -> str | None:
@@ -281,6 +355,9 @@ def audit(
     policy: Any = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
+    split_column: str | None = None,
+    split: str | None = None,
+    cross_check: bool = False,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -316,6 +393,15 @@ def audit(
     allow_many_groups : bool
         Audit a sensitive column even when it is numeric with more than 20 distinct values or
         looks like an identifier (refused by default: bin it first).
+    split_column, split : str, optional
+        Audit one split of ``predictions``: the rows whose ``split_column`` (default
+        ``"split"``) equals ``split``. An unknown value is an :class:`InputError` listing the
+        column's values.
+    cross_check : bool
+        Recompute every per-group selection rate, TPR, FPR and accuracy, and every
+        fairlearn-defined criterion, with fairlearn and aif360; the record is
+        ``result.run.cross_check``. A difference above 1e-9 raises
+        :class:`fairaudit.crosscheck.CrossCheckError`.
 
     Returns
     -------
@@ -323,14 +409,15 @@ def audit(
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
                              data=data, model=model, cluster=cluster, predict_options=predict_options,
-                             allow_many_groups=allow_many_groups)
+                             allow_many_groups=allow_many_groups,
+                             split_column=split_column, split=split)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
         n_bootstrap=n_bootstrap, confidence_level=confidence_level, seed=seed,
         min_group_size=min_group_size, min_group_events=min_group_events,
         n_permutations=n_permutations, intersections=intersections, policy=policy,
-        model_sha256=loaded.model_sha256,
+        model_sha256=loaded.model_sha256, cross_check=cross_check,
     )
 
 

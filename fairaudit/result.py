@@ -176,6 +176,26 @@ class GateOutcome:
 
 
 @dataclass(frozen=True)
+class CrossCheck:
+    """An independent recomputation of the audit's numbers with fairlearn and aif360.
+
+    Every per-group (and overall) selection rate, TPR, FPR and accuracy was recomputed with
+    fairlearn's ``MetricFrame`` and aif360's ``ClassificationMetric``, and every fairlearn-defined
+    criterion with ``fairlearn.metrics``: ``n_compared`` comparisons (a rate checked against both
+    libraries counts twice) agreed to within ``tolerance``. Insufficient criteria and undefined
+    rates (where fairlearn returns 0) are not compared; ``n_skipped`` counts them.
+    """
+
+    fairlearn_version: str
+    aif360_version: str
+    n_compared: int
+    n_skipped: int
+    max_abs_difference: float
+    tolerance: float = 1e-9
+    largest_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RunInfo:
     created: str
     seed: int
@@ -192,6 +212,7 @@ class RunInfo:
     ece_bins: int = 10
     interval_method: str | None = None
     package_versions: Mapping[str, str] = field(default_factory=dict)
+    cross_check: CrossCheck | None = None
 
 
 @dataclass(frozen=True)

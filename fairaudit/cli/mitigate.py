@@ -13,8 +13,8 @@ HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
     "threshold adjustment), re-audit each on the held-out test split and compare with the "
     "baseline: per-group metrics with confidence intervals, a performance-fairness trade-off "
-    "plot, and a do-no-harm table that flags groups whose sensitivity or AUC fell (levelling "
-    "down). Writes comparison.json, comparison.html, comparison.md (and thresholds.json, "
+    "plot, and a do-no-harm table that flags groups whose sensitivity, PPV or AUC fell or whose "
+    "false-positive rate rose (harm, possible harm, levelling down). Writes comparison.json, comparison.html, comparison.md (and thresholds.json, "
     "fine-tuned checkpoints) to --out.\n\n"
     "With --predictions (any model) only threshold adjustment applies; thresholds are fitted on "
     "the validation rows and judged on the test rows.\n\n"
@@ -36,7 +36,7 @@ def mitigate_command(
     val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race)."),
-    method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold (comma-separated) or all."),
+    method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold, threshold-fairlearn (comma-separated) or all (the first four). threshold-fairlearn runs fairlearn's randomised ThresholdOptimizer as a reference variant."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
@@ -99,10 +99,15 @@ def mitigate_command(
     )
     files = write_outputs(result, out)
     if not quiet:
-        err(result.comparison.to_markdown().rstrip())
+        err(result.comparison.to_markdown(warnings=False).rstrip())
         for v in result.comparison.variants:
-            if v.verdict in ("harm", "levelling down"):
+            if v.harmed:
                 err(f"{v.name}: {v.verdict}; harmed: {', '.join(v.harmed)}")
+            if v.possible_harm:
+                err(f"{v.name}: possible harm (a harmful change whose interval only touches 0): "
+                    f"{', '.join(v.possible_harm)}")
+        for w in result.comparison.warnings:
+            err(f"warning: {w}")
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)

@@ -3,7 +3,8 @@
 Each variant (the baseline model, a fine-tuned model, the baseline with per-group thresholds)
 is audited by :func:`fairaudit.api.audit_dataset` on the held-out test split; the comparison
 reads its numbers from those audits and computes one thing of its own: the confidence interval
-of the *change* in each group's sensitivity (TPR) and AUC relative to the baseline.
+of the *change* in each group's sensitivity (TPR), false-positive rate (FPR, i.e. 1 -
+specificity), positive predictive value (PPV) and AUC relative to the baseline.
 
 That interval is a **paired bootstrap**: every replicate resamples the test rows once (whole
 patients when the data has a cluster column) and evaluates both the baseline and the variant on
@@ -11,8 +12,12 @@ that same resample, so the variation the two share (which patients happen to be 
 set) cancels out of the difference. Resampling each audit separately would give intervals of
 the difference that are far too wide. A group is
 
-- **harmed** when the interval of its change in sensitivity or AUC lies entirely below 0;
-- **improved** when an interval lies entirely above 0 (and it was not harmed on the other);
+- **harmed** when the interval of a change lies entirely on the harmful side of 0 (sensitivity,
+  PPV or AUC fell; FPR rose, i.e. specificity fell);
+- **possible harm** when the change is harmful and its interval reaches 0 only at its end (e.g.
+  TPR 0.85 -> 0.70 with interval [-0.333, 0.000]: no resample showed an improvement, the
+  interval merely touches 0);
+- **improved** when an interval lies entirely on the beneficial side;
 - otherwise unchanged within the noise; groups too small to judge in either audit are
   ``insufficient`` and never counted as unharmed evidence.
 
@@ -39,8 +44,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
     from fairaudit.result import AuditResult
 
-CHANGE_METRICS = ("tpr", "auc")
-"""Metrics whose fall is harm: sensitivity (missed diagnoses) and AUC (ranking quality)."""
+CHANGE_METRICS = ("tpr", "fpr", "ppv", "auc")
+"""Metrics judged for harm: sensitivity (missed diagnoses), FPR (false alarms; a rise is a fall
+in specificity), PPV (how often a positive call is right) and AUC (ranking quality)."""
+
+HARMFUL_DIRECTION = {"tpr": -1, "fpr": 1, "ppv": -1, "auc": -1}
+"""Sign of a harmful change of each metric: a fall (-1) or a rise (+1)."""
+
+TOUCH_TOLERANCE = 1e-12
+"""An interval end this close to 0 "touches" 0 (possible harm)."""
 
 GAP_CRITERION = "equalized_odds_difference"
 
@@ -65,6 +77,10 @@ class Variant:
     provenance : dict
         Checkpoint path and hash, hyper-parameters, validation selection: copied into the output.
     model_sha256 : str, optional
+    decisions_only : bool
+        The variant outputs decisions, not scores (fairlearn's randomised
+        ``ThresholdOptimizer``): ``scores`` are its 0/1 decisions with ``threshold`` 0.5, and
+        its AUC, which would be that of the decisions, is neither judged nor summarised.
     """
 
     name: str
@@ -74,6 +90,7 @@ class Variant:
     method: str = "none"
     provenance: Mapping[str, Any] = field(default_factory=dict)
     model_sha256: str | None = None
+    decisions_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ class GroupChange:
     after: float | None
     change: float | None
     ci: tuple[float, float] | None
-    status: str  # "harmed" | "improved" | "unchanged" | "insufficient"
+    status: str  # "harmed" | "possible harm" | "improved" | "unchanged" | "insufficient"
 
 
 @dataclass(frozen=True)
@@ -113,10 +130,11 @@ class VariantSummary:
     fnr_gap: float | None
     fnr_gap_ci: tuple[float, float] | None
     accuracy: float | None
-    verdict: str  # "baseline" | "no harm detected" | "harm" | "levelling down"
+    verdict: str  # "baseline" | "no harm detected" | "possible harm" | "harm" | "levelling down"
     gaps_over: str = "all groups"  # or "sufficient groups only"
     harmed: tuple[str, ...] = ()
     improved: tuple[str, ...] = ()
+    possible_harm: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -130,6 +148,7 @@ class Comparison:
     changes: tuple[GroupChange, ...]
     audits: Mapping[str, AuditResult]
     settings: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def variant(self, name: str) -> VariantSummary:
         for v in self.variants:
@@ -152,6 +171,7 @@ class Comparison:
                 "baseline": self.baseline,
                 "attribute": self.attribute,
                 "settings": dict(self.settings),
+                "warnings": list(self.warnings),
                 "variants": [asdict(v) for v in self.variants],
                 "do_no_harm": [asdict(c) for c in self.changes],
                 "audits": {name: a.to_dict() for name, a in self.audits.items()},
@@ -161,8 +181,11 @@ class Comparison:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
-    def to_markdown(self) -> str:
-        """The trade-off table (what docs/mitigation.md shows), one row per variant."""
+    def to_markdown(self, *, warnings: bool = True) -> str:
+        """The trade-off table (what docs/mitigation.md shows), one row per variant.
+
+        ``warnings=False`` leaves out the warning lines (the CLI prints them on their own).
+        """
         head = (
             f"| variant | overall AUC | worst-group AUC ({self.attribute}) | FNR gap | "
             "equalised-odds gap | do no harm |\n|---|---|---|---|---|---|\n"
@@ -181,20 +204,30 @@ class Comparison:
         if any(v.gaps_over != "all groups" for v in self.variants):
             note = ("\n† over the groups large enough to judge; at least one group is "
                     "insufficient, so the criterion itself is 'insufficient'.\n")
-        return head + "\n".join(rows) + "\n" + note
+        warn = "".join(f"\nWarning: {w}\n" for w in self.warnings) if warnings else ""
+        return head + "\n".join(rows) + "\n" + note + warn
 
 
 def _verdict_text(v: VariantSummary, attribute: str) -> str:
-    # The targeted attribute's harmed groups by name; the others as a count (JSON has them all).
-    prefix = f"{attribute}="
-    own = [h[len(prefix):] for h in v.harmed if h.startswith(prefix)]
-    rest = len(v.harmed) - len(own)
+    # The targeted attribute's groups by name; the others as a count (JSON has them all).
     text = v.verdict
-    if own:
-        text += ": " + ", ".join(own)
-    if rest:
-        text += f"{';' if own else ':'} {rest} more in other attributes"
+    harmed = _named(v.harmed, attribute)
+    if harmed:
+        text += ": " + harmed
+    possible = _named(v.possible_harm, attribute)
+    if possible:
+        text += ("; possible harm: " if v.harmed else ": ") + possible
     return text
+
+
+def _named(entries: tuple[str, ...], attribute: str) -> str:
+    prefix = f"{attribute}="
+    own = [h[len(prefix):] for h in entries if h.startswith(prefix)]
+    rest = len(entries) - len(own)
+    parts = [", ".join(own)] if own else []
+    if rest:
+        parts.append(f"{rest} more in other attributes")
+    return "; ".join(parts)
 
 
 def _num(value: float | None, ci: tuple[float, float] | None) -> str:
@@ -248,6 +281,18 @@ def _weighted_tpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
         return (pos * dec[y == 1]).sum(axis=1) / pos.sum(axis=1)
 
 
+def _weighted_fpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    neg = w[:, y == 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (neg * dec[y == 0]).sum(axis=1) / neg.sum(axis=1)
+
+
+def _weighted_ppv(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    called = w * dec
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (called * (y == 1)).sum(axis=1) / called.sum(axis=1)
+
+
 def _weighted_auc(w: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Mann-Whitney AUC (ties count 1/2) with row multiplicities ``w`` (r, n), vectorised."""
     order = np.argsort(s, kind="mergesort")
@@ -258,6 +303,46 @@ def _weighted_auc(w: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray:
     below = np.cumsum(neg, axis=1) - neg
     with np.errstate(invalid="ignore", divide="ignore"):
         return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _metric_value(metric: str, w: np.ndarray, y: np.ndarray, dec: np.ndarray,
+                  scores: np.ndarray) -> np.ndarray:
+    """One change metric per resample (rows of ``w``) from decisions or scores."""
+    if metric == "auc":
+        return _weighted_auc(w, y, scores)
+    fn = {"tpr": _weighted_tpr, "fpr": _weighted_fpr, "ppv": _weighted_ppv}[metric]
+    return fn(w, y, dec)
+
+
+def change_status(metric: str, change: float | None, ci: tuple[float, float] | None,
+                  sufficient: bool) -> str:
+    """Do-no-harm status of one change (see the module docstring).
+
+    Parameters
+    ----------
+    metric : str
+        One of :data:`CHANGE_METRICS`; its harmful direction is :data:`HARMFUL_DIRECTION`.
+    change : float or None
+        Variant minus baseline on the full test set.
+    ci : (float, float) or None
+        Paired bootstrap interval of the change.
+    sufficient : bool
+        The group is large enough to judge in both audits.
+    """
+    if not sufficient or change is None:
+        return "insufficient"
+    sign = HARMFUL_DIRECTION[metric]
+    if ci is None:
+        return "unchanged"
+    # Map to "harm is positive": the harmful end is then ``hi`` and the near end ``lo``.
+    lo, hi = sorted((sign * ci[0], sign * ci[1]))
+    if lo > TOUCH_TOLERANCE:
+        return "harmed"
+    if hi < -TOUCH_TOLERANCE:
+        return "improved"
+    if sign * change > TOUCH_TOLERANCE and abs(lo) <= TOUCH_TOLERANCE:
+        return "possible harm"
+    return "unchanged"
 
 
 def _partitions(dataset: AuditDataset, intersections: bool) -> list[tuple[str, np.ndarray]]:
@@ -284,7 +369,7 @@ def paired_changes(
     intersections: bool = True,
     chunk: int = 100,
 ) -> list[GroupChange]:
-    """Change of every group's TPR and AUC (variant - baseline) with paired bootstrap CIs.
+    """Change of every group's TPR, FPR, PPV and AUC (variant - baseline) with paired CIs.
 
     Every replicate draws one resample of the test rows (patients, when ``dataset.clusters`` is
     set) and evaluates the baseline and all variants on it. Point changes are on the full test
@@ -311,8 +396,9 @@ def paired_changes(
         for k, (_, _, rows) in enumerate(cells):
             wk, yk = w[:, rows], y[rows]
             for name in names_all:
-                reps[(name, k, "tpr")].append(_weighted_tpr(wk, yk, dec[name][rows]))
-                reps[(name, k, "auc")].append(_weighted_auc(wk, yk, scores[name][rows]))
+                for metric in CHANGE_METRICS:
+                    reps[(name, k, metric)].append(
+                        _metric_value(metric, wk, yk, dec[name][rows], scores[name][rows]))
         done += r
 
     ones = np.ones((1, n))
@@ -321,10 +407,12 @@ def paired_changes(
         for k, (attr, g, rows) in enumerate(cells):
             statuses = {audits[x.name].group(attr, g).status for x in (baseline, v)}
             for metric in CHANGE_METRICS:
-                fn = _weighted_tpr if metric == "tpr" else _weighted_auc
-                arg = dec if metric == "tpr" else scores
-                before = float(fn(ones[:, rows], y[rows], arg[baseline.name][rows])[0])
-                after = float(fn(ones[:, rows], y[rows], arg[v.name][rows])[0])
+                if metric == "auc" and v.decisions_only:
+                    continue
+                before, after = (
+                    float(_metric_value(metric, ones[:, rows], y[rows], dec[x][rows], scores[x][rows])[0])
+                    for x in (baseline.name, v.name)
+                )
                 change = after - before if math.isfinite(before) and math.isfinite(after) else None
                 ci = None
                 if n_bootstrap >= 2 and change is not None:
@@ -334,14 +422,7 @@ def paired_changes(
                     lo, hi, _ = percentile_ci(diff[:, None], confidence_level)
                     if math.isfinite(lo[0]) and math.isfinite(hi[0]):
                         ci = (float(lo[0]), float(hi[0]))
-                if statuses != {"ok"} or change is None:
-                    status = "insufficient"
-                elif ci is not None and ci[1] < 0:
-                    status = "harmed"
-                elif ci is not None and ci[0] > 0:
-                    status = "improved"
-                else:
-                    status = "unchanged"
+                status = change_status(metric, change, ci, statuses == {"ok"})
                 out.append(
                     GroupChange(
                         variant=v.name, attribute=attr, group=g, metric=metric,
@@ -444,19 +525,20 @@ def compare_variants(
     summaries = []
     base_gap = _criterion(audits[base.name], attribute, GAP_CRITERION)[0]
     for v in variants:
-        harmed = tuple(sorted({f"{c.attribute}={c.group} ({c.metric})" for c in changes
-                               if c.variant == v.name and c.status == "harmed"}))
-        improved = tuple(sorted({f"{c.attribute}={c.group} ({c.metric})" for c in changes
-                                 if c.variant == v.name and c.status == "improved"}))
+        harmed, improved, possible = (
+            tuple(sorted({f"{c.attribute}={c.group} ({c.metric})" for c in changes
+                          if c.variant == v.name and c.status == status}))
+            for status in ("harmed", "improved", "possible harm")
+        )
         if v is base:
             verdict = "baseline"
         elif not harmed:
-            verdict = "no harm detected"
+            verdict = "possible harm" if possible else "no harm detected"
         else:
             gap = _criterion(audits[v.name], attribute, GAP_CRITERION)[0]
             narrowed = gap is not None and base_gap is not None and gap < base_gap
             verdict = "levelling down" if narrowed else "harm"
-        summaries.append(_summary(v, audits[v.name], attribute, verdict, harmed, improved))
+        summaries.append(_summary(v, audits[v.name], attribute, verdict, harmed, improved, possible))
 
     return Comparison(
         baseline=base.name,
@@ -470,7 +552,9 @@ def compare_variants(
             "seed": seed,
             "bootstrap_unit": "patient" if test.clusters is not None else "row",
             "change_interval": "paired percentile bootstrap over the same test resamples",
-            "harm_rule": "harmed when the CI of the change in TPR or AUC lies below 0",
+            "harm_rule": ("harmed when the CI of the change lies entirely on the harmful side of 0 "
+                          "(TPR, PPV or AUC fell; FPR rose, i.e. specificity fell); possible harm "
+                          "when the change is harmful and the CI only touches 0"),
             "test_data": test.source,
             "test_sha256": test.sha256,
             "min_group_size": min_group_size,
@@ -506,16 +590,16 @@ def _worst(result: AuditResult, attribute: str, metric: str) -> tuple[float | No
 
 def _summary(
     v: Variant, result: AuditResult, attribute: str, verdict: str,
-    harmed: tuple[str, ...], improved: tuple[str, ...],
+    harmed: tuple[str, ...], improved: tuple[str, ...], possible: tuple[str, ...] = (),
 ) -> VariantSummary:
     if attribute not in result.audited_attributes:
         raise ConfigError(
             f"attribute '{attribute}' is not audited; audited: {', '.join(result.audited_attributes)}."
         )
-    auc = result.overall.metrics.get("auc")
+    auc = None if v.decisions_only else result.overall.metrics.get("auc")
     tpr = result.overall.metrics.get("tpr")
     acc = result.overall.metrics.get("accuracy")
-    w_auc, w_auc_ci, w_auc_g = _worst(result, attribute, "auc")
+    w_auc, w_auc_ci, w_auc_g = (None, None, None) if v.decisions_only else _worst(result, attribute, "auc")
     w_tpr, w_tpr_ci, w_tpr_g = _worst(result, attribute, "tpr")
     eo, eo_ci = _criterion(result, attribute, GAP_CRITERION)
     # TPR and FNR differences are equal: FNR = 1 - TPR in every group.
@@ -533,7 +617,7 @@ def _summary(
         equalized_odds_difference=eo, equalized_odds_difference_ci=eo_ci,
         fnr_gap=fnr, fnr_gap_ci=fnr_ci, accuracy=acc.value if acc else None,
         verdict=verdict, gaps_over="all groups" if complete else "sufficient groups only",
-        harmed=harmed, improved=improved, provenance=dict(v.provenance),
+        harmed=harmed, improved=improved, possible_harm=possible, provenance=dict(v.provenance),
     )
 
 
@@ -541,8 +625,10 @@ __all__ = [
     "CHANGE_METRICS",
     "Comparison",
     "GroupChange",
+    "HARMFUL_DIRECTION",
     "Variant",
     "VariantSummary",
+    "change_status",
     "compare_variants",
     "decisions",
     "paired_changes",

@@ -29,7 +29,9 @@ exact randomised solution (computed here from the groups' ROC convex hulls, as f
 as fair as determinism allows without giving up accuracy relative to the randomised optimum.
 
 The decision rule is ``score >= threshold`` (as in ``fairaudit audit``). Candidate thresholds
-lie half-way between consecutive distinct validation scores of a group.
+lie half-way between consecutive distinct validation scores of a group, and by default every
+one of them is a candidate (the search is exact; sorting the scores makes it cheap: under a
+second for 2,000 validation rows in six groups).
 """
 
 from __future__ import annotations
@@ -325,9 +327,11 @@ class GroupThresholdOptimizer:
     default_threshold : float, optional
         Threshold for unfitted and unseen groups. By default it is fitted the same way on all
         validation rows pooled (one group).
-    max_candidates : int, default 512
-        Candidate thresholds per group (all distinct-score cuts when fewer); keeps large
-        validation sets fast.
+    max_candidates : int, optional
+        ``None`` (default): every cut between distinct validation scores is a candidate, so the
+        optimum is exact. An integer thins each group's cuts to that many, evenly spaced in
+        rank (faster on very large validation sets, but the optimum found can be slightly
+        worse); the file's provenance records which was used.
 
     Attributes
     ----------
@@ -339,6 +343,9 @@ class GroupThresholdOptimizer:
         Per group: n, n_pos, n_neg, threshold, tpr, fpr (on validation), fitted, reason.
     gap_ : dict
         Validation ``tpr_difference`` and ``fpr_difference`` over the fitted groups.
+    gap_all_groups_ : dict
+        The same over every group with the rate defined, unfitted (small) groups included at
+        the default threshold: the gap a user of the file actually sees on validation.
     performance_ : float
         The maximised performance on validation (fitted groups at their thresholds, others at
         the default).
@@ -354,7 +361,7 @@ class GroupThresholdOptimizer:
         min_positives: int = 10,
         min_negatives: int = 10,
         default_threshold: float | None = None,
-        max_candidates: int | None = 512,
+        max_candidates: int | None = None,
     ) -> None:
         self.objective = objective
         self.tolerance = tolerance
@@ -476,10 +483,11 @@ class GroupThresholdOptimizer:
         self.thresholds_ = thresholds
         self.default_ = default
         self.validation_ = validation
-        self.gap_ = {
-            "tpr_difference": (max(tprs) - min(tprs)) if tprs else None,
-            "fpr_difference": (max(fprs) - min(fprs)) if fprs else None,
-        }
+        self.gap_ = _gap(tprs, fprs)
+        self.gap_all_groups_ = _gap(
+            [v["tpr"] for v in validation.values() if v["tpr"] is not None],
+            [v["fpr"] for v in validation.values() if v["fpr"] is not None],
+        )
         correct = decision == (labels == 1)
         if self.performance == "accuracy":
             self.performance_ = float(correct.mean())
@@ -650,7 +658,11 @@ class GroupThresholdOptimizer:
             "sensitivity_floor": None if self.sensitivity_floor is None else float(self.sensitivity_floor),
             "performance": self.performance,
             "validation_performance": self.performance_,
-            "validation_gap": dict(self.gap_),
+            "validation_gap": {**self.gap_, "over": "fitted groups"},
+            "validation_gap_all_groups": {**self.gap_all_groups_, "over": "all groups"},
+            "candidates": ("every cut between distinct validation scores (exact)"
+                           if self.max_candidates is None
+                           else f"at most {int(self.max_candidates)} cuts per group (thinned)"),
             "fitted_on": fitted_on,
             "data_sha256": data_sha256,
             "n_validation": self.n_validation_,
@@ -666,6 +678,13 @@ class GroupThresholdOptimizer:
             default=float(self.default_),
             provenance=provenance,
         )
+
+
+def _gap(tprs: list[float], fprs: list[float]) -> dict[str, float | None]:
+    return {
+        "tpr_difference": (max(tprs) - min(tprs)) if tprs else None,
+        "fpr_difference": (max(fprs) - min(fprs)) if fprs else None,
+    }
 
 
 def _upper_hull(fpr: np.ndarray, tpr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -736,6 +755,51 @@ def _check_scores_labels(scores: Any, y: Any | None, n: int) -> tuple[np.ndarray
     return s, labels.astype(np.int8)
 
 
+def fitted_rows_overlap(provenance: Mapping[str, Any], data_sha256: str) -> str | None:
+    """A warning when audited rows include the rows a thresholds file was fitted on.
+
+    Parameters
+    ----------
+    provenance : dict
+        The file's provenance; ``fitted_rows`` records the fitted data file's SHA-256 and which
+        of its rows were used (``selection``: ``"all rows"``, ``"split"`` with
+        ``split_column`` and ``split_values``, or ``"random"``). Older files only have
+        ``data_sha256``.
+    data_sha256 : str
+        The audited data's hash: the file's SHA-256, followed by ``":COLUMN=VALUE"`` when one
+        split of it is audited (``fairaudit audit --split-column COLUMN --split VALUE``).
+
+    Returns
+    -------
+    str or None
+        The warning, or None when the audited rows are not (or cannot be seen to be) the
+        fitted ones.
+    """
+    file_sha, _, selection = str(data_sha256).partition(":")
+    audited_col, _, audited_value = selection.partition("=")
+    fitted = provenance.get("fitted_rows")
+    if not isinstance(fitted, Mapping):
+        legacy = str(provenance.get("data_sha256") or "")
+        fitted = {"data_sha256": legacy.partition(":")[0],
+                  "selection": "all rows" if ":" not in legacy else "unknown"}
+    if not fitted.get("data_sha256") or fitted["data_sha256"] != file_sha:
+        return None
+    how = fitted.get("selection")
+    if how == "split" and selection and audited_col == fitted.get("split_column"):
+        values = {str(v).strip().lower() for v in fitted.get("split_values") or ()}
+        if audited_value.strip().lower() not in values:
+            return None
+    n = fitted.get("n_rows")
+    rows = f"the {n} rows" if isinstance(n, int) else "the rows"
+    certain = how in ("all rows", "split") and (not selection or how == "all rows"
+                                                or audited_col == fitted.get("split_column"))
+    verb = "include" if certain or not selection else "may include"
+    where = provenance.get("fitted_on") or "the same data file"
+    return (f"the audited rows {verb} {rows} the group thresholds were fitted on ({where}); "
+            "their metrics are optimistic. Audit held-out rows instead (e.g. --split-column "
+            "split --split test).")
+
+
 def dataset_groups(dataset: AuditDataset, attributes: str | Sequence[str]) -> tuple[np.ndarray, str]:
     """Group name per row of an :class:`AuditDataset` for one attribute or an intersection."""
     attrs = [attributes] if isinstance(attributes, str) else list(attributes)
@@ -793,4 +857,5 @@ __all__ = [
     "GroupThresholds",
     "dataset_groups",
     "fit_group_thresholds",
+    "fitted_rows_overlap",
 ]

@@ -44,8 +44,12 @@ FINE_TUNE_DEFAULTS: Mapping[str, Any] = {"epochs": 10, "lr": 5e-4}
 MITIGATION_KEYS = ("step_size", "adjustment", "stratify_by_label", "min_group_events")
 
 
-def resolve_cohort(data: str | Path) -> dict[str, Path]:
-    """The train / validation / test manifests of a cohort folder (or of one of its files)."""
+def resolve_cohort(data: str | Path, *, need_train: bool = True) -> dict[str, Path]:
+    """The train / validation / test manifests of a cohort folder (or of one of its files).
+
+    ``need_train=False`` (threshold adjustment alone, which uses only validation and test)
+    does not require the training split; it is returned when present.
+    """
     p = Path(data)
     folder = p if p.is_dir() else p.parent
     if not p.exists():
@@ -56,11 +60,14 @@ def resolve_cohort(data: str | Path) -> dict[str, Path]:
             if (folder / name).is_file():
                 found[split] = folder / name
                 break
-    missing = [s for s in SPLIT_FILES if s not in found]
+    needed = [s for s in SPLIT_FILES if need_train or s != "train"]
+    missing = [s for s in needed if s not in found]
     if missing:
+        what = ("the training-time methods need train.csv, validation.csv and test.csv"
+                if need_train else "threshold adjustment needs validation.csv and test.csv")
         raise InputError(
-            f"cohort folder '{folder}' lacks the {', '.join(missing)} split(s); the training-time "
-            "methods need train.csv, validation.csv and test.csv (as 'fairaudit sample-data' writes)."
+            f"cohort folder '{folder}' lacks the {', '.join(missing)} split(s); {what} "
+            "(as 'fairaudit sample-data' writes)."
         )
     return found
 
@@ -193,10 +200,11 @@ def training_variants(
     from fairaudit.models.checkpoint import load_model, save_model
     from fairaudit.models.training import TrainSettings
 
-    paths = resolve_cohort(data)
+    need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
+    paths = resolve_cohort(data, need_train=need_train)
     split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
-             for name, p in paths.items()}
-    train, val, test = split["train"], split["validation"], split["test"]
+             for name, p in paths.items() if need_train or name != "train"}
+    train, val, test = split.get("train"), split["validation"], split["test"]
     tgt = _target(target, test)
     predictor = load_model(model)
 
@@ -223,7 +231,7 @@ def training_variants(
     checkpoints: dict[str, Path] = {}
     out = Path(out_dir)
     for method in methods:
-        if method == "threshold":
+        if method in ("threshold", "threshold-fairlearn"):
             continue
         progress(f"fine-tuning with {method} ({settings.epochs} epochs at most)")
         tuned, prov = fine_tune_method(method, predictor, train, val, target=tgt, settings=settings,
@@ -245,6 +253,13 @@ def training_variants(
         tv, gt = threshold_variant(val, base_val, base_test, target=tgt, base_threshold=base_thr,
                                    settings=threshold_settings, model_sha256=predictor.sha256)
         variants.append(tv)
+    if "threshold-fairlearn" in methods:
+        from fairaudit.mitigation.fairlearn_reference import fairlearn_variant
+
+        progress("fitting fairlearn's ThresholdOptimizer on validation (reference)")
+        variants.append(fairlearn_variant(val, base_val, test, base_test, target=tgt,
+                                          settings=threshold_settings, seed=seed,
+                                          model_sha256=predictor.sha256))
     return variants, gt, checkpoints, test, tgt
 
 

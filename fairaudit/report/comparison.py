@@ -18,10 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.mitigation.compare import Comparison, GroupChange, VariantSummary
 
 TEMPLATE = "comparison.html.j2"
-METRIC_LABELS = {"tpr": "Sensitivity (TPR)", "auc": "AUC"}
+METRIC_LABELS = {"tpr": "Sensitivity (TPR)", "fpr": "False-positive rate (FPR)", "ppv": "PPV",
+                 "auc": "AUC"}
 VERDICT_STATUS = {
     "baseline": "not_run",
     "no harm detected": "pass",
+    "possible harm": "inconclusive",
     "harm": "fail",
     "levelling down": "fail",
 }
@@ -143,12 +145,12 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
             "change_sort": "" if c.change is None else repr(c.change),
             "ci": fmt_ci(c.ci),
             "status": c.status,
-            "badge": {"harmed": "fail", "improved": "pass", "unchanged": "not_run",
-                      "insufficient": "insufficient"}[c.status],
+            "badge": {"harmed": "fail", "possible harm": "inconclusive", "improved": "pass",
+                      "unchanged": "not_run", "insufficient": "insufficient"}[c.status],
             "target": c.attribute == attr,
         })
     # Harm first, then the targeted attribute, then the rest in audit order.
-    order = {"harmed": 0, "improved": 1, "unchanged": 2, "insufficient": 3}
+    order = {"harmed": 0, "possible harm": 1, "improved": 2, "unchanged": 3, "insufficient": 4}
     harm_rows.sort(key=lambda r: (order[r["status"]], not r["target"]))
 
     group_tables = []

@@ -351,5 +351,9 @@ def _repro(result: AuditResult) -> list[dict[str, str]]:
         ("Data SHA-256", run.data_sha256),
         ("Model SHA-256", run.model_sha256 or "— (predictions file)"),
     ]
+    if run.cross_check is not None:
+        from fairaudit.crosscheck import describe
+
+        rows.append(("Cross-check", describe(run.cross_check)))
     rows += [(f"Package: {k}", v) for k, v in sorted(run.package_versions.items())]
     return [{"key": k, "value": v} for k, v in rows]

@@ -134,3 +134,61 @@ def test_html_is_self_contained_and_escapes_group_names() -> None:
     assert html.count("data:image/svg+xml;base64,") == 3
     for section in ("variants", "tradeoff", "harm", "groups", "settings"):
         assert f'id="{section}"' in html
+
+
+@pytest.mark.parametrize(
+    ("metric", "change", "ci", "status"),
+    [
+        ("tpr", -0.15, (-0.333, 0.0), "possible harm"),  # the interval touches 0
+        ("tpr", -0.15, (-0.333, -0.01), "harmed"),
+        ("tpr", -0.15, (-0.333, 0.02), "unchanged"),
+        ("tpr", 0.0, (0.0, 0.0), "unchanged"),
+        ("fpr", 0.4, (0.2, 0.6), "harmed"),  # a rise in FPR is a fall in specificity
+        ("fpr", 0.1, (0.0, 0.3), "possible harm"),
+        ("fpr", -0.2, (-0.3, -0.1), "improved"),
+        ("ppv", -0.1, (-0.2, -0.05), "harmed"),
+        ("auc", 0.05, (0.01, 0.09), "improved"),
+    ],
+)
+def test_change_status_judges_each_metric_in_its_harmful_direction(metric, change, ci, status) -> None:
+    from fairaudit.mitigation.compare import change_status
+
+    assert change_status(metric, change, ci, True) == status
+    assert change_status(metric, change, ci, False) == "insufficient"
+
+
+def test_a_rise_in_false_positives_is_harm() -> None:
+    frame = _cohort(2000, seed=7)
+    test = from_frame(frame, label="y", sensitive="group", score="score")
+    s = frame["score"].to_numpy()
+    is_a = (frame["group"] == "A").to_numpy()
+    # Group A's threshold effectively drops a lot: more true positives, far more false alarms.
+    lowered = np.where(is_a, np.minimum(1.0, s * 3.0), s)
+    cmp = compare_variants(test, [Variant("baseline", s, 0.5), Variant("lower A", lowered, 0.5)],
+                           n_bootstrap=200, seed=1)
+    v = cmp.variant("lower A")
+    (fpr,) = [c for c in cmp.changes_of("lower A") if c.group == "A" and c.metric == "fpr"]
+    assert fpr.change > 0.1 and fpr.status == "harmed"
+    assert "group=A (fpr)" in v.harmed and v.verdict in ("harm", "levelling down")
+    assert "group=A (tpr)" in v.improved
+
+
+def test_a_drop_whose_interval_touches_zero_is_possible_harm_and_listed() -> None:
+    frame = _cohort(1500, seed=11)
+    test = from_frame(frame, label="y", sensitive="group", score="score")
+    s = frame["score"].to_numpy()
+    # Exactly one positive of group B falls below the threshold: TPR can only fall in every
+    # resample, and resamples without that row show no change, so the interval ends at 0.
+    rows = np.flatnonzero((frame["group"] == "B").to_numpy() & (frame["y"] == 1).to_numpy() & (s >= 0.5))
+    moved = s.copy()
+    moved[rows[0]] = 0.1
+    cmp = compare_variants(test, [Variant("baseline", s, 0.5), Variant("one miss", moved, 0.5)],
+                           n_bootstrap=400, seed=2)
+    (c,) = [c for c in cmp.changes_of("one miss") if c.group == "B" and c.metric == "tpr"]
+    assert c.change < 0 and c.ci[1] == 0.0 and c.ci[0] < 0
+    assert c.status == "possible harm"
+    v = cmp.variant("one miss")
+    assert v.verdict == "possible harm" and "group=B (tpr)" in v.possible_harm
+    assert "| possible harm: " in cmp.to_markdown() and "B (tpr)" in cmp.to_markdown()
+    html = __import__("fairaudit.report.comparison", fromlist=["x"]).render_comparison_html(cmp)
+    assert "possible harm" in html
