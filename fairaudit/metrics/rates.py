@@ -107,43 +107,49 @@ def binned_auc(count: np.ndarray) -> np.ndarray:
     return _div(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
 
 
-def calibration_metrics(
+def calibration_sums(
     count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, ece_bin: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Brier score and ECE (equal-width bins) from per-cell sums, exact at the point estimate."""
-    n = count.sum(axis=(-2, -1))
-    pos = count[..., 1, :].sum(axis=-1)
-    sq = ssq.sum(axis=(-2, -1))
-    s_pos = ssum[..., 1, :].sum(axis=-1)
-    brier = _div(sq - 2.0 * s_pos + pos, n)
-    # Per ECE bin: observed positives minus summed scores; ECE = sum |.| / n.
+) -> np.ndarray:
+    """The sums Brier and ECE need, per group: (..., G, 2 + 2 x ECE_BINS).
+
+    Columns: squared scores, scores of positives, then per ECE bin the positives and the
+    summed scores. Sums add over groups, so fine groups are reduced to these few numbers
+    *before* they are summed into attributes and intersections.
+    """
     onehot = np.zeros((ece_bin.shape[0], ECE_BINS))
     onehot[np.arange(ece_bin.shape[0]), ece_bin] = 1.0
-    obs = count[..., 1, :] @ onehot
-    pred = ssum.sum(axis=-2) @ onehot
-    ece = _div(np.abs(obs - pred).sum(axis=-1), n)
-    return {"brier": brier, "ece": ece}
+    return np.concatenate([
+        ssq.sum(axis=(-2, -1))[..., None],
+        ssum[..., 1, :].sum(axis=-1)[..., None],
+        count[..., 1, :] @ onehot,
+        ssum.sum(axis=-2) @ onehot,
+    ], axis=-1)
+
+
+def calibration_metrics(sums: np.ndarray, n: np.ndarray, pos: np.ndarray) -> dict[str, np.ndarray]:
+    """Brier score and ECE (equal-width bins) from :func:`calibration_sums`, exact at the
+    point estimate. ECE = sum over bins of |positives - summed scores| / n."""
+    brier = _div(sums[..., 0] - 2.0 * sums[..., 1] + pos, n)
+    obs, pred = sums[..., 2:2 + ECE_BINS], sums[..., 2 + ECE_BINS:]
+    return {"brier": brier, "ece": _div(np.abs(obs - pred).sum(axis=-1), n)}
 
 
 def group_metrics(
     count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, cells: CellTable,
     part: Partition | np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """All metrics of every group of ``part`` (a partition or stacked 0/1 matrix) from
+    """All metrics of every group of ``part`` (anything :func:`group_matrix` takes) from
     fine-cell arrays (..., F, 2, B)."""
     fine_axis = count.ndim - 3
+    part = group_matrix(part)
     conf = aggregate(fine_confusion(count, cells.above), part, fine_axis)
-    c = aggregate(count, part, fine_axis)
     out = confusion_metrics(conf)
-    out["auc"] = binned_auc(c)
-    out.update(
-        calibration_metrics(
-            c, aggregate(ssum, part, fine_axis), aggregate(ssq, part, fine_axis), cells.ece_bin
-        )
-    )
+    out["auc"] = binned_auc(aggregate(count, part, fine_axis))
     out["_n"] = conf.sum(axis=(-2, -1))
     out["_pos"] = conf[..., 1, :].sum(axis=-1)
     out["_neg"] = conf[..., 0, :].sum(axis=-1)
+    sums = aggregate(calibration_sums(count, ssum, ssq, cells.ece_bin), part, fine_axis)
+    out.update(calibration_metrics(sums, out["_n"], out["_pos"]))
     return out
 
 
