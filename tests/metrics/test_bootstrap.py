@@ -1,0 +1,69 @@
+"""The resamplers: the patient bootstrap over patient types equals resampling patients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci
+from fairaudit.metrics.cells import build_cells
+
+
+def _cells(seed: int = 0, n: int = 3000, clusters: int = 1200):
+    rng = np.random.default_rng(seed)
+    cl = np.unique(rng.integers(0, clusters, n), return_inverse=True)[1]  # codes 0..C-1
+    y = rng.integers(0, 2, n)
+    s = rng.random(n)
+    g = rng.integers(0, 2, (n, 1))
+    return build_cells(y, s, g, 0.5, n_quantiles=4), y, cl
+
+
+def test_patient_types_merge_interchangeable_patients():
+    cells, y, cl = _cells()
+    boot = ClusterBootstrap(cells, y, cl)
+    cell = cells.cell_index(y)
+    signatures = {tuple(sorted(cell[cl == c])) for c in np.unique(cl)}
+    assert boot.n_types == len(signatures) < boot.n_clusters
+
+
+def test_patient_bootstrap_matches_resampling_patients():
+    """Mean and covariance of replicate cell counts agree with the naive patient bootstrap."""
+    cells, y, cl = _cells()
+    boot = ClusterBootstrap(cells, y, cl)
+    r = 20000
+    fast = boot.draw(np.random.default_rng(1), r).reshape(r, -1)
+    cell = cells.cell_index(y)
+    per_patient = np.zeros((boot.n_clusters, fast.shape[1]))
+    np.add.at(per_patient, (cl, cell), 1)
+    rng = np.random.default_rng(2)
+    naive = np.stack([per_patient[rng.integers(0, boot.n_clusters, boot.n_clusters)].sum(0)
+                      for _ in range(5000)])
+    assert fast.sum(axis=1) == pytest.approx(np.full(r, len(y)), rel=0.2)
+    np.testing.assert_allclose(fast.mean(0), naive.mean(0), atol=0.6)
+    np.testing.assert_allclose(np.cov(fast[:, :10].T), np.cov(naive[:, :10].T), atol=6.0)
+
+
+def test_patients_with_identical_studies_widen_the_bootstrap():
+    """Each patient's two studies in one cell: counts vary twice as much as with rows."""
+    cells, y, cl = _cells(n=1500)
+    y2, cl2 = np.concatenate([y, y]), np.concatenate([np.arange(1500), np.arange(1500)])
+    rng = np.random.default_rng(0)
+    s = rng.random(1500)
+    g = rng.integers(0, 2, (1500, 1))
+    doubled = build_cells(y2, np.concatenate([s, s]), np.concatenate([g, g]), 0.5, n_quantiles=4)
+    patient = ClusterBootstrap(doubled, y2, cl2).draw(np.random.default_rng(1), 4000).reshape(4000, -1)
+    rows = RowBootstrap(doubled).draw(np.random.default_rng(2), 4000).reshape(4000, -1)
+    assert patient.var(axis=0).sum() == pytest.approx(2 * rows.var(axis=0).sum(), rel=0.1)
+
+
+def test_percentile_ci_matches_numpy_nanquantile():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 7))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    lo, hi, und = percentile_ci(x, 0.9, max_undefined=0.5)
+    ref_lo, ref_hi = np.nanquantile(x, [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(lo, ref_lo)
+    np.testing.assert_allclose(hi, ref_hi)
+    np.testing.assert_allclose(und, np.isnan(x).mean(axis=0))
+    lo, hi, _ = percentile_ci(np.full((10, 2), np.nan), 0.9)
+    assert np.isnan(lo).all() and np.isnan(hi).all()
