@@ -18,7 +18,6 @@ from fairaudit.metrics.bootstrap import (
     replicate_chunks,
 )
 from fairaudit.metrics.cells import (
-    ECE_BINS,
     CellTable,
     Partition,
     build_cells,
@@ -26,6 +25,7 @@ from fairaudit.metrics.cells import (
     overall_partition,
 )
 from fairaudit.metrics.criteria import CRITERIA, SUMMARY_METRICS, criterion_values, summary_values
+from fairaudit.metrics.curves import group_curves
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
     aggregate,
@@ -63,7 +63,6 @@ from fairaudit.result import (
     Summary,
 )
 
-CURVE_POINTS = 60
 MAX_FINE_FOR_WINS = 256
 
 
@@ -267,7 +266,7 @@ def compute_audit(
         groups=tuple(groups),
         criteria=tuple(_with_q_values(criteria)),
         summaries=tuple(summaries),
-        curves=tuple(c for p in parts for c in _curves(cells, p)),
+        curves=tuple(c for p in parts for c in group_curves(cells, p)),
         intersections=tuple(p.name for p in parts if len(p.attributes) > 1),
         warnings=(),
         bootstrap_unit=est.unit,
@@ -561,45 +560,4 @@ def _with_q_values(criteria: list[Criterion]) -> list[Criterion]:
     out = list(criteria)
     for i, qi in zip(idx, q, strict=True):
         out[i] = dataclasses.replace(out[i], q_value=float(qi))
-    return out
-
-
-def _r(x: np.ndarray) -> tuple[float | None, ...]:
-    x = np.asarray(x, dtype=np.float64)
-    finite = np.isfinite(x)
-    vals = np.round(np.where(finite, x, 0.0), 6).tolist()
-    return tuple(v if ok else None for v, ok in zip(vals, finite.tolist(), strict=True))
-
-
-def _curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
-    count = aggregate(cells.count, p, 0)  # (G, 2, B)
-    ssum = aggregate(cells.ssum, p, 0)
-    left = cells.edges[:-1]
-    n_bins = left.shape[0]
-    pick = np.unique(np.round(np.linspace(0, n_bins - 1, CURVE_POINTS)).astype(int))
-    onehot = np.zeros((n_bins, ECE_BINS))
-    onehot[np.arange(n_bins), cells.ece_bin] = 1.0
-    out = []
-    for gi, g in enumerate(p.groups):
-        neg, pos = count[gi, 0], count[gi, 1]
-        # Rates when the threshold is each bin's left edge (score >= edge is positive).
-        tp = np.cumsum(pos[::-1])[::-1]
-        fp = np.cumsum(neg[::-1])[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tpr = tp / pos.sum() if pos.sum() > 0 else np.full(n_bins, np.nan)
-            fpr = fp / neg.sum() if neg.sum() > 0 else np.full(n_bins, np.nan)
-            n_k = (count[gi].sum(axis=0)) @ onehot
-            obs = (pos @ onehot) / n_k
-            mean_s = (ssum[gi].sum(axis=0) @ onehot) / n_k
-        roc_f = np.concatenate([fpr[pick], [0.0]])
-        roc_t = np.concatenate([tpr[pick], [0.0]])
-        out.append(
-            GroupCurves(
-                attribute=p.name, group=g,
-                roc_fpr=_r(roc_f), roc_tpr=_r(roc_t),
-                reliability_score=_r(mean_s), reliability_observed=_r(obs),
-                reliability_count=tuple(int(v) for v in n_k),
-                thresholds=_r(left[pick]), threshold_tpr=_r(tpr[pick]), threshold_fpr=_r(fpr[pick]),
-            )
-        )
     return out
