@@ -42,7 +42,31 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
     return out
 
 
-def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> str:
+def _group_tables(attr: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """Groups of one attribute; with many groups the flagged first and the rest folded."""
+    header = ["Group", "n", "Prevalence"] + [labels[m] for m in _MD_METRICS] + ["Status"]
+    align = ["---"] + ["--:"] * (len(header) - 2) + ["---"]
+    comp = {r["group"]: r for r in attr["composition"] + attr["composition_folded"]}
+
+    def rows(perf: list[dict[str, Any]]) -> list[list[str]]:
+        return [
+            [escape(r["group"]), _num(r["n"]), _num(comp[r["group"]]["prevalence"])]
+            + [_cell(r["cells"][m]) for m in _MD_METRICS]
+            + [escape(r["status"]) + (f" (flagged: {escape(r['flag'])})" if r["flag"] else "")]
+            for r in perf
+        ]
+
+    out: list[str] = []
+    if attr["performance"] or not attr["performance_folded"]:
+        out += _table(header, rows(attr["performance"]), align) + [""]
+    if attr["performance_folded"]:
+        n = len(attr["performance_folded"])
+        out += ["<details>", f"<summary>{n} more groups within the 99.8% funnel limits (most divergent first)</summary>", ""]
+        out += _table(header, rows(attr["performance_folded"]), align) + ["", "</details>", ""]
+    return out
+
+
+def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fail: bool = False) -> str:
     """Render the verdict, rules, groups, criteria and spread summaries as GitHub Markdown.
 
     Parameters
@@ -50,12 +74,14 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> st
     result
         The audit result.
     suppress_small_cells
-        Show counts from 1 to K-1 as ``<K`` and withhold the numbers of groups with fewer than
-        K rows (0: off).
+        Show counts from 1 to K-1 as ``<K`` (in tables and in every message) and withhold the
+        numbers of groups with fewer than K rows (0: off).
+    no_fail
+        The run used ``--no-fail``: the exit code printed is 0, the process's own.
     """
     from fairaudit.report.context import build_context
 
-    ctx = build_context(result, suppress_small_cells=suppress_small_cells, figures=False)
+    ctx = build_context(result, suppress_small_cells=suppress_small_cells, figures=False, no_fail=no_fail)
     v = ctx["verdict"]
     level = ctx["level_pct"]
     labels = ctx["metric_labels"]
@@ -66,7 +92,8 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> st
     lines += [title, "", v["explanation"], ""]
     if v["rules"]:
         c = v["counts"]
-        lines += [f"{c['pass']} passed, {c['fail']} failed, {c['inconclusive']} inconclusive; exit code {v['exit_code']}.", ""]
+        code = f"exit code {v['exit_code']}" + (" (--no-fail)" if v["no_fail"] else "")
+        lines += [f"{c['pass']} passed, {c['fail']} failed, {c['inconclusive']} inconclusive; {code}.", ""]
         rows = [
             [f"{_ICONS[r['status']]} {r['status_label']}", escape(r["id"]), _num(r["value"]),
              _num(r["ci"]), _num(r["bound"]), escape(r["message"])]
@@ -94,17 +121,7 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> st
         if collapsed:
             lines += ["<details>", f"<summary>Intersection {name}</summary>", ""]
         lines += [f"### {name}", ""]
-        header = ["Group", "n", "Prevalence"] + [labels[m] for m in _MD_METRICS] + ["Status"]
-        comp = {r["group"]: r for r in attr["composition"]}
-        rows = []
-        for r in attr["performance"]:
-            rows.append(
-                [escape(r["group"]), _num(r["n"]), _num(comp[r["group"]]["prevalence"])]
-                + [_cell(r["cells"][m]) for m in _MD_METRICS]
-                + [escape(r["status"])]
-            )
-        lines += _table(header, rows, ["---"] + ["--:"] * (len(header) - 2) + ["---"])
-        lines.append("")
+        lines += _group_tables(attr, labels)
         if attr["criteria"]:
             rows = []
             for c in attr["criteria"]:
@@ -120,7 +137,8 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0) -> st
         if attr["summaries"]:
             rows = [
                 [escape(s["label"]), _num(s["sd"]), _num(s["sd_ci"]), _num(s["ser"]), _num(s["ser_ci"]),
-                 escape(s["worst"])]
+                 escape(s["worst"]) + (f"; {escape(s['worst_insufficient'])}"
+                                       if s["worst_insufficient"] else "")]
                 for s in attr["summaries"]
             ]
             lines += _table(["Metric", "SD", f"{level} CI", "SER", f"{level} CI", "Worst group"], rows,
