@@ -234,7 +234,7 @@ def caterpillar_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
                               color=colour, alpha=0.25 if many else 0.5, linewidth=0.5 if many else 0.9,
                               rasterized=many)
                 if idx:
-                    ax.scatter(idx, [rows[i][0] for i in idx], s=6 if many else 14, color=colour,
+                    ax.scatter(idx, [rows[i][0] for i in idx], s=16 if flag else (6 if many else 14), color=colour,
                                linewidths=0, rasterized=many, label="flagged" if flag else p["interval_kind"])
             if p["overall"] is not None:
                 ax.axhline(p["overall"], color="#222", linewidth=1, label=f"overall {p['overall']:.3f}")

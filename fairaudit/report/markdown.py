@@ -66,6 +66,34 @@ def _group_tables(attr: dict[str, Any], labels: dict[str, str]) -> list[str]:
     return out
 
 
+def _criteria_and_spread(attr: dict[str, Any], level: str) -> list[str]:
+    """The criteria and spread tables of one attribute."""
+    lines: list[str] = []
+    if attr["criteria"]:
+        rows = []
+        for c in attr["criteria"]:
+            note = escape(c["reason"]) if c["reason"] else ""
+            if c["sufficient_only"]:
+                so = c["sufficient_only"]
+                note += f" Over sufficient groups only: {so['value']}" + (f" ({so['ci']})" if so["ci"] else "")
+            rows.append([escape(c["label"]), _num(c["value"]), _num(c["ci"]), _num(c["q"]),
+                         escape(c["status"]), note.strip()])
+        lines += _table(["Criterion", "Value", f"{level} CI", "q", "Status", "Notes"], rows,
+                        ["---", "--:", "--:", "--:", "---", "---"])
+        lines.append("")
+    if attr["summaries"]:
+        rows = [
+            [escape(s["label"]), _num(s["sd"]), _num(s["sd_ci"]), _num(s["ser"]), _num(s["ser_ci"]),
+             escape(s["worst"]) + (f"; {escape(s['worst_insufficient'])}"
+                                   if s["worst_insufficient"] else "")]
+            for s in attr["summaries"]
+        ]
+        lines += _table(["Metric", "SD", f"{level} CI", "SER", f"{level} CI", "Worst group"], rows,
+                        ["---", "--:", "--:", "--:", "--:", "---"])
+        lines.append("")
+    return lines
+
+
 def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fail: bool = False) -> str:
     """Render the verdict, rules, groups, criteria and spread summaries as GitHub Markdown.
 
@@ -122,28 +150,7 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fa
             lines += ["<details>", f"<summary>Intersection {name}</summary>", ""]
         lines += [f"### {name}", ""]
         lines += _group_tables(attr, labels)
-        if attr["criteria"]:
-            rows = []
-            for c in attr["criteria"]:
-                note = escape(c["reason"]) if c["reason"] else ""
-                if c["sufficient_only"]:
-                    so = c["sufficient_only"]
-                    note += f" Over sufficient groups only: {so['value']}" + (f" ({so['ci']})" if so["ci"] else "")
-                rows.append([escape(c["label"]), _num(c["value"]), _num(c["ci"]), _num(c["q"]),
-                             escape(c["status"]), note.strip()])
-            lines += _table(["Criterion", "Value", f"{level} CI", "q", "Status", "Notes"], rows,
-                            ["---", "--:", "--:", "--:", "---", "---"])
-            lines.append("")
-        if attr["summaries"]:
-            rows = [
-                [escape(s["label"]), _num(s["sd"]), _num(s["sd_ci"]), _num(s["ser"]), _num(s["ser_ci"]),
-                 escape(s["worst"]) + (f"; {escape(s['worst_insufficient'])}"
-                                       if s["worst_insufficient"] else "")]
-                for s in attr["summaries"]
-            ]
-            lines += _table(["Metric", "SD", f"{level} CI", "SER", f"{level} CI", "Worst group"], rows,
-                            ["---", "--:", "--:", "--:", "--:", "---"])
-            lines.append("")
+        lines += _criteria_and_spread(attr, level)
         if collapsed:
             lines += ["</details>", ""]
     lines.append(f"<sub>fairaudit {escape(ctx['tool_version'])} · seed {result.run.seed} · "
