@@ -68,6 +68,18 @@ def fmt_pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+LONG_MESSAGE = 400  # characters of a rule message shown before the rest folds away
+MAX_MESSAGE = 4000  # a longer message (hundreds of group names) is cut; the tables list every group
+MANY_RULES = 25  # with more rule outcomes, failed and inconclusive ones lead and the rest fold
+
+
+def _truncate(text: str, limit: int, mark: str | None = None) -> str:
+    """``text`` cut at a word boundary before ``limit`` characters, with a note of what was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + (mark if mark is not None else f" … ({len(text) - len(cut)} more characters)")
+
 # Counts inside free text: "n=17" / "n = 17", and "3 positives", "12 rows", ... (not bounds such as
 # "fewer than 30 rows", "at least 10 rows" or "minimum 10").
 _N_EQUALS = re.compile(r"\bn\s*=\s*(?P<n>\d+)\b")
@@ -134,11 +146,14 @@ def estimate_cell(est: Estimate | None, *, hidden: bool = False) -> dict[str, An
 
 def _rule_row(rule: RuleOutcome, warning: bool, sup: Suppressor) -> dict[str, Any]:
     status = "warn" if (rule.status == "inconclusive" and warning) else rule.status
+    message = sup.text(rule.message)
     return {
         "id": sup.text(rule.id),
         "status": status,
         "status_label": STATUS_LABELS[status],
-        "message": sup.text(rule.message),
+        "message": _truncate(message, MAX_MESSAGE),
+        # A message that lists hundreds of groups folds after its first words (HTML).
+        "message_head": _truncate(message, LONG_MESSAGE, mark="") if len(message) > LONG_MESSAGE else "",
         "value": fmt(rule.value),
         "ci": fmt_ci(rule.ci),
         "bound": f"{rule.bound:g}" if rule.bound is not None else "",
@@ -175,6 +190,12 @@ def verdict_context(
     warning = gate.inconclusive_is_warning
     status = "warn" if (gate.status == "inconclusive" and warning) else gate.status
     rules = [_rule_row(r, warning, sup) for r in gate.rules]
+    folded: list[dict[str, Any]] = []
+    if len(rules) > MANY_RULES:  # e.g. one [[group_metric]] outcome per group of 1,000
+        severity = {"fail": 0, "inconclusive": 1, "warn": 1}
+        rules.sort(key=lambda r: severity.get(r["status"], 2))  # stable: policy order within
+        n_open = max(MANY_RULES, sum(1 for r in rules if r["status"] == "fail"))
+        rules, folded = rules[:n_open], rules[n_open:]
     counts = {s: sum(1 for r in gate.rules if r.status == s) for s in ("pass", "fail", "inconclusive")}
     code = exit_code(gate, no_fail=no_fail)
     return {
@@ -183,6 +204,7 @@ def verdict_context(
         "policy": gate.policy,
         "explanation": _EXPLANATIONS[status],
         "rules": rules,
+        "rules_folded": folded,
         "counts": counts,
         "exit_code": code,
         "no_fail": no_fail and exit_code(gate) != code,

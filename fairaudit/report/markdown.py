@@ -42,6 +42,17 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
     return out
 
 
+def _rule_table(rules: list[dict[str, Any]], level: str) -> list[str]:
+    rows = [
+        [f"{_ICONS[r['status']]} {r['status_label']}", escape(r["id"]), _num(r["value"]),
+         _num(r["ci"]), _num(r["bound"]),
+         escape(r["message_head"] + " …" if r["message_head"] else r["message"])]
+        for r in rules
+    ]
+    return _table(["Status", "Rule", "Value", f"{level} CI", "Bound", "Finding"], rows,
+                  ["---", "---", "--:", "--:", "--:", "---"])
+
+
 def _group_tables(attr: dict[str, Any], labels: dict[str, str]) -> list[str]:
     """Groups of one attribute; with many groups the flagged first and the rest folded."""
     header = ["Group", "n", "Prevalence"] + [labels[m] for m in _MD_METRICS] + ["Status"]
@@ -122,14 +133,11 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fa
         c = v["counts"]
         code = f"exit code {v['exit_code']}" + (" (--no-fail)" if v["no_fail"] else "")
         lines += [f"{c['pass']} passed, {c['fail']} failed, {c['inconclusive']} inconclusive; {code}.", ""]
-        rows = [
-            [f"{_ICONS[r['status']]} {r['status_label']}", escape(r["id"]), _num(r["value"]),
-             _num(r["ci"]), _num(r["bound"]), escape(r["message"])]
-            for r in v["rules"]
-        ]
-        lines += _table(["Status", "Rule", "Value", f"{level} CI", "Bound", "Finding"], rows,
-                        ["---", "---", "--:", "--:", "--:", "---"])
-        lines.append("")
+        lines += _rule_table(v["rules"], level) + [""]
+        if v["rules_folded"]:
+            lines += ["<details>", f"<summary>{len(v['rules_folded'])} more rule outcomes "
+                      "(every failed rule is listed above)</summary>", ""]
+            lines += _rule_table(v["rules_folded"], level) + ["", "</details>", ""]
     for w in ctx["warnings"]:
         lines.append(f"> **Warning:** {escape(w)}")
     if ctx["warnings"]:

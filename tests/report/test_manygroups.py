@@ -145,3 +145,34 @@ def test_markdown_folds_groups_within_the_limits(result):
     assert "flagged: TPR (sensitivity) below the 99.8% funnel limit" in head
     assert folded.startswith(f"{N_SITES - head.count('(flagged:')} more groups within the 99.8% funnel limits")
     assert len(md) < 400_000
+
+
+MANY_POLICY = """
+[groups]
+min_size = 30
+[[criterion]]
+name = "equal_opportunity_difference"
+max = 0.2
+[[group_metric]]
+metric = "tpr"
+min = 0.5
+"""
+
+
+def test_a_gate_with_one_outcome_per_group_stays_readable(result):
+    from fairaudit.gate import evaluate, parse_policy
+
+    gated = result.with_gate(evaluate(result, parse_policy(MANY_POLICY)))
+    assert len(gated.gate.rules) > N_SITES
+    assert max(len(r.message) for r in gated.gate.rules) > 20_000  # the criterion lists every small site
+    page = render_html(gated)
+    assert len(page.encode("utf-8")) < MAX_BYTES
+    verdict = _section(page, "verdict")
+    head, folded = verdict.split('<details class="more folded">', 1)
+    n_fail = sum(1 for r in gated.gate.rules if r.status == "fail")
+    assert head.count('<tr class="rule-fail">') == n_fail > 0
+    assert "more rule outcomes (every failed rule is listed above" in folded
+    cells = re.findall(r'<td class="wide">(.*?)</td>', head, flags=re.S)
+    assert max(len(c) for c in cells) < 10_000 and "more characters)" in head
+    md = render_markdown(gated)
+    assert len(md) < 600_000 and "more rule outcomes" in md
