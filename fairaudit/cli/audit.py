@@ -115,8 +115,10 @@ def audit_command(
     emit(payload, output)
 
     if not quiet:
+        from fairaudit.report.context import Suppressor
+
         for w in result.warnings:
-            err(f"warning: {w}")
+            err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
         _summary(result, output, html, junit)
     from fairaudit.gate import exit_code
 

@@ -97,11 +97,12 @@ def test_no_count_below_k_in_any_report(suppressed):
     assert {17, 3, 14, 4} <= counts  # the scan below looks for these
     outputs = {
         "html": (out / "r.html").read_text(), "junit": (out / "r.xml").read_text(),
-        "markdown": (out / "r.md").read_text(), "table": table.stdout,
+        "markdown": (out / "r.md").read_text(), "table": table.stdout, "stderr": md.stderr,
     }
     for name, text in outputs.items():
         assert leaks(text, counts) == [], name
         assert f"<{K}" in text or f"&lt;{K}" in text, name  # suppression visibly applied
+    assert f"<{K} rows have no value for 'race'" in outputs["stderr"]
     # The gate messages that used to leak ("n=17 < minimum group size 30") are still there.
     assert f"n&lt;{K} &lt; minimum group size" in outputs["html"]
     assert f"n&lt;{K} &lt; minimum group size" in outputs["junit"]
