@@ -155,6 +155,13 @@ def test_many_group_report_loads_without_console_errors(driver, tmp_path):
     assert len(rows) + len(shown) == N_SITES and rows[0].is_displayed()
     header = folded.find_elements(By.CSS_SELECTOR, "thead th")[1]
     header.click()
-    col = [int(c.get_attribute("data-sort")) for c in folded.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(2)")]
-    assert col == sorted(col)
+    col = [int(c.text) for c in folded.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(2)")]
+    assert col == sorted(col) and col[0] < col[-1]
+    # Value-with-interval cells sort on the value (descending after a second click).
+    auc = folded.find_elements(By.CSS_SELECTOR, "thead th")[2]
+    auc.click()
+    auc.click()
+    values = [c.text.split("\n")[0] for c in folded.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(3)")]
+    numbers = [float(v) for v in values if v not in ("—", "suppressed")]
+    assert numbers == sorted(numbers, reverse=True) and len(numbers) > 900
     assert _severe(driver) == []
