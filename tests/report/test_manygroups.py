@@ -75,6 +75,7 @@ def test_planted_groups_are_flagged_and_listed_first(html):
     assert len(open_rows) <= 15  # about 0.2% of 2 x 1000 fair groups by chance, plus the planted
     assert set(open_rows[:5]) == set(PLANTED)  # most divergent first
     assert "more groups within the 99.8% funnel limits" in perf[folded_at:]
+    assert f"{N_SITES} groups. The {len(open_rows)} flagged by the funnel plot" in perf
     assert 'title="TPR (sensitivity) below the 99.8% funnel limit' in perf[:folded_at]
 
 
