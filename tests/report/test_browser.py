@@ -17,6 +17,7 @@ from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import render_html
 
 sys.path.insert(0, str(Path(__file__).parent))
+from manydata import N_SITES, PLANTED, many_group_result  # noqa: E402
 from reportdata import make_result  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -130,8 +131,6 @@ def test_console_errors_are_detected(driver, tmp_path):
 def test_many_group_report_loads_without_console_errors(driver, tmp_path):
     """A 1,000-group audit from the real API: under 2 MB, opens cleanly, folded rows sort and open."""
     from selenium.webdriver.common.by import By
-
-    from manydata import N_SITES, PLANTED, many_group_result
 
     page = tmp_path / "many.html"
     page.write_text(render_html(many_group_result()), encoding="utf-8")
