@@ -329,13 +329,18 @@ def _attribute_context(
     assessment = manygroups.assess(result, groups, METRIC_LABELS) if many else None
     if assessment is not None:
         rank = {g: i for i, g in enumerate(assessment.order)}
-        groups = tuple(sorted(groups, key=lambda g: rank[g.group]))
+        # Groups whose numbers are withheld are never flagged and come last in name order: their
+        # place in a ranking would tell their rate.
+        shown_flag = {g.group for g in groups if assessment.groups[g.group].flagged and not sup.group_hidden(g)}
+        groups = tuple(sorted(groups, key=lambda g: (
+            g.group not in shown_flag, sup.group_hidden(g), rank[g.group] if not sup.group_hidden(g) else 0, g.group,
+        )))
     flags = assessment.groups if assessment is not None else {}
     total = sum(g.n for g in groups)
     modalities = sorted({m for g in groups for m in g.missing_modalities})
     comp_rows, perf_rows = _group_rows(groups, total, modalities, sup, flags)
     # Many groups: the flagged stay in view, the rest fold away (worst first in both).
-    n_open = len([g for g in groups if g.group in flags and flags[g.group].flagged]) if many else len(groups)
+    n_open = len(shown_flag) if assessment is not None else len(groups)
     figs = None
     curves = [c for c in result.curves if c.attribute == attribute]
     if figures and curves:

@@ -177,3 +177,17 @@ def test_a_gate_with_one_outcome_per_group_stays_readable(result):
     assert max(len(c) for c in cells) < 10_000 and "more characters)" in head
     md = render_markdown(gated)
     assert len(md) < 600_000 and "more rule outcomes" in md
+
+
+def test_withheld_groups_are_neither_flagged_nor_ranked(result):
+    # K above the planted sites' sizes withholds their numbers (and those of every smaller site).
+    k = max(result.group("site", name).n for name in PLANTED) + 1
+    page = render_html(result, suppress_small_cells=k)
+    perf = _section(page, "performance")
+    folded = perf[perf.index('<details class="more folded">'):]
+    rows = re.findall(r"<tr><td>(site\d{4})<", folded)
+    hidden = sorted(g.group for g in result.groups_of("site") if 0 < g.n < k)
+    assert set(PLANTED) <= set(hidden)
+    assert rows[-len(hidden):] == hidden  # last, in name order
+    assert not any(name in perf[:perf.index('<details class="more folded">')] for name in PLANTED)
+    assert not any(name in "".join(_svgs(page)) for name in PLANTED)
