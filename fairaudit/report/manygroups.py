@@ -62,6 +62,8 @@ def binomial_limits(p0: float, m: int, coverage: float) -> tuple[float, float]:
 
     if m < 1:
         raise ValueError("the denominator of a funnel limit must be at least 1")
+    if p0 <= 0.0 or p0 >= 1.0:  # a degenerate binomial: every group sits at p0
+        return float(p0), float(p0)
     out = []
     for q in ((1 - coverage) / 2, (1 + coverage) / 2):
         r = float(binom.ppf(q, m, p0))

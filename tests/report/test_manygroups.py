@@ -50,6 +50,8 @@ def test_binomial_limits_match_the_normal_approximation_for_large_groups():
     widths = [manygroups.binomial_limits(0.3, m, 0.95) for m in (10, 100, 1000)]
     assert all(a[0] < b[0] < 0.3 < b[1] < a[1] for a, b in zip(widths, widths[1:], strict=False))
     assert manygroups.binomial_limits(0.3, 5, 0.998)[0] == 0.0  # clipped at 0
+    assert manygroups.binomial_limits(1.0, 10, 0.95) == (1.0, 1.0)  # degenerate overall rate
+    assert manygroups.binomial_limits(0.0, 10, 0.95) == (0.0, 0.0)
 
 
 def test_a_tiny_group_is_not_flagged_for_a_rate_it_cannot_avoid():
