@@ -204,8 +204,13 @@ def funnel_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
                     xs, ys = zip(*pts, strict=True)
                     ax.scatter(xs, ys, s=size, color=colour, alpha=0.75, linewidths=0,
                                rasterized=many, label="flagged" if flag else "group")
-            for m, r, group in p["annotate"]:
-                ax.annotate(_label(group, 18), xy=(m, r), xytext=(3, 3), textcoords="offset points", fontsize=7)
+            low = [a for a in p["annotate"] if a[1] < p["overall"]]
+            high = [a for a in p["annotate"] if a[1] >= p["overall"]]
+            for top, items in ((0.45, low), (0.93, high)):  # a column of names with leader lines
+                for i, (m, r, group) in enumerate(items):
+                    ax.annotate(_label(group, 14), xy=(m, r), xytext=(1.02, top - 0.07 * i),
+                                textcoords="axes fraction", fontsize=7, ha="left", va="center",
+                                arrowprops={"arrowstyle": "-", "color": "#8a929b", "lw": 0.5})
             ax.set_xscale("log")
             ax.set(ylim=(-0.02, 1.02), xlabel=p["xlabel"], ylabel=p["label"], title=p["label"])
             _legend(ax, ncol=2)
