@@ -81,11 +81,11 @@ def _truncate(text: str, limit: int, mark: str | None = None) -> str:
     return cut + (mark if mark is not None else f" … ({len(text) - len(cut)} more characters)")
 
 # Counts inside free text: "n=17" / "n = 17", and "3 positives", "12 rows", ... (not bounds such as
-# "fewer than 30 rows", "at least 10 rows" or "minimum 10").
+# "fewer than 30 rows", "at least 10 rows", "minimum 10" or "10 positives/negatives").
 _N_EQUALS = re.compile(r"\bn\s*=\s*(?P<n>\d+)\b")
 _COUNT_NOUN = re.compile(
     r"(?<!than )(?<!least )(?<!most )(?<!minimum )\b(?P<n>\d+)(?= (?:positives?|negatives?|rows?|events?|"
-    r"patients?|studies|study|cases?|samples?)\b)"
+    r"patients?|studies|study|cases?|samples?)\b(?!/))"
 )
 
 
@@ -498,7 +498,7 @@ def _repro(result: AuditResult) -> list[dict[str, str]]:
         ("Seed", str(run.seed)),
         ("Bootstrap replicates", f"{run.n_bootstrap} (resampling unit: {run.bootstrap_unit})"),
         ("Confidence level", f"{run.confidence_level:.0%}"),
-        ("Minimum group size / events", f"{run.min_group_size} rows / {run.min_group_events} positives and negatives"),
+        ("Minimum group size / events", f"{run.min_group_size} rows / {run.min_group_events} of each class (positive, negative)"),
         ("p-value method", run.p_value_method or "—"),
         ("Calibration bins (ECE)", str(run.ece_bins)),
         ("Data SHA-256", run.data_sha256),
