@@ -357,6 +357,8 @@ def _attribute_context(
         if attribute in result.dataset.unknown_counts else None,
         "many": many,
         "n_groups": len(groups),
+        "min_rows": result.run.min_group_size,
+        "min_events": result.run.min_group_events,
         "composition": comp_rows[:n_open],
         "composition_folded": comp_rows[n_open:],
         "performance": perf_rows[:n_open],
