@@ -4,8 +4,11 @@
 
   function cellKey(cell) {
     var key = cell.getAttribute("data-sort");
-    if (key === null) { key = cell.textContent.trim(); }
-    return key;
+    if (key !== null) { return key; }
+    // A compact cell is "value<small>interval</small>": sort on the value.
+    var first = cell.firstChild;
+    if (first && first.nodeType === 3 && first.textContent.trim() !== "") { return first.textContent.trim(); }
+    return cell.textContent.trim();
   }
 
   function compare(a, b) {

@@ -26,6 +26,7 @@ def report_command(
         0, "--suppress-small-cells", metavar="K",
         help="Show counts from 1 to K-1 as <K and withhold groups with fewer than K rows (privacy).",
     ),
+    no_fail: bool = typer.Option(False, "--no-fail", help="The audit ran with --no-fail: show exit code 0, as it exited."),
 ) -> None:
     from fairaudit.cli._common import emit
     from fairaudit.errors import ConfigError
@@ -39,23 +40,22 @@ def report_command(
     if out is not None and out.is_dir():
         raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / ('report.' + fmt)}.")
     result = _load_result(result_json)
-    emit(_render(result, fmt, suppress_small_cells), out)
+    emit(_render(result, fmt, {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}), out)
     if out is not None:
         err(f"wrote {fmt} report to {out}")
 
 
-def _render(result, fmt: str, suppress_small_cells: int) -> str:
+def _render(result, fmt: str, options: dict) -> str:
     if fmt == "html":
         from fairaudit.report.html import render_html
 
-        return render_html(result, suppress_small_cells=suppress_small_cells)
+        return render_html(result, **options)
     if fmt == "junit":
         from fairaudit.report.junit import render_junit
 
-        return render_junit(result)
+        return render_junit(result, **options)
     from fairaudit.report import render
 
-    options = {"suppress_small_cells": suppress_small_cells} if fmt == "markdown" else {}
     return render(result, fmt, **options)
 
 

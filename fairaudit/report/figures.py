@@ -174,3 +174,77 @@ def threshold_figure(
                ylabel="Rate")
         _legend(ax, handles, ncol=3)
         return to_data_uri(fig, title)
+
+
+def funnel_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
+    """Funnel plots side by side: each group's rate against its denominator, control limits.
+
+    Each panel maps ``label`` (the metric), ``xlabel``, ``overall`` (the target rate),
+    ``points`` (``(m, rate, flagged)`` per group), ``limits`` (``(m, lo95, hi95, lo998, hi998)``
+    along a grid of denominators) and ``annotate`` (``(m, rate, group)`` to name). With hundreds
+    of groups the points are rasterised inside the SVG to keep the file small.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(4.2 * len(panels), 4.0)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, p in zip(axes, panels, strict=True):
+            grid = p["limits"]
+            ms = [row[0] for row in grid]
+            ax.plot(ms, [r[1] for r in grid], color="#8a929b", linewidth=1, linestyle="--", label="95% limits")
+            ax.plot(ms, [r[2] for r in grid], color="#8a929b", linewidth=1, linestyle="--")
+            ax.plot(ms, [r[3] for r in grid], color="#D55E00", linewidth=1, linestyle=":", label="99.8% limits")
+            ax.plot(ms, [r[4] for r in grid], color="#D55E00", linewidth=1, linestyle=":")
+            ax.axhline(p["overall"], color="#222", linewidth=1, label=f"overall {p['overall']:.3f}")
+            many = len(p["points"]) > 200
+            for flag, colour, size in ((False, PALETTE[0], 10), (True, PALETTE[1], 22)):
+                pts = [(m, r) for m, r, f in p["points"] if f is flag]
+                if pts:
+                    xs, ys = zip(*pts, strict=True)
+                    ax.scatter(xs, ys, s=size, color=colour, alpha=0.75, linewidths=0,
+                               rasterized=many, label="flagged" if flag else "group")
+            low = [a for a in p["annotate"] if a[1] < p["overall"]]
+            high = [a for a in p["annotate"] if a[1] >= p["overall"]]
+            for top, items in ((0.45, low), (0.93, high)):  # a column of names with leader lines
+                for i, (m, r, group) in enumerate(items):
+                    ax.annotate(_label(group, 14), xy=(m, r), xytext=(1.02, top - 0.07 * i),
+                                textcoords="axes fraction", fontsize=7, ha="left", va="center",
+                                arrowprops={"arrowstyle": "-", "color": "#8a929b", "lw": 0.5})
+            ax.set_xscale("log")
+            ax.set(ylim=(-0.02, 1.02), xlabel=p["xlabel"], ylabel=p["label"], title=p["label"])
+            _legend(ax, ncol=2)
+        return to_data_uri(fig, title)
+
+
+def caterpillar_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
+    """Caterpillar plots: groups ranked by value, each with its interval, and the overall line.
+
+    Each panel maps ``label``, ``overall`` (or None), ``interval_kind`` (a legend text) and
+    ``rows`` (``(value, low, high, flagged)`` per group, ranked by value; low/high may be None).
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(4.2 * len(panels), 4.0)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, p in zip(axes, panels, strict=True):
+            rows = p["rows"]
+            many = len(rows) > 200
+            for flag, colour in ((False, PALETTE[0]), (True, PALETTE[1])):
+                idx = [i for i, r in enumerate(rows) if r[3] is flag]
+                bars = [(i, rows[i][1], rows[i][2]) for i in idx if rows[i][1] is not None]
+                if bars:
+                    ax.vlines([b[0] for b in bars], [b[1] for b in bars], [b[2] for b in bars],
+                              color=colour, alpha=0.25 if many else 0.5, linewidth=0.5 if many else 0.9,
+                              rasterized=many)
+                if idx:
+                    ax.scatter(idx, [rows[i][0] for i in idx], s=16 if flag else (6 if many else 14), color=colour,
+                               linewidths=0, rasterized=many, label="flagged" if flag else p["interval_kind"])
+            if p["overall"] is not None:
+                ax.axhline(p["overall"], color="#222", linewidth=1, label=f"overall {p['overall']:.3f}")
+            ax.set(xlim=(-1, max(len(rows), 1)), ylim=(-0.02, 1.02), xlabel="Groups ranked by value",
+                   ylabel=p["label"], title=p["label"])
+            ax.set_xticks([])
+            _legend(ax, ncol=2)
+        return to_data_uri(fig, title)

@@ -73,7 +73,7 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     return environment().get_template(name).render(**context)
 
 
-def render_html(result: AuditResult, *, suppress_small_cells: int = 0) -> str:
+def render_html(result: AuditResult, *, suppress_small_cells: int = 0, no_fail: bool = False) -> str:
     """Render the audit report as one self-contained HTML page.
 
     Parameters
@@ -82,7 +82,9 @@ def render_html(result: AuditResult, *, suppress_small_cells: int = 0) -> str:
         The audit result; the report shows what it holds and computes nothing new.
     suppress_small_cells
         Show counts from 1 to K-1 as ``<K`` and withhold every number and curve of groups with
-        fewer than K rows (0: off).
+        fewer than K rows (0: off). Counts inside messages and notes are hidden the same way.
+    no_fail
+        The run used ``--no-fail``: the exit code shown is 0, the process's own.
 
     Returns
     -------
@@ -91,5 +93,5 @@ def render_html(result: AuditResult, *, suppress_small_cells: int = 0) -> str:
     """
     from fairaudit.report.context import build_context
 
-    context = build_context(result, suppress_small_cells=suppress_small_cells, figures=True)
+    context = build_context(result, suppress_small_cells=suppress_small_cells, figures=True, no_fail=no_fail)
     return render_template(REPORT_TEMPLATE, context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from fairaudit.report.context import Suppressor
 from fairaudit.result import AuditResult, RuleOutcome
 
 # Characters XML 1.0 cannot carry at all (escaping does not help); they are dropped.
@@ -24,22 +25,29 @@ def _num(x: float | None) -> str:
     return "undefined" if x is None else f"{x:.4g}"
 
 
-def _detail(rule: RuleOutcome, level: float) -> str:
+def _detail(rule: RuleOutcome, level: float, message: str) -> str:
     ci = "none" if rule.ci is None else f"[{_num(rule.ci[0])}, {_num(rule.ci[1])}]"
     return (
         f"value: {_num(rule.value)}\n{level:.0%} CI: {ci}\nbound: {_num(rule.bound)}\n"
-        f"status: {rule.status}\n{rule.message}\n"
+        f"status: {rule.status}\n{message}\n"
     )
 
 
-def render_junit(result: AuditResult) -> str:
+def render_junit(result: AuditResult, *, suppress_small_cells: int = 0, no_fail: bool = False) -> str:
     """Render the gate outcome as JUnit XML (UTF-8, one ``<testsuite>``).
 
     Parameters
     ----------
     result
         The audit result; ``result.gate`` holds the rule outcomes.
+    suppress_small_cells
+        Counts from 1 to K-1 in rule messages (e.g. ``n=17``) are shown as ``<K`` (0: off).
+    no_fail
+        The run used ``--no-fail``: the ``exit_code`` property is 0, the process's own.
     """
+    from fairaudit.gate.evaluate import exit_code
+
+    sup = Suppressor(suppress_small_cells)
     gate = result.gate
     level = result.run.confidence_level
     name = f"fairaudit gate: {gate.policy}" if gate.policy else "fairaudit gate (no policy)"
@@ -60,6 +68,8 @@ def render_junit(result: AuditResult) -> str:
         ("gate.status", gate.status),
         ("policy", gate.policy or ""),
         ("inconclusive_is_warning", str(gate.inconclusive_is_warning).lower()),
+        ("exit_code", str(exit_code(gate, no_fail=no_fail))),
+        ("no_fail", str(no_fail).lower()),
         ("seed", str(result.run.seed)),
         ("n_bootstrap", str(result.run.n_bootstrap)),
         ("confidence_level", str(level)),
@@ -68,18 +78,19 @@ def render_junit(result: AuditResult) -> str:
         ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
     classname = "fairaudit.gate" + (f".{gate.policy}" if gate.policy else "")
     for rule in gate.rules:
-        case = ET.SubElement(suite, "testcase", {"classname": _clean(classname), "name": _clean(rule.id), "time": "0"})
+        message = sup.text(rule.message)
+        case = ET.SubElement(suite, "testcase", {"classname": _clean(classname), "name": _clean(sup.text(rule.id)), "time": "0"})
         if rule.status == "fail":
-            el = ET.SubElement(case, "failure", {"type": "fail", "message": _clean(rule.message)})
-            el.text = _clean(_detail(rule, level))
+            el = ET.SubElement(case, "failure", {"type": "fail", "message": _clean(message)})
+            el.text = _clean(_detail(rule, level, message))
         elif rule.status == "inconclusive":
             if gate.inconclusive_is_warning:
-                ET.SubElement(case, "skipped", {"message": _clean("inconclusive (warning): " + rule.message)})
+                ET.SubElement(case, "skipped", {"message": _clean("inconclusive (warning): " + message)})
             else:
-                el = ET.SubElement(case, "failure", {"type": "inconclusive", "message": _clean(rule.message)})
-                el.text = _clean(_detail(rule, level))
+                el = ET.SubElement(case, "failure", {"type": "inconclusive", "message": _clean(message)})
+                el.text = _clean(_detail(rule, level, message))
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = _clean(_detail(rule, level))
+            out.text = _clean(_detail(rule, level, message))
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

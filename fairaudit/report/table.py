@@ -14,11 +14,21 @@ HEADERS = {
 }
 
 
-def render_table(result: AuditResult, *, width: int = 160, color: bool = False, **_: object) -> str:
-    """The audit as rich tables; one block per attribute and intersection."""
+def render_table(
+    result: AuditResult, *, width: int = 160, color: bool = False, suppress_small_cells: int = 0, **_: object,
+) -> str:
+    """The audit as rich tables; one block per attribute and intersection.
+
+    With ``suppress_small_cells`` K, counts from 1 to K-1 (in cells and messages) show as ``<K``
+    and groups with fewer than K rows have their numbers withheld, as in the other reports.
+    """
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from fairaudit.report.context import Suppressor
+
+    sup = Suppressor(suppress_small_cells)
 
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="auto" if color else None,
@@ -27,7 +37,7 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
     ci_note = f"{level}% CI, {result.run.n_bootstrap} bootstrap replicates ({result.run.bootstrap_unit})" \
         if result.run.n_bootstrap else "no confidence intervals (--bootstrap 0)"
     console.print(
-        f"fairaudit {escape(result.run.tool_version)} · {result.dataset.n_rows} rows · label "
+        f"fairaudit {escape(result.run.tool_version)} · {sup.count(result.dataset.n_rows)} rows · label "
         f"'{escape(result.dataset.label)}' · threshold {result.threshold.value:g} "
         f"({escape(result.threshold.source)}) · {ci_note}"
     )
@@ -35,7 +45,7 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
     for col in ("n", "pos", "neg", *GROUP_COLUMNS):
         ov.add_column(HEADERS.get(col, col), justify="right")
     m = result.overall.metrics
-    ov.add_row(str(result.overall.n), str(result.overall.n_pos), str(result.overall.n_neg),
+    ov.add_row(sup.count(result.overall.n), sup.count(result.overall.n_pos), sup.count(result.overall.n_neg),
                *(fmt_estimate(m[c]) for c in GROUP_COLUMNS))
     console.print(ov)
     for attr in result.audited_attributes:
@@ -45,8 +55,12 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
             t.add_column(HEADERS.get(col, col), justify="right")
         t.add_column("status")
         for g in result.groups_of(attr):
-            t.add_row(escape(g.group), str(g.n), str(g.n_pos), str(g.n_neg),
-                      *(fmt_estimate(g.metrics[c]) for c in GROUP_COLUMNS),
+            hidden, ev_hidden = sup.group_hidden(g), sup.events_hidden(g)
+            t.add_row(escape(g.group), sup.count(g.n),
+                      "suppressed" if ev_hidden else sup.count(g.n_pos),
+                      "suppressed" if ev_hidden else sup.count(g.n_neg),
+                      *("suppressed" if (hidden or (ev_hidden and c == "prevalence")) else fmt_estimate(g.metrics[c])
+                        for c in GROUP_COLUMNS),
                       "ok" if g.status == "ok" else "insufficient")
         console.print(t)
         c = Table(title=f"Fairness criteria: {escape(attr)}", title_justify="left")
@@ -55,7 +69,7 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
         for crit in (x for x in result.criteria if x.attribute == attr):
             note = ""
             if crit.status != "ok":
-                note = escape(crit.reason or "")
+                note = escape(sup.text(crit.reason or ""))
                 if crit.sufficient_groups_only is not None:
                     note += f" · over sufficient groups: {fmt_estimate(crit.sufficient_groups_only)}"
             c.add_row(crit.name, fmt_estimate(_est(crit)), fmt_p(crit.p_value), fmt_p(crit.q_value),
@@ -71,7 +85,7 @@ def render_table(result: AuditResult, *, width: int = 160, color: bool = False, 
     if result.gate.status != "not_run":
         console.print(f"Gate: {result.gate.status.upper()}")
         for r in result.gate.rules:
-            console.print(f"  [{r.status}] {r.id}: {r.message}", markup=False)
+            console.print(f"  [{r.status}] {sup.text(r.id)}: {sup.text(r.message)}", markup=False)
     return buf.getvalue()
 
 

@@ -17,6 +17,7 @@ from fairaudit.result import (
     DatasetInfo,
     Estimate,
     ExcludedGroup,
+    FlaggedValue,
     GroupCurves,
     GroupResult,
     OverallResult,
@@ -224,11 +225,19 @@ def make_result(seed: int = 7, n_bootstrap: int = 40, names: Mapping[str, str] |
                 return float(np.std(v, ddof=1)), (float(e.max() / e.min()) if e.min() > 0 else None)
 
             rep_stats = [sd_ser([r[(a, g)][metric] for g in ok]) for r in reps]
+            # Insufficient groups stay out of the spread but are listed with their values, worst first.
+            flagged = sorted(
+                (FlaggedValue(g, point[(a, g)][metric], "; ".join(
+                    next(x.reasons for x in groups if x.attribute == a and x.group == g)))
+                 for g in bad if point[(a, g)][metric] is not None),
+                key=lambda f: f.value,
+            )
             summaries.append(Summary(
                 a, metric, float(arr.min()), float(arr.max()), float(arr.mean()),
                 float(np.std(arr, ddof=1)), float(err.max() / err.min()),
                 min(vals, key=vals.get), max(vals, key=vals.get), len(vals),
-                _ci([t[0] for t in rep_stats], level), _ci([t[1] for t in rep_stats], level), True))
+                _ci([t[0] for t in rep_stats], level), _ci([t[1] for t in rep_stats], level), True,
+                tuple(flagged)))
 
     # Benjamini-Hochberg q-values over the criteria that have p-values.
     idx = [i for i, p in enumerate(pvals) if p is not None]

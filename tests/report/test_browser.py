@@ -17,6 +17,7 @@ from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import render_html
 
 sys.path.insert(0, str(Path(__file__).parent))
+from manydata import N_SITES, PLANTED, many_group_result  # noqa: E402
 from reportdata import make_result  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -125,3 +126,41 @@ def test_console_errors_are_detected(driver, tmp_path):
                     '<img src="http://example.invalid/x.png"><script>undefinedFunction();</script></body></html>')
     driver.get(page.as_uri())
     assert len(_severe(driver)) >= 1
+
+
+def test_many_group_report_loads_without_console_errors(driver, tmp_path):
+    """A 1,000-group audit from the real API: under 2 MB, opens cleanly, folded rows sort and open."""
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "many.html"
+    page.write_text(render_html(many_group_result()), encoding="utf-8")
+    assert page.stat().st_size < 2_000_000
+
+    driver.get(page.as_uri())
+    assert _severe(driver) == []
+    assert driver.find_element(By.ID, "comparison").is_displayed()
+    widths = driver.execute_script(
+        "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) == 5 and all(w > 0 for w in widths)  # funnel, caterpillar, ROC, calibration, thresholds
+
+    perf = driver.find_element(By.ID, "performance-attr-0")
+    first = perf.find_element(By.CSS_SELECTOR, "table.metrics")  # flagged groups, in view
+    shown = [c.text for c in first.find_elements(By.CSS_SELECTOR, "tbody td:first-child")]
+    assert set(PLANTED) <= set(shown) and len(shown) < 20
+    folded = perf.find_element(By.CSS_SELECTOR, "details.folded")
+    assert folded.get_attribute("open") is None
+    folded.find_element(By.TAG_NAME, "summary").click()
+    rows = folded.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) + len(shown) == N_SITES and rows[0].is_displayed()
+    header = folded.find_elements(By.CSS_SELECTOR, "thead th")[1]
+    header.click()
+    col = [int(c.text) for c in folded.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(2)")]
+    assert col == sorted(col) and col[0] < col[-1]
+    # Value-with-interval cells sort on the value (descending after a second click).
+    auc = folded.find_elements(By.CSS_SELECTOR, "thead th")[2]
+    auc.click()
+    auc.click()
+    values = [c.text.split("\n")[0] for c in folded.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(3)")]
+    numbers = [float(v) for v in values if v not in ("—", "suppressed")]
+    assert numbers == sorted(numbers, reverse=True) and len(numbers) > 900
+    assert _severe(driver) == []

@@ -88,3 +88,38 @@ def test_suppression_hides_small_counts(result):
 def test_not_run_without_policy():
     md = render_markdown(make_result(n_bootstrap=0))
     assert "NOT RUN" in md.splitlines()[0]
+
+
+def _with_worse_insufficient(result):
+    import dataclasses
+
+    from fairaudit.result import FlaggedValue
+
+    flagged = (FlaggedValue("Pacific Islander", 0.1, "n=17 < minimum group size 30"),
+               FlaggedValue("unknown", 0.5, "3 negatives < minimum 10"))
+    summaries = tuple(
+        dataclasses.replace(s, insufficient_groups=flagged) if (s.attribute, s.metric) == ("race", "auc") else s
+        for s in result.summaries
+    )
+    return dataclasses.replace(result, summaries=summaries)
+
+
+def test_summaries_show_insufficient_groups_flagged():
+    from fairaudit.report.html import render_html
+
+    result = _with_worse_insufficient(make_result(n_bootstrap=20))
+    expected = ("worst including insufficient groups: Pacific Islander 0.100 "
+                "(insufficient: n=17 < minimum group size 30); 1 more insufficient")
+    md = render_markdown(result)
+    assert expected.replace("<", "&lt;") in md
+    assert expected.replace("<", "&lt;") in render_html(result)
+
+
+def test_insufficient_summary_values_respect_suppression():
+    result = _with_worse_insufficient(make_result(n_bootstrap=20))
+    pacific = result.group("race", "Pacific Islander")
+    assert pacific.n < 30
+    md = render_markdown(result, suppress_small_cells=30)
+    line = next(x for x in md.splitlines() if x.startswith("| AUC |") and "Pacific Islander" in x)
+    assert "Pacific Islander suppressed (n&lt;30 &lt; minimum group size 30)" in line
+    assert "17" not in line and "0.100" not in line
