@@ -84,7 +84,7 @@ def test_planted_groups_are_flagged_and_listed_first(html):
 def test_funnel_and_caterpillar_plots(html):
     comp = _section(html, "comparison")
     assert "Funnel plots: site" in comp and "Caterpillar plots: site" in comp
-    assert "per-group intervals; this result has no simultaneous intervals" in comp
+    assert "family-wise simultaneous intervals across the groups" in comp
     assert re.search(r"\d+ of 1000 groups flagged", comp)
     svgs = _svgs(comp)
     assert len(svgs) == 2
