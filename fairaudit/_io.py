@@ -100,7 +100,7 @@ def check_output(
     where = f"{option} '{given}'{via}"
     try:
         st = os.stat(real)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as exc:
         raise ConfigError(f"{where} cannot be used: {exc.strerror}.") from None

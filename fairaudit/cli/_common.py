@@ -42,6 +42,7 @@ def handle_errors(fn: F) -> F:
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
+            _ignore_further_interrupts()  # a second Ctrl-C must not turn the exit into "Aborted!"
             err("error: interrupted.")
             raise typer.Exit(130) from None
         except Exception as exc:  # pragma: no cover - only reached through bugs
@@ -55,6 +56,14 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _ignore_further_interrupts() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def emit(
