@@ -3,7 +3,8 @@
 Every command that writes a file goes through :func:`write_files` (or :func:`write_file`):
 
 * the paths are checked first, and can be checked before any work with :func:`check_outputs`:
-  the parent is an existing, writable directory; an existing target is a regular file (never a
+  the parent is a writable directory (missing folders are created in the nearest existing
+  one, and removed again if the write fails); an existing target is a regular file (never a
   device, FIFO, socket or directory); no output is an input of the same run; no two outputs are
   the same file;
 * a symbolic link is written through: its target gets the new content, the link stays;
@@ -16,6 +17,7 @@ It imports only the standard library and :mod:`fairaudit.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import math
@@ -125,14 +127,16 @@ def check_output(
 
 
 def _check_directory(parent: Path, where: str) -> None:
-    if not parent.exists():
-        raise ConfigError(f"{where}: the directory {parent} does not exist; create it first.")
-    if not parent.is_dir():
-        raise ConfigError(f"{where}: {parent} is not a directory.")
+    """``parent`` is a writable directory, or can be made in the nearest one that exists."""
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{where}: {existing} is not a directory.")
     try:  # the only reliable test (os.access ignores read-only mounts and lies for root)
-        fd, probe = tempfile.mkstemp(prefix=".fairaudit-probe.", dir=parent)
+        fd, probe = tempfile.mkstemp(prefix=".fairaudit-probe.", dir=existing)
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot write in the directory {parent} ({exc.strerror}).") from None
+        raise ConfigError(f"{where}: cannot write in the directory {existing} ({exc.strerror}).") from None
     os.close(fd)
     os.unlink(probe)
 
@@ -167,7 +171,7 @@ def check_outputs(
 
 
 def check_output_dir(path: str | Path, option: str = "--out") -> Path:
-    """Check that ``path`` is a writable directory, or can be created as one (its parent exists).
+    """Check that ``path`` is a writable directory, or can be created in the nearest one that exists.
 
     Nothing is created here; :func:`write_files` creates the directory when it writes into it.
     """
@@ -203,8 +207,11 @@ def write_files(
     targets = check_outputs(((opt, path) for opt, path, _ in files), inputs)
     mode = file_mode()
     temps: list[tuple[str, Path]] = []
+    made: list[Path] = []
     real = Path()
     try:
+        for real in targets.values():
+            made.extend(_make_parents(real.parent))
         for option, _, content in files:
             real = targets[option]
             fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
@@ -214,12 +221,27 @@ def write_files(
                 fh.write(content.encode("utf-8") if isinstance(content, str) else content)
         for tmp, real in temps:
             os.replace(tmp, real)
+        made.clear()  # written: the new folders stay
     except OSError as exc:
         raise ConfigError(f"cannot write {real}: {exc.strerror or exc}.") from None
     finally:
         for tmp, _ in temps:
             Path(tmp).unlink(missing_ok=True)
+        for folder in reversed(made):  # a failed write leaves no new folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     return [targets[option] for option, _, _ in files]
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        d.mkdir()
+    return list(reversed(missing))
 
 
 def write_file(

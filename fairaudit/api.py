@@ -222,17 +222,7 @@ def audit_dataset(
         dataset.attributes, config, clusters=dataset.clusters, group_thresholds=spec,
         modalities=dataset.modalities, progress=progress,
     )
-    for attr, n_unknown in dataset.unknown_counts.items():
-        if n_unknown:
-            warnings.append(
-                f"{n_unknown} rows have no value for '{attr}'; they form the group "
-                f"'{missing_group(dataset.group_names[dataset.attributes.index(attr)])}'."
-            )
-    if dataset.clusters is not None and parts.n_clusters is not None and parts.n_clusters < MIN_CLUSTERS:
-        warnings.append(
-            f"--cluster '{dataset.cluster_column}' has only {parts.n_clusters} patients; with fewer "
-            f"than {MIN_CLUSTERS} clusters the patient-level bootstrap intervals are unreliable."
-        )
+    warnings.extend(_grouping_warnings(dataset, parts.n_clusters))
     n_insufficient = sum(1 for g in parts.groups if g.status == "insufficient")
     if n_insufficient:
         warnings.append(
@@ -284,6 +274,23 @@ def audit_dataset(
     else:
         result = result.with_gate(GateOutcome(status="not_run"))
     return result
+
+
+def _grouping_warnings(dataset: AuditDataset, n_clusters: int | None) -> list[str]:
+    """Warnings about missing demographics and too few patients for the cluster bootstrap."""
+    out = []
+    for attr, n_unknown in dataset.unknown_counts.items():
+        if n_unknown:
+            out.append(
+                f"{n_unknown} rows have no value for '{attr}'; they form the group "
+                f"'{missing_group(dataset.group_names[dataset.attributes.index(attr)])}'."
+            )
+    if dataset.clusters is not None and n_clusters is not None and n_clusters < MIN_CLUSTERS:
+        out.append(
+            f"--cluster '{dataset.cluster_column}' has fewer than {MIN_CLUSTERS} patients "
+            "(clusters); with so few the patient-level bootstrap intervals are unreliable."
+        )
+    return out
 
 
 def _p_value_method(config: AuditConfig) -> str | None:

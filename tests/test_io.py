@@ -71,12 +71,19 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
         _io.check_output(tmp_path, "--html")
 
 
-def test_missing_or_unwritable_parent_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist; create it first"):
-        _io.check_output(tmp_path / "nope" / "x.json", "--output")
+def test_missing_folders_are_made_and_removed_again_on_failure(tmp_path: Path, monkeypatch) -> None:
+    assert _io.write_file(tmp_path / "a" / "b" / "x.json", "x").read_text() == "x"
+    monkeypatch.setattr(_io.os, "fchmod", lambda fd, mode: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(ConfigError, match="I/O error"):
+        _io.write_file(tmp_path / "c" / "d" / "y.json", "y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_unwritable_parent_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    with pytest.raises(ConfigError, match="is not a directory"):
-        _io.check_output(tmp_path / "file" / "x.json", "--output")
+    for path in (tmp_path / "file" / "x.json", tmp_path / "file" / "sub" / "x.json"):
+        with pytest.raises(ConfigError, match="file is not a directory"):
+            _io.check_output(path, "--output")
     # /proc refuses new files even to root: a directory that cannot be written.
     with pytest.raises(ConfigError, match="cannot write in the directory /proc"):
         _io.check_output("/proc/fairaudit-result.json", "--output")

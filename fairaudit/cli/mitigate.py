@@ -131,6 +131,6 @@ def _write(result, out: Path, inputs: list) -> dict[str, Path]:
     }
     if result.group_thresholds is not None:
         texts["thresholds.json"] = result.group_thresholds.to_json()
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     write_files([(f"--out file {name}", out / name, text) for name, text in texts.items()], inputs)
     return {name: out / name for name in texts}

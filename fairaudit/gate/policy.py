@@ -271,6 +271,32 @@ def _array(reader: _Reader, doc: Mapping[str, Any], table: str) -> list[Any]:
     return value
 
 
+def _group_size_rule(reader: _Reader, raw: Any) -> GroupSizeRule:
+    """The ``[groups]`` table: a minimum group size and/or no insufficient group."""
+    data = _table_fields(reader, "groups", 0, raw, _GROUPS_KEYS, False)
+    min_size = data.get("min_size", 0)
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
+        raise reader.fail("groups", 0, "min_size", f"must be a non-negative integer, got {_show(min_size)}", False)
+    allow = data.get("allow_insufficient", True)
+    if not isinstance(allow, bool):
+        raise reader.fail("groups", 0, "allow_insufficient", f"must be true or false, got {_show(allow)}", False)
+    if min_size == 0 and allow:
+        raise reader.fail(
+            "groups", 0, None, "checks nothing; set min_size > 0 and/or allow_insufficient = false", False
+        )
+    attrs = _attributes(reader, "groups", 0, data, False)
+    if min_size and not allow:
+        rid = f"every group n >= {min_size}, none insufficient"
+    elif min_size:
+        rid = f"every group n >= {min_size}"
+    else:
+        rid = "no insufficient group"
+    return GroupSizeRule(
+        id=rid, min_size=min_size, allow_insufficient=allow, attributes=attrs,
+        location=reader.where("groups", 0),
+    )
+
+
 def _unique_ids(groups: tuple[list, ...], given: set[str]) -> list[list]:
     """Rule ids are unique: they name the JUnit test cases and the gate's lines.
 
@@ -372,30 +398,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     group_metrics = rules("group_metric", _METRIC_KEYS, "metric", METRIC_NAMES, group_metric_rule)
     summaries = rules("summary", _SUMMARY_KEYS, "metric", METRIC_NAMES, summary_rule)
 
-    group_size = None
-    if "groups" in doc:
-        data = _table_fields(reader, "groups", 0, doc["groups"], _GROUPS_KEYS, False)
-        min_size = data.get("min_size", 0)
-        if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
-            raise reader.fail("groups", 0, "min_size", f"must be a non-negative integer, got {_show(min_size)}", False)
-        allow = data.get("allow_insufficient", True)
-        if not isinstance(allow, bool):
-            raise reader.fail("groups", 0, "allow_insufficient", f"must be true or false, got {_show(allow)}", False)
-        if min_size == 0 and allow:
-            raise reader.fail(
-                "groups", 0, None, "checks nothing; set min_size > 0 and/or allow_insufficient = false", False
-            )
-        attrs = _attributes(reader, "groups", 0, data, False)
-        if min_size and not allow:
-            rid = f"every group n >= {min_size}, none insufficient"
-        elif min_size:
-            rid = f"every group n >= {min_size}"
-        else:
-            rid = "no insufficient group"
-        group_size = GroupSizeRule(
-            id=rid, min_size=min_size, allow_insufficient=allow, attributes=attrs,
-            location=reader.where("groups", 0),
-        )
+    group_size = _group_size_rule(reader, doc["groups"]) if "groups" in doc else None
     criteria, group_metrics, summaries = _unique_ids(
         (criteria, group_metrics, summaries, [group_size] if group_size else []), given_ids
     )[:3]

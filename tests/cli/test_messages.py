@@ -58,7 +58,7 @@ def test_few_clusters_warn_in_the_result_and_on_stderr(predictions_csv: Path, tm
     res = audit(predictions_csv, "--cluster", "site", "-B", "100", "--permutations", "0",
                 "-f", "json", "-o", str(out))
     assert res.exit_code == 0, res.output
-    text = "--cluster 'site' has only 3 patients; with fewer than 20 clusters"
+    text = "--cluster 'site' has fewer than 20 patients (clusters); with so few"
     assert text in res.stderr
     assert any(text in w for w in __import__("json").loads(out.read_text())["warnings"])
 

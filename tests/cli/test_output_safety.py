@@ -81,10 +81,11 @@ def test_policy_file_is_an_input_too(predictions_csv: Path, tmp_path: Path, no_w
 
 @pytest.mark.parametrize(
     ("where", "message"),
-    [("missing/x.json", "does not exist; create it first"), ("/proc/x.json", "cannot write in the directory")],
+    [("file/x.json", "file is not a directory"), ("/proc/x.json", "cannot write in the directory")],
 )
 def test_bad_output_directory_fails_before_work_and_leaves_nothing(
         predictions_csv: Path, tmp_path: Path, where: str, message: str, no_work) -> None:
+    (tmp_path / "file").write_text("")
     good = tmp_path / "good.html"
     bad = where if where.startswith("/") else str(tmp_path / where)
     res = audit(predictions_csv, "--html", str(good), "-o", bad)
@@ -140,8 +141,9 @@ def test_mitigate_checks_its_folder_before_work(predictions_csv: Path, tmp_path:
 
     monkeypatch.setattr(pipeline, "mitigate", lambda **kw: (_ for _ in ()).throw(AssertionError("ran")))
     base = ["mitigate", "-p", str(predictions_csv), "-l", "y", "-a", "race", "--method", "threshold"]
-    res = runner.invoke(app, [*base, "--out", str(tmp_path / "no" / "such")])
-    assert res.exit_code == 2 and "does not exist; create it first" in res.stderr
+    (tmp_path / "file").write_text("")
+    res = runner.invoke(app, [*base, "--out", str(tmp_path / "file" / "such")])
+    assert res.exit_code == 2 and "file is not a directory" in res.stderr
     out = tmp_path / "o"
     out.mkdir()
     os.mkfifo(out / "comparison.html")
@@ -163,14 +165,14 @@ def test_mitigate_files_get_the_usual_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert res.exit_code == 0, res.output
-    files = sorted((tmp_path / "o").iterdir())
+    files = sorted((tmp_path / "o").iterdir())  # the folder is made
     assert [f.name for f in files] == ["comparison.html", "comparison.json", "comparison.md", "thresholds.json"]
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}
 
 
 def test_train_checks_its_folder_before_training(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "a" / "b")])
-    assert res.exit_code == 2 and "does not exist; create it first" in res.stderr
+    res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", "/proc/fairaudit-model"])
+    assert res.exit_code == 2 and "cannot write in the directory /proc" in res.stderr
     res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path), "--seed", "-1"])
     assert res.exit_code == 2 and "--seed must be a whole number, 0 or more" in res.stderr
 
