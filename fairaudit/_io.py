@@ -52,9 +52,13 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _input_files(inputs: Iterable[tuple[str, str | Path | None]]) -> list[tuple[str, Path]]:
+class _Resolved(list):
+    """Input files already resolved by :func:`_input_files` (checked once for many outputs)."""
+
+
+def _input_files(inputs: Iterable[tuple[str, str | Path | None]]) -> _Resolved:
     """Resolved paths of the input files; a directory input stands for the files directly in it."""
-    out: list[tuple[str, Path]] = []
+    out = _Resolved()
     for what, path in inputs:
         if path is None:
             continue
@@ -67,6 +71,17 @@ def _input_files(inputs: Iterable[tuple[str, str | Path | None]]) -> list[tuple[
         elif real.exists():
             out.append((what, real))
     return out
+
+
+_SPECIAL = ("/dev/", "/proc/", "/sys/")
+
+
+def _hops(path: Path, limit: int = 40) -> list[Path]:
+    """``path`` and every link it goes through, as absolute paths (``/dev/stdout`` -> ``/proc/...``)."""
+    hops = [Path(os.path.abspath(path))]
+    while hops[-1].is_symlink() and len(hops) < limit:
+        hops.append(Path(os.path.abspath(hops[-1].parent / os.readlink(hops[-1]))))
+    return hops
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -100,6 +115,9 @@ def check_output(
     real = Path(os.path.realpath(given))
     via = f" (a link to {real})" if real != given.absolute() and given.is_symlink() else ""
     where = f"{option} '{given}'{via}"
+    if any(str(hop).startswith(_SPECIAL) for hop in _hops(given)):
+        stdout = " (leave out --output to write to standard output)" if option in ("-o", "--output") else ""
+        raise ConfigError(f"{where} is a device or process file, not a regular file{stdout}.")
     try:
         st = os.stat(real)
     except (FileNotFoundError, NotADirectoryError):
@@ -110,13 +128,14 @@ def check_output(
         if stat.S_ISDIR(st.st_mode):
             raise ConfigError(f"{where} is a directory; give a file path.")
         if not stat.S_ISREG(st.st_mode):
+            stdout = " (leave out --output to write to standard output)" if option in ("-o", "--output") else ""
             raise ConfigError(
                 f"{where} is {_kind(st.st_mode)}, not a regular file; fairaudit writes only "
-                f"regular files (leave out {option} to write to standard output where it can)."
+                f"regular files{stdout}."
             )
         if not os.access(real, os.W_OK):
             raise ConfigError(f"{where} is read-only; remove it or choose another path.")
-        for what, inp in _input_files(inputs):
+        for what, inp in _input_files(inputs) if not isinstance(inputs, _Resolved) else inputs:
             if _same_file(real, inp):
                 raise ConfigError(
                     f"{where} is the input {what} of this run; writing it would destroy the "
@@ -157,12 +176,12 @@ def check_outputs(
     ConfigError
         An output cannot be written, is an input, or two outputs are the same file.
     """
-    inputs = list(inputs)
+    resolved = _input_files(inputs)
     checked: dict[str, Path] = {}
     for option, path in outputs:
         if path is None:
             continue
-        real = check_output(path, option, inputs)
+        real = check_output(path, option, resolved)
         for other, seen in checked.items():
             if real == seen:
                 raise ConfigError(f"{option} and {other} are the same file '{path}'; give each its own path.")

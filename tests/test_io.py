@@ -84,9 +84,33 @@ def test_unwritable_parent_is_refused(tmp_path: Path) -> None:
     for path in (tmp_path / "file" / "x.json", tmp_path / "file" / "sub" / "x.json"):
         with pytest.raises(ConfigError, match="file is not a directory"):
             _io.check_output(path, "--output")
-    # /proc refuses new files even to root: a directory that cannot be written.
-    with pytest.raises(ConfigError, match="cannot write in the directory /proc"):
-        _io.check_output("/proc/fairaudit-result.json", "--output")
+    for special in ("/proc/fairaudit-result.json", "/dev/stdout", "/dev/fd/1"):
+        with pytest.raises(ConfigError, match="is a device or process file"):
+            _io.check_output(special, "--output")
+
+
+def read_only(folder: Path, monkeypatch) -> None:
+    """Make ``folder`` unwritable: by its mode, or for root (who may write anyway) by refusing
+    to create files in it, as a read-only mount does."""
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = _io.tempfile.mkstemp
+
+        def refuse(*args, **kwargs):
+            if Path(kwargs.get("dir", "")) == folder:
+                raise PermissionError(13, "Permission denied")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_io.tempfile, "mkstemp", refuse)
+
+
+def test_a_read_only_directory_is_refused(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    read_only(folder, monkeypatch)
+    with pytest.raises(ConfigError, match=r"-o '.*r.json': cannot write in the directory .*ro \(Permission denied\)"):
+        _io.check_output(folder / "r.json", "-o")
+    folder.chmod(0o755)
 
 
 def test_an_input_is_never_overwritten(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_policy_file_is_an_input_too(predictions_csv: Path, tmp_path: Path, no_w
 
 @pytest.mark.parametrize(
     ("where", "message"),
-    [("file/x.json", "file is not a directory"), ("/proc/x.json", "cannot write in the directory")],
+    [("file/x.json", "file is not a directory"), ("/proc/x.json", "is a device or process file")],
 )
 def test_bad_output_directory_fails_before_work_and_leaves_nothing(
         predictions_csv: Path, tmp_path: Path, where: str, message: str, no_work) -> None:
@@ -92,6 +92,19 @@ def test_bad_output_directory_fails_before_work_and_leaves_nothing(
     assert res.exit_code == 2 and message in res.stderr
     assert "internal error" not in res.stderr
     assert not good.exists()
+
+
+def test_read_only_output_folder_is_an_input_error_not_an_internal_one(
+        predictions_csv: Path, tmp_path: Path, monkeypatch, no_work) -> None:
+    from tests.test_io import read_only
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    read_only(folder, monkeypatch)
+    res = audit(predictions_csv, "--html", str(tmp_path / "good.html"), "-o", str(folder / "x.json"))
+    folder.chmod(0o755)
+    assert res.exit_code == 2 and "cannot write in the directory" in res.stderr
+    assert "internal error" not in res.stderr and not (tmp_path / "good.html").exists()
 
 
 def test_a_write_failure_after_the_audit_leaves_no_output(predictions_csv: Path, tmp_path: Path, monkeypatch) -> None:
@@ -171,25 +184,31 @@ def test_mitigate_files_get_the_usual_mode(tmp_path: Path) -> None:
 
 
 def test_train_checks_its_folder_before_training(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", "/proc/fairaudit-model"])
-    assert res.exit_code == 2 and "cannot write in the directory /proc" in res.stderr
+    (tmp_path / "file").write_text("")
+    res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "file" / "m")])
+    assert res.exit_code == 2 and "file is not a directory" in res.stderr
     res = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path), "--seed", "-1"])
     assert res.exit_code == 2 and "--seed must be a whole number, 0 or more" in res.stderr
 
 
 def test_same_command_and_seed_give_identical_files(predictions_csv: Path, tmp_path: Path) -> None:
+    """Two processes (different hash seeds, so set orders differ) write the same bytes."""
+    import subprocess
+    import sys
+
     outputs = []
-    for run in ("a", "b"):
+    for run, hash_seed in (("a", "1"), ("b", "2")):
         folder = tmp_path / run
         folder.mkdir()
-        names = {"json": folder / "r.json", "html": folder / "r.html", "junit": folder / "r.xml"}
-        res = runner.invoke(app, [
-            "audit", "-p", str(predictions_csv), "-l", "y", "-a", "sex,race", "-B", "100",
-            "--permutations", "100", "--seed", "5", "-f", "json", "-o", str(names["json"]),
-            "--html", str(names["html"]), "--junit", str(names["junit"]), "-q",
-        ], env={"SOURCE_DATE_EPOCH": "1700000000"})
-        assert res.exit_code == 0, res.output
-        outputs.append({k: p.read_bytes() for k, p in names.items()})
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", PYTHONHASHSEED=hash_seed,
+                   PYTHONPATH=str(Path(__file__).resolve().parents[2]), MPLBACKEND="Agg")
+        proc = subprocess.run([
+            sys.executable, "-m", "fairaudit", "audit", "-p", str(predictions_csv), "-l", "y",
+            "-a", "sex,race", "-B", "100", "--permutations", "100", "--seed", "5", "-f", "json",
+            "-o", "r.json", "--html", "r.html", "--junit", "r.xml", "-q",
+        ], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append({name: (folder / name).read_bytes() for name in ("r.json", "r.html", "r.xml")})
     assert outputs[0] == outputs[1]
-    assert json.loads(outputs[0]["json"])["run"]["created"] == "2023-11-14T22:13:20+00:00"
-    assert b"2023-11-14" in outputs[0]["html"]
+    assert json.loads(outputs[0]["r.json"])["run"]["created"] == "2023-11-14T22:13:20+00:00"
+    assert b"2023-11-14" in outputs[0]["r.html"]
