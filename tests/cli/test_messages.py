@@ -24,7 +24,7 @@ def audit(predictions: Path, *extra: str):
     return runner.invoke(app, args, catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", ["audit", "mitigate", "report", "train"])
+@pytest.mark.parametrize("command", ["audit", "mitigate", "report", "train", "sample-data"])
 def test_help_at_80_columns_shows_every_option_name_in_full(command: str) -> None:
     res = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80", "TERM": "dumb"})
     assert res.exit_code == 0
@@ -38,10 +38,15 @@ def test_help_at_80_columns_shows_every_option_name_in_full(command: str) -> Non
             assert re.search(rf"{re.escape(name)}\b", res.output), name
 
 
-def test_negative_seed_is_an_input_error(predictions_csv: Path) -> None:
+def test_negative_seed_is_an_input_error(predictions_csv: Path, tmp_path: Path) -> None:
     res = audit(predictions_csv, "--seed", "-1", "-B", "0", "--permutations", "0")
     assert res.exit_code == 2
     assert res.stderr.strip() == "error: --seed must be a whole number, 0 or more; got -1."
+    for args in (["mitigate", "-p", str(predictions_csv), "-l", "y", "-a", "race", "--out", str(tmp_path / "o")],
+                 ["sample-data", "--out", str(tmp_path / "c"), "--patients", "50"]):
+        res = runner.invoke(app, [*args, "--seed", "-1"])
+        assert res.exit_code == 2 and "--seed must be a whole number, 0 or more" in res.stderr, res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]  # no folder made
 
 
 @pytest.mark.parametrize("option", ["--bootstrap", "--permutations"])
