@@ -343,11 +343,13 @@ def audit(
     group_thresholds : path or GroupThresholds, optional
         Per-group thresholds (from ``fairaudit mitigate --method threshold``).
     n_bootstrap, confidence_level, seed, cluster
-        Percentile bootstrap intervals; ``cluster`` resamples whole patients.
+        Percentile bootstrap intervals (``n_bootstrap`` is 0 for none or at least 100; ``seed``
+        is 0 or more); ``cluster`` resamples whole patients (fewer than 20 of them warns).
     min_group_size, min_group_events
         Groups below these are ``insufficient``.
     n_permutations : int
-        Permutations for criterion p-values (q-values are Benjamini-Hochberg).
+        Permutations for criterion p-values (q-values are Benjamini-Hochberg): 0 for none or
+        at least 100, the same rule as ``n_bootstrap``.
     policy : path or Policy, optional
         A gate policy; the outcome is in ``result.gate``.
     predict_options : dict, optional
