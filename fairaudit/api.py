@@ -6,7 +6,6 @@ table, run the model if one is given) and :func:`audit_dataset` (compute, gate).
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib.metadata
 import platform
 from collections.abc import Callable
@@ -17,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairaudit._io import timestamp
 from fairaudit._version import __version__
 from fairaudit.data import AuditDataset, from_frame, load_table_dataset
+from fairaudit.data.dataset import missing_group
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
@@ -159,19 +160,51 @@ def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: s
                       sha256=f"{sha}:{column}={wanted}" if sha else None)
 
 
+MIN_RESAMPLES = 100
+"""The fewest bootstrap replicates or permutations that are allowed (0 turns them off)."""
+
+MIN_CLUSTERS = 20
+"""Below this many patients (``--cluster``) the patient-level bootstrap is unreliable."""
+
+
+def check_resamples(value: int, option: str) -> None:
+    """The one rule for ``--bootstrap`` and ``--permutations``: 0 (off) or at least 100.
+
+    Fewer replicates give intervals and p-values too coarse to act on (a p-value from 20
+    permutations cannot go below 0.048).
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is negative or between 1 and 99.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or (
+            value != 0 and not value >= MIN_RESAMPLES):
+        raise ConfigError(f"{option} must be 0 (off) or at least {MIN_RESAMPLES}; got {value}.")
+
+
+def check_seed(seed: int) -> None:
+    """A seed is a whole number, 0 or more (what numpy's generators accept).
+
+    Raises
+    ------
+    ConfigError
+        ``seed`` is negative or not an integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"--seed must be a whole number, 0 or more; got {seed}.")
+
+
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
         raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
-    if config.n_bootstrap < 0:
-        raise ConfigError(f"--bootstrap must be 0 or more; got {config.n_bootstrap}.")
-    if config.n_bootstrap == 1:
-        raise ConfigError("--bootstrap 1 cannot give an interval; use 0 (off) or at least 100.")
+    check_seed(config.seed)
+    check_resamples(config.n_bootstrap, "--bootstrap")
+    check_resamples(config.n_permutations, "--permutations")
     if not 0.0 < config.confidence_level < 1.0:
         raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
     if config.min_group_size < 0 or config.min_group_events < 0:
         raise ConfigError("--min-group-size and --min-group-events must be 0 or more.")
-    if config.n_permutations < 0:
-        raise ConfigError(f"--permutations must be 0 or more; got {config.n_permutations}.")
 
 
 def _package_versions() -> dict[str, str]:
@@ -250,16 +283,13 @@ def audit_dataset(
         n_permutations=int(n_permutations), intersections=bool(intersections),
     )
     _check_config(config)
+    created = timestamp()
     parts = compute_audit(
         dataset.labels, dataset.scores, dataset.group_codes, dataset.group_names,
         dataset.attributes, config, clusters=dataset.clusters, group_thresholds=spec,
         modalities=dataset.modalities, progress=progress,
     )
-    for attr, n_unknown in dataset.unknown_counts.items():
-        if n_unknown:
-            warnings.append(
-                f"{n_unknown} rows have no value for '{attr}'; they form the group 'unknown'."
-            )
+    warnings.extend(_grouping_warnings(dataset, parts.n_clusters))
     n_insufficient = sum(1 for g in parts.groups if g.status == "insufficient")
     if n_insufficient:
         warnings.append(
@@ -269,7 +299,7 @@ def audit_dataset(
     unit = "row" if parts.bootstrap_unit == "row" else f"patient ({dataset.cluster_column})"
     result = AuditResult(
         run=RunInfo(
-            created=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+            created=created,
             seed=config.seed,
             n_bootstrap=config.n_bootstrap,
             confidence_level=config.confidence_level,
@@ -281,6 +311,7 @@ def audit_dataset(
             min_group_size=config.min_group_size,
             min_group_events=config.min_group_events,
             p_value_method=_p_value_method(config),
+            interval_method=_interval_method(config),
             package_versions=_package_versions(),
         ),
         dataset=DatasetInfo(
@@ -324,6 +355,29 @@ def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
 
     check = cross_check(result, dataset, row_decisions(dataset, threshold, spec))
     return dataclasses.replace(result, run=dataclasses.replace(result.run, cross_check=check))
+
+
+def _grouping_warnings(dataset: AuditDataset, n_clusters: int | None) -> list[str]:
+    """Warnings about missing demographics and too few patients for the cluster bootstrap."""
+    out = []
+    for attr, n_unknown in dataset.unknown_counts.items():
+        if n_unknown:
+            out.append(
+                f"{n_unknown} rows have no value for '{attr}'; they form the group "
+                f"'{missing_group(dataset.group_names[dataset.attributes.index(attr)])}'."
+            )
+    if dataset.clusters is not None and n_clusters is not None and n_clusters < MIN_CLUSTERS:
+        out.append(
+            f"--cluster '{dataset.cluster_column}' has fewer than {MIN_CLUSTERS} patients "
+            "(clusters); with so few the patient-level bootstrap intervals are unreliable."
+        )
+    return out
+
+
+def _interval_method(config: AuditConfig) -> str | None:
+    from fairaudit.metrics.simultaneous import INTERVAL_METHOD
+
+    return None if config.n_bootstrap == 0 else f"{INTERVAL_METHOD} ({config.n_bootstrap} replicates)"
 
 
 def _p_value_method(config: AuditConfig) -> str | None:
@@ -380,11 +434,13 @@ def audit(
     group_thresholds : path or GroupThresholds, optional
         Per-group thresholds (from ``fairaudit mitigate --method threshold``).
     n_bootstrap, confidence_level, seed, cluster
-        Percentile bootstrap intervals; ``cluster`` resamples whole patients.
+        Percentile bootstrap intervals (``n_bootstrap`` is 0 for none or at least 100; ``seed``
+        is 0 or more); ``cluster`` resamples whole patients (fewer than 20 of them warns).
     min_group_size, min_group_events
         Groups below these are ``insufficient``.
     n_permutations : int
-        Permutations for criterion p-values (q-values are Benjamini-Hochberg).
+        Permutations for criterion p-values (q-values are Benjamini-Hochberg): 0 for none or
+        at least 100, the same rule as ``n_bootstrap``.
     policy : path or Policy, optional
         A gate policy; the outcome is in ``result.gate``.
     predict_options : dict, optional

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from fairaudit._io import to_jsonable
 
 SCHEMA_VERSION = "1.2"
 
@@ -297,7 +298,7 @@ class AuditResult:
             "schema_version": self.schema_version,
             "tool": {"name": "fairaudit", "version": self.run.tool_version},
         }
-        body = _to_jsonable(self)
+        body = to_jsonable(self)
         body.pop("schema_version")
         out.update(body)
         return out
@@ -313,24 +314,6 @@ class AuditResult:
     @classmethod
     def from_json(cls, text: str) -> AuditResult:
         return cls.from_dict(json.loads(text))
-
-
-def _clean_float(x: float) -> float | None:
-    return None if (isinstance(x, float) and not math.isfinite(x)) else x
-
-
-def _to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_to_jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return _clean_float(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _to_jsonable(obj.item())
-    return obj
 
 
 def _from_jsonable(tp: Any, data: Any) -> Any:

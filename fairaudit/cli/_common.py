@@ -1,15 +1,15 @@
-"""Shared CLI plumbing: the one error handler, stderr console, atomic output files.
+"""Shared CLI plumbing: the one error handler, stderr console, writing the outputs.
 
 Only the CLI prints. Library code returns results or raises :class:`FairauditError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ def handle_errors(fn: F) -> F:
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
+            _ignore_further_interrupts()  # a second Ctrl-C must not turn the exit into "Aborted!"
             err("error: interrupted.")
             raise typer.Exit(130) from None
         except Exception as exc:  # pragma: no cover - only reached through bugs
@@ -57,31 +58,53 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file all at once: a temp file beside it, then rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _ignore_further_interrupts() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def emit(payload: str, output: Path | None) -> None:
-    """The payload goes to ``--output`` (written atomically) or to stdout."""
+def emit(
+    payload: str,
+    output: Path | None,
+    files: Sequence[tuple[str, Path, str | bytes]] = (),
+    inputs: Sequence[tuple[str, Path | None]] = (),
+) -> None:
+    """Write ``files`` and the payload (to ``--output``, else stdout) all or nothing.
+
+    Every file goes through :func:`fairaudit._io.write_files`: checked, written to temporary
+    files, then renamed into place together; the payload reaches stdout only after that.
+    """
+    from fairaudit._io import write_files
+
+    todo = list(files) + ([("--output", output, payload)] if output is not None else [])
+    if todo:
+        write_files(todo, inputs)
     if output is None:
         sys.stdout.write(payload)
         sys.stdout.flush()
-    else:
-        write_atomic(output, payload)
+
+
+@contextlib.contextmanager
+def quiet_libraries(quiet: bool) -> Iterator[None]:
+    """With ``--quiet``, silence Python warnings and matplotlib's log (e.g. missing glyphs)."""
+    if not quiet:
+        yield
+        return
+    import logging
+    import warnings
+
+    logger = logging.getLogger("matplotlib")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def stderr_console() -> Any:

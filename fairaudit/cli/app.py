@@ -21,6 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich's option table truncates long option names ("--group-thresh…") at 80
+    # columns; click's formatter wraps the help text and always prints names in full.
+    rich_markup_mode=None,
 )
 
 

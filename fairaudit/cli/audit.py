@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors
+from fairaudit.cli._common import emit, err, handle_errors, quiet_libraries
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -70,25 +70,29 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
-    for path, opt in ((output, "--output"), (html, "--html"), (junit, "--junit"), (save_predictions, "--save-predictions")):
-        if path is not None and path.is_dir():
-            raise ConfigError(f"{opt} '{path}' is a directory; give a file path.")
+    inputs = [("--predictions", predictions), ("--data", data), ("--model", model),
+              ("--policy", policy), ("--group-thresholds", group_thresholds)]
+    outputs = [("--output", output), ("--html", html), ("--junit", junit),
+               ("--save-predictions", save_predictions)]
+    from fairaudit._io import check_outputs
+
+    check_outputs(outputs, inputs)  # before any work: a bad path fails in a second, not after it
     pol = None
     if policy is not None:
         from fairaudit.gate import load_policy
 
         pol = load_policy(policy)  # fail on a bad policy before any work
 
-    loaded = load_audit_data(
-        predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-        cluster=cluster, progress=not quiet, predict_options=predict_options,
-        allow_many_groups=allow_many_groups,
-        split_column=split_column, split=split,
-    )
+    with quiet_libraries(quiet):
+        loaded = load_audit_data(
+            predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
+            cluster=cluster, progress=not quiet, predict_options=predict_options,
+            allow_many_groups=allow_many_groups, split_column=split_column, split=split,
+        )
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
 
-    with _progress(bootstrap, quiet) as advance:
+    with quiet_libraries(quiet), _progress(bootstrap, quiet) as advance:
         result = audit_dataset(
             loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
             n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
@@ -98,28 +102,15 @@ def audit_command(
             cross_check=cross_check,
         )
 
-    # Render everything before writing anything: no half-written outputs on error.
-    from fairaudit.report import render
-
-    options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}  # reports show the real exit code
-    payload = render(result, fmt.value, **options)
-    extra: list[tuple[Path, str | bytes]] = []
-    if html is not None:
-        from fairaudit.report.html import render_html
-
-        extra.append((html, render_html(result, **options)))
-    if junit is not None:
-        from fairaudit.report.junit import render_junit
-
-        extra.append((junit, render_junit(result, **options)))
+    # Render everything before writing anything: no half-written outputs on error. Reports
+    # show the process's real exit code (no_fail).
+    options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}
+    with quiet_libraries(quiet):
+        payload, files = _render_all(result, fmt, options, html, junit)
     if save_predictions is not None:
-        extra.append((save_predictions, _predictions_bytes(loaded.dataset, save_predictions)))
-
-    from fairaudit.cli._common import emit, write_atomic
-
-    for path, content in extra:
-        write_atomic(path, content)
-    emit(payload, output)
+        files.append(("--save-predictions", save_predictions,
+                      _predictions_bytes(loaded.dataset, save_predictions)))
+    emit(payload, output, files, inputs)  # all files or none
 
     if not quiet:
         from fairaudit.report.context import Suppressor
@@ -131,6 +122,24 @@ def audit_command(
 
     code = exit_code(result.gate, no_fail=no_fail) if pol is not None else 0
     raise typer.Exit(code)
+
+
+def _render_all(result, fmt: Format, options: dict, html: Path | None,
+                junit: Path | None) -> tuple[str, list[tuple[str, Path, str | bytes]]]:
+    """Render the payload and the extra reports before anything is written."""
+    from fairaudit.report import render
+
+    payload = render(result, fmt.value, **options)
+    files: list[tuple[str, Path, str | bytes]] = []
+    if html is not None:
+        from fairaudit.report.html import render_html
+
+        files.append(("--html", html, render_html(result, **options)))
+    if junit is not None:
+        from fairaudit.report.junit import render_junit
+
+        files.append(("--junit", junit, render_junit(result, **options)))
+    return payload, files
 
 
 def _predictions_bytes(dataset, path: Path) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors
+from fairaudit.cli._common import err, handle_errors, quiet_libraries
 
 HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
@@ -20,6 +20,9 @@ HELP = (
     "the validation rows and judged on the test rows.\n\n"
     "Exit codes: 0 done (whatever the verdict), 2 error."
 )
+
+
+OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
 
 
 class Objective(enum.StrEnum):
@@ -62,11 +65,18 @@ def mitigate_command(
     min_group_events: int = typer.Option(10, "--min-group-events", help="Groups with fewer positives or negatives are 'insufficient'."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
+    from fairaudit._io import check_output_dir, check_outputs
+    from fairaudit.api import check_resamples, check_seed
     from fairaudit.errors import ConfigError
-    from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate, write_outputs
+    from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate
 
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out '{out}' is a file; give a folder.")
+    check_seed(seed)
+    check_resamples(bootstrap, "--bootstrap")
+    inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
+              ("--val-predictions", val_predictions)]
+    check_output_dir(out)
+    if out.is_dir():  # before any work: every file that will be written must be writable
+        check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
     tol: float | str
     if tolerance.strip().lower() == "auto":
         tol = "auto"
@@ -87,17 +97,18 @@ def mitigate_command(
         if not quiet:
             err(msg)
 
-    result = mitigate(
-        label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
-        predictions=predictions, val_predictions=val_predictions, score=score,
-        split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
-        thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
-                                     sensitivity_floor=sensitivity_floor, performance=performance),
-        training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
-        min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
-        progress=say,
-    )
-    files = write_outputs(result, out)
+    with quiet_libraries(quiet):
+        result = mitigate(
+            label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
+            predictions=predictions, val_predictions=val_predictions, score=score,
+            split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
+            thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
+                                         sensitivity_floor=sensitivity_floor, performance=performance),
+            training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
+            min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
+            progress=say,
+        )
+        files = _write(result, out, inputs)
     if not quiet:
         err(result.comparison.to_markdown(warnings=False).rstrip())
         for v in result.comparison.variants:
@@ -111,3 +122,20 @@ def mitigate_command(
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)
+
+
+def _write(result, out: Path, inputs: list) -> dict[str, Path]:
+    """Render every file, then write them all or none (see :mod:`fairaudit._io`)."""
+    from fairaudit._io import write_files
+    from fairaudit.report.comparison import render_comparison_html
+
+    texts = {
+        "comparison.json": result.comparison.to_json(),
+        "comparison.md": result.comparison.to_markdown(),
+        "comparison.html": render_comparison_html(result.comparison),
+    }
+    if result.group_thresholds is not None:
+        texts["thresholds.json"] = result.group_thresholds.to_json()
+    out.mkdir(parents=True, exist_ok=True)
+    write_files([(f"--out file {name}", out / name, text) for name, text in texts.items()], inputs)
+    return {name: out / name for name in texts}

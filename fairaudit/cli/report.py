@@ -39,8 +39,14 @@ def report_command(
         raise ConfigError("--out is needed for the HTML report (e.g. --out report.html).")
     if out is not None and out.is_dir():
         raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / ('report.' + fmt)}.")
+    inputs = [("RESULT.json", result_json)]
+    if out is not None:
+        from fairaudit._io import check_output
+
+        check_output(out, "--out", inputs)
     result = _load_result(result_json)
-    emit(_render(result, fmt, {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}), out)
+    emit(_render(result, fmt, {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}), out,
+         inputs=inputs)
     if out is not None:
         err(f"wrote {fmt} report to {out}")
 

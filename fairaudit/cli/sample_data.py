@@ -25,7 +25,12 @@ def sample_data_command(
         help="Comma-separated splits to write (cohort.json always describes all of them).",
     ),
 ) -> None:
+    from fairaudit._io import check_output_dir
+    from fairaudit.api import check_seed
     from fairaudit.data.simulate import CohortConfig, simulate_cohort, write_cohort
+
+    check_seed(seed)
+    check_output_dir(out)
 
     chosen = tuple(s.strip() for s in splits.split(",") if s.strip())
     cohort = simulate_cohort(CohortConfig(n_patients=patients, seed=seed, image_size=image_size))

@@ -28,10 +28,17 @@ def train_command(
         "sex,race", "--sensitive", help="Attributes for the per-group validation AUCs stored in the checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
+    from fairaudit._io import check_output_dir, check_outputs
+    from fairaudit.api import check_seed
     from fairaudit.data.manifest import load_training_manifests
-    from fairaudit.models.checkpoint import save_model
+    from fairaudit.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_model
     from fairaudit.models.training import TrainSettings, train_model
 
+    check_seed(seed)
+    check_output_dir(out)  # before training, not after it
+    if out.is_dir():
+        check_outputs([(f"--out file {n}", out / n) for n in (WEIGHTS_FILE, CONFIG_FILE)],
+                      [("--data", data)])
     train, val = load_training_manifests(data, label=label, sensitive=sensitive)
     predictor = train_model(train, val, settings=TrainSettings(epochs=epochs, seed=seed), progress=not quiet)
     sha = save_model(predictor, out)

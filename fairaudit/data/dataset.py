@@ -25,6 +25,15 @@ MAX_UNIQUE_SHARE = 0.5
 """A sensitive column with more than :data:`MAX_NUMERIC_GROUPS` distinct values that also
 cover more than this share of the rows looks like an identifier and is refused."""
 
+UNKNOWN_MISSING = "unknown (missing)"
+"""Group name of the missing values when the column also holds the literal value ``"unknown"``
+(which keeps its name: a recorded "unknown" and an empty cell are not merged)."""
+
+
+def missing_group(names: tuple[str, ...] | list[str]) -> str:
+    """The name of the missing-value group among an attribute's group ``names``."""
+    return UNKNOWN_MISSING if UNKNOWN_MISSING in names else UNKNOWN
+
 
 @dataclass(frozen=True, eq=False)
 class AuditDataset:
@@ -149,10 +158,14 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str) ->
     out = (arr < 0.0) | (arr > 1.0)
     if out.any():
         i = int(np.flatnonzero(out)[0])
+        if np.all((arr >= 0.0) & (arr <= 100.0)):
+            hint = "percentages? divide by 100"
+        else:
+            hint = "logits or log-odds? apply a sigmoid (or softmax) first"
         raise InputError(
             f"score column '{column}' in {source} must hold probabilities in [0, 1]; found "
-            f"{arr[i]!r} at {_row_ref(i)} ({int(out.sum())} rows out of range). "
-            "Apply a sigmoid/softmax to logits first."
+            f"{float(arr[i]):g} at {_row_ref(i)} ({int(out.sum())} rows out of range; "
+            f"range {float(arr.min()):g} to {float(arr.max()):g}): {hint}."
         )
     return arr
 
@@ -171,7 +184,8 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     """Encode one demographic column into integer codes and group names.
 
     Missing values (NaN, None, empty strings) become the explicit group ``"unknown"``, placed
-    last. Categorical columns keep their category order; numeric columns sort numerically;
+    last; when the column also holds the literal value ``"unknown"``, that value keeps its
+    group and the missing values become ``"unknown (missing)"`` (never merged silently). Categorical columns keep their category order; numeric columns sort numerically;
     anything else sorts as text.
 
     Returns
@@ -206,10 +220,17 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     # De-duplicate while keeping order (e.g. categories "1" and 1.0 formatting alike).
     names: list[str] = list(dict.fromkeys(keys))
     n_unknown = int(missing.sum())
-    if n_unknown and UNKNOWN not in names:
-        names.append(UNKNOWN)
+    if n_unknown and UNKNOWN_MISSING in names:
+        raise InputError(
+            f"column '{values.name}' holds the value {UNKNOWN_MISSING!r}, the name fairaudit gives "
+            "missing values, and has missing values; rename that value."
+        )
+    # A literal "unknown" keeps its name and its rows; the missing values get their own group.
+    missing_name = UNKNOWN_MISSING if n_unknown and UNKNOWN in names else UNKNOWN
+    if n_unknown:
+        names.append(missing_name)
     index = {name: i for i, name in enumerate(names)}
-    unknown = index.get(UNKNOWN, -1)
+    unknown = index.get(missing_name, -1)
     lut = np.array([unknown if m else index[t] for t, m in zip(spelt, missing_value, strict=False)]
                    + [unknown], dtype=np.int32)
     codes = lut[raw]

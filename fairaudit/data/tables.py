@@ -10,23 +10,46 @@ import pandas as pd
 from fairaudit.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip")
+"""Compressed CSV/TSV (``table.csv.gz``) is read as well; the codec follows the suffix."""
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
+    """SHA-256 of a file's bytes, read in chunks (of a Parquet folder: its files' names and bytes)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        if p.is_dir():
+            h.update(f.relative_to(p).as_posix().encode("utf-8") + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
     return h.hexdigest()
 
 
+def table_format(path: str | Path) -> str:
+    """``"csv"``, ``"tsv"`` or ``"parquet"`` from the suffix (``.csv.gz`` is ``"csv"``), else ``""``."""
+    suffixes = [x.lower() for x in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes = suffixes[:-1]
+        if suffixes and suffixes[-1] in (".parquet", ".pq"):
+            return ""
+    last = suffixes[-1] if suffixes else ""
+    return {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}.get(last, "")
+
+
 def check_file(path: str | Path, what: str = "file") -> Path:
-    """Return ``path`` as a Path, or raise InputError if it is not a readable file."""
+    """Return ``path`` as a Path, or raise InputError if it is not a readable file.
+
+    A folder is accepted only when it is a Parquet dataset (named ``*.parquet`` or ``*.pq``).
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} '{p}' does not exist; check the path.")
     if p.is_dir():
+        if table_format(p) == "parquet":
+            return p
         raise InputError(f"{what} '{p}' is a directory; give the path of a CSV or Parquet file.")
     try:
         with open(p, "rb"):
@@ -36,34 +59,83 @@ def check_file(path: str | Path, what: str = "file") -> Path:
     return p
 
 
+def _delimiter_hint(p: Path, sep: str) -> str:
+    """A hint when the header looks separated by something other than ``sep``."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(p.suffix.lower(), open)
+    if p.suffix.lower() == ".zip":
+        return ""
+    try:
+        with opener(p, "rt", encoding="utf-8", errors="replace") as fh:
+            header = fh.readline().rstrip("\r\n")
+    except (OSError, EOFError, ValueError, lzma.LZMAError):  # the hint is a courtesy; the real error is raised by the caller
+        return ""
+    for other, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        if other != sep and header.count(other) > header.count(sep):
+            fix = "name it .tsv" if other == "\t" else "re-save it with commas"
+            return (f" It looks separated by {name} (header {header[:80]!r}); fairaudit reads "
+                    f"comma-separated .csv and tab-separated .tsv: {fix}.")
+    return ""
+
+
+def _duplicate_columns(p: Path, sep: str) -> list[str]:
+    """Header names that occur more than once (pandas would rename them to ``name.1``)."""
+    header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, encoding="utf-8").iloc[0]
+    names = [str(v) for v in header.tolist()]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
+def _read(p: Path, fmt: str, what: str) -> pd.DataFrame:
+    if fmt == "parquet":
+        frame = pd.read_parquet(p)
+        names = [str(c) for c in frame.columns]
+        dups = sorted({n for n in names if names.count(n) > 1})
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        dups = _duplicate_columns(p, sep)
+        frame = pd.read_csv(p, sep=sep, encoding="utf-8", low_memory=False)
+        if frame.shape[1] == 1 and (hint := _delimiter_hint(p, sep)):
+            raise InputError(f"{what} '{p}' has a single column.{hint}")
+    if dups:
+        raise InputError(
+            f"{what} '{p}' has duplicated column names: {', '.join(repr(d) for d in dups)}; "
+            "give every column a distinct name."
+        )
+    return frame
+
+
 def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table into a DataFrame.
 
     Parameters
     ----------
     path : str or Path
-        The file. The format is chosen by its suffix (``.csv``, ``.tsv``, ``.parquet``, ``.pq``).
+        The file. The format is chosen by its suffix (``.csv``, ``.tsv``, ``.parquet``, ``.pq``;
+        CSV and TSV may be compressed: ``.csv.gz``, ``.bz2``, ``.xz``, ``.zip``). A folder
+        named ``*.parquet`` is read as a Parquet dataset.
     what : str
         How the file is named in error messages (e.g. ``"predictions file"``).
 
     Raises
     ------
     InputError
-        If the file is missing, not UTF-8, cannot be parsed, or has no rows.
+        If the file is missing, not UTF-8, cannot be parsed, has duplicated column names, looks
+        separated by the wrong delimiter, or has no rows.
     """
     p = check_file(path, what)
-    suffix = p.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
+    fmt = table_format(p)
+    if not fmt:
         raise InputError(
-            f"{what} '{p}' has suffix '{p.suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}."
+            f"{what} '{p}' has suffix '{''.join(p.suffixes) or p.suffix}'; expected one of "
+            f"{', '.join(TABLE_SUFFIXES)} (CSV/TSV also compressed, e.g. .csv.gz)."
         )
     try:
-        if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
-        else:
-            frame = pd.read_csv(
-                p, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8", low_memory=False
-            )
+        frame = _read(p, fmt, what)
+    except InputError:
+        raise
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{what} '{p}' is not valid UTF-8 (bad byte at offset {exc.start}); "
@@ -73,11 +145,12 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
         raise InputError(f"{what} '{p}' is empty; it needs a header row and at least one data row.") from None
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "parse error"
-        raise InputError(f"{what} '{p}' could not be parsed as {suffix[1:].upper()}: {first}.") from None
-    except (OSError, ValueError) as exc:
+        hint = _delimiter_hint(p, "\t" if fmt == "tsv" else ",") if fmt != "parquet" else ""
+        raise InputError(f"{what} '{p}' could not be parsed as {fmt.upper()}: {first}.{hint}") from None
+    except (OSError, ValueError, EOFError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{what} '{p}' could not be read as {suffix[1:].upper()}: {msg}.") from None
-    except Exception as exc:  # pyarrow raises its own hierarchy on corrupt Parquet
+        raise InputError(f"{what} '{p}' could not be read as {fmt.upper()}: {msg}.") from None
+    except Exception as exc:  # pyarrow and the codecs raise their own hierarchies on corrupt files
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{what} '{p}' could not be read: {msg}.") from None
     if len(frame) == 0:

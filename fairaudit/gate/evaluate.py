@@ -91,14 +91,15 @@ def _describe(value: float | None, ci: tuple[float, float] | None, level: float)
     return f"{_num(value)} ({level:.0%} CI {_num(ci[0])} to {_num(ci[1])})"
 
 
-def _targets(rule_id: str, wanted: tuple[str, ...], available: tuple[str, ...]) -> tuple[str, ...]:
+def _targets(rule, wanted: tuple[str, ...], available: tuple[str, ...]) -> tuple[str, ...]:
     if wanted == (ALL,):
         return available
     missing = [a for a in wanted if a not in available]
     if missing:
+        where = f"{rule.location}: " if getattr(rule, "location", None) else ""
         raise ConfigError(
-            f"policy rule '{rule_id}' names attribute {missing[0]!r}, which this audit does not "
-            f"contain; audited attributes and intersections: {', '.join(available) or 'none'}"
+            f"{where}policy rule '{rule.id}' names attribute {missing[0]!r}, which this audit does "
+            f"not contain; audited attributes and intersections: {', '.join(available) or 'none'}"
         )
     return wanted
 
@@ -162,7 +163,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
         )
         return
     audited = tuple(dict.fromkeys(result.audited_attributes + available))
-    for attribute in _targets(rule.id, rule.attributes, audited):
+    for attribute in _targets(rule, rule.attributes, audited):
         try:
             crit = result.criterion(attribute, rule.name)
         except KeyError:
@@ -201,7 +202,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
 
 def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: Policy) -> Iterable[RuleOutcome]:
     level = result.run.confidence_level
-    for attribute in _targets(rule.id, rule.attributes, result.audited_attributes):
+    for attribute in _targets(rule, rule.attributes, result.audited_attributes):
         judged = 0
         n_family = sum(1 for g in result.groups_of(attribute) if g.status != "insufficient")
         for g in result.groups_of(attribute):
@@ -231,7 +232,7 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
 
 def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) -> Iterable[RuleOutcome]:
     level = result.run.confidence_level
-    for attribute in _targets(rule.id, rule.attributes, result.audited_attributes):
+    for attribute in _targets(rule, rule.attributes, result.audited_attributes):
         quantity = f"{rule.statistic} of {rule.metric}"
         try:
             s = result.summary(attribute, rule.metric)
@@ -255,7 +256,7 @@ def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) ->
 def _group_size_outcomes(rule: GroupSizeRule, result: AuditResult) -> Iterable[RuleOutcome]:
     # Counts are exact: these rules pass or fail, never inconclusive. Messages name groups but
     # not their counts, so small-cell suppression in the reports still holds.
-    for attribute in _targets(rule.id, rule.attributes, result.audited_attributes):
+    for attribute in _targets(rule, rule.attributes, result.audited_attributes):
         groups = result.groups_of(attribute)
         small = [g.group for g in groups if g.n < rule.min_size]
         insufficient = [] if rule.allow_insufficient else [g.group for g in groups if g.status == "insufficient"]

@@ -12,7 +12,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class CriterionRule:
     name: str
     attributes: tuple[str, ...]  # ("*",) for every attribute and intersection
     bound: Bound
+    location: str | None = field(default=None, compare=False)
+    """Where the rule is written (``"policy.toml:12"``), for messages."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class GroupMetricRule:
     metric: str
     attributes: tuple[str, ...]
     bound: Bound
+    location: str | None = field(default=None, compare=False)
+    """Where the rule is written (``"policy.toml:12"``), for messages."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class SummaryRule:
     statistic: str
     attributes: tuple[str, ...]
     bound: Bound
+    location: str | None = field(default=None, compare=False)
+    """Where the rule is written (``"policy.toml:12"``), for messages."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class GroupSizeRule:
     min_size: int
     allow_insufficient: bool
     attributes: tuple[str, ...]
+    location: str | None = field(default=None, compare=False)
+    """Where the rule is written (``"policy.toml:12"``), for messages."""
 
 
 @dataclass(frozen=True)
@@ -157,14 +165,24 @@ class _Reader:
         self.path = path
         self.locator = locator
 
-    def fail(self, table: str, index: int, key: str | None, message: str, array: bool) -> ConfigError:
+    def where(self, table: str, index: int, key: str | None = None) -> str:
+        """``file:line`` of a table (or of one of its keys), or the file alone if not found."""
         line = self.locator.line(table, index, key)
-        where = f"{self.path}:{line}" if line else self.path
+        return f"{self.path}:{line}" if line else self.path
+
+    def fail(self, table: str, index: int, key: str | None, message: str, array: bool) -> ConfigError:
+        where = self.where(table, index, key)
         label = f"[[{table}]] #{index + 1}" if array else f"[{table}]"
         if not table:
             label = "top level"
         key_part = f" key '{key}'" if key else ""
         return ConfigError(f"{where}: policy {label}{key_part}: {message}")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a hostile policy must not make a message of kilobytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(value: Any) -> str:
@@ -191,7 +209,7 @@ def _number(reader: _Reader, table: str, index: int, data: Mapping[str, Any], ke
         return None
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise reader.fail(table, index, key, f"must be a finite number, got {value!r}", array)
+        raise reader.fail(table, index, key, f"must be a finite number, got {_show(value)}", array)
     return float(value)
 
 
@@ -212,7 +230,7 @@ def _choice(
     value = data.get(key, default)
     if value not in choices:
         raise reader.fail(
-            table, index, key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}", array
+            table, index, key, f"must be one of {', '.join(repr(c) for c in choices)}, got {_show(value)}", array
         )
     return value
 
@@ -229,7 +247,7 @@ def _attributes(reader: _Reader, table: str, index: int, data: Mapping[str, Any]
         raise reader.fail(
             table, index, "attributes",
             f"must be \"*\" (every attribute and intersection), an attribute name, or a non-empty "
-            f"list of names such as [\"race\", \"sex & race\"]; got {value!r}",
+            f"list of names such as [\"race\", \"sex & race\"]; got {_show(value)}",
             array,
         )
     if ALL in value:
@@ -240,7 +258,7 @@ def _attributes(reader: _Reader, table: str, index: int, data: Mapping[str, Any]
 def _rule_id(reader: _Reader, table: str, index: int, data: Mapping[str, Any], default: str) -> str:
     value = data.get("id", default)
     if not isinstance(value, str) or not value.strip():
-        raise reader.fail(table, index, "id", f"must be a non-empty string, got {value!r}", True)
+        raise reader.fail(table, index, "id", f"must be a non-empty string, got {_show(value)}", True)
     return value
 
 
@@ -253,14 +271,74 @@ def _array(reader: _Reader, doc: Mapping[str, Any], table: str) -> list[Any]:
     return value
 
 
+def _group_size_rule(reader: _Reader, raw: Any) -> GroupSizeRule:
+    """The ``[groups]`` table: a minimum group size and/or no insufficient group."""
+    data = _table_fields(reader, "groups", 0, raw, _GROUPS_KEYS, False)
+    min_size = data.get("min_size", 0)
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
+        raise reader.fail("groups", 0, "min_size", f"must be a non-negative integer, got {_show(min_size)}", False)
+    allow = data.get("allow_insufficient", True)
+    if not isinstance(allow, bool):
+        raise reader.fail("groups", 0, "allow_insufficient", f"must be true or false, got {_show(allow)}", False)
+    if min_size == 0 and allow:
+        raise reader.fail(
+            "groups", 0, None, "checks nothing; set min_size > 0 and/or allow_insufficient = false", False
+        )
+    attrs = _attributes(reader, "groups", 0, data, False)
+    if min_size and not allow:
+        rid = f"every group n >= {min_size}, none insufficient"
+    elif min_size:
+        rid = f"every group n >= {min_size}"
+    else:
+        rid = "no insufficient group"
+    return GroupSizeRule(
+        id=rid, min_size=min_size, allow_insufficient=allow, attributes=attrs,
+        location=reader.where("groups", 0),
+    )
+
+
+def _unique_ids(groups: tuple[list, ...], given: set[str]) -> list[list]:
+    """Rule ids are unique: they name the JUnit test cases and the gate's lines.
+
+    Default ids that repeat get the rules' attributes appended (two rules with the same bound
+    on different attributes); an id that still repeats, or one given twice with ``id``, is a
+    ConfigError naming both places.
+    """
+    counts: dict[str, int] = {}
+    for rule in (r for group in groups for r in group):
+        counts[rule.id] = counts.get(rule.id, 0) + 1
+    seen: dict[str, Any] = {}
+    out: list[list] = []
+    for group in groups:
+        fixed = []
+        for rule in group:
+            if counts[rule.id] > 1 and rule.id not in given and rule.attributes != (ALL,):
+                rule = replace(rule, id=f"{rule.id} ({', '.join(rule.attributes)})")
+            if rule.id in seen:
+                raise ConfigError(
+                    f"{rule.location}: policy rule id {rule.id!r} is used twice (first at "
+                    f"{seen[rule.id].location}); give every rule its own 'id' or remove the repeat"
+                )
+            seen[rule.id] = rule
+            fixed.append(rule)
+        out.append(fixed)
+    return out
+
+
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse and validate policy TOML text (see :func:`load_policy`)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
     locator = _Locator(text)
     reader = _Reader(source, locator)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: policy nests arrays or tables too deeply to be a policy; rules are "
+            "[[criterion]], [[group_metric]] and [[summary]] tables of plain values"
+        ) from None
 
     for key in doc:
         if key not in _TOP_KEYS:
@@ -274,10 +352,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     settings = _table_fields(reader, "policy", 0, doc.get("policy", {}), _SETTINGS_KEYS, False)
     name = settings.get("name", Path(source).stem)
     if not isinstance(name, str):
-        raise reader.fail("policy", 0, "name", f"must be a string, got {name!r}", False)
+        raise reader.fail("policy", 0, "name", f"must be a string, got {_show(name)}", False)
     inconclusive = _choice(reader, "policy", 0, settings, "inconclusive", INCONCLUSIVE_CHOICES, "fail", False)
     insufficient = _choice(reader, "policy", 0, settings, "insufficient", INSUFFICIENT_CHOICES, "inconclusive", False)
     without_ci = _choice(reader, "policy", 0, settings, "without_ci", WITHOUT_CI_CHOICES, "inconclusive", False)
+
+    given_ids: set[str] = set()
 
     def rules(table: str, keys: Any, field: str, allowed: tuple[str, ...], make: Any) -> list:
         """Parse every ``[[table]]``: its ``field`` must be one of ``allowed``; ``make`` builds
@@ -287,9 +367,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             data = _table_fields(reader, table, i, raw, keys, True)
             value = data.get(field)
             if value not in allowed:
-                raise reader.fail(table, i, field, f"must be one of {', '.join(allowed)}; got {value!r}", True)
-            out.append(make(i, data, value, _bound(reader, table, i, data, True),
-                            _attributes(reader, table, i, data, True)))
+                raise reader.fail(table, i, field, f"must be one of {', '.join(allowed)}; got {_show(value)}", True)
+            rule = make(i, data, value, _bound(reader, table, i, data, True),
+                        _attributes(reader, table, i, data, True))
+            out.append(replace(rule, location=reader.where(table, i)))
+            if "id" in data:
+                given_ids.add(rule.id)
         return out
 
     def criterion_rule(i: int, data: dict, crit: str, bound: Any, attrs: Any) -> CriterionRule:
@@ -305,7 +388,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         if statistic not in SUMMARY_STATISTICS:
             raise reader.fail(
                 "summary", i, "statistic",
-                f"must be 'sd' (standard deviation across groups) or 'ser' (skewed error ratio); got {statistic!r}",
+                f"must be 'sd' (standard deviation across groups) or 'ser' (skewed error ratio); got {_show(statistic)}",
                 True,
             )
         rid = _rule_id(reader, "summary", i, data, f"{statistic} of {metric} {bound.describe()}")
@@ -315,29 +398,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     group_metrics = rules("group_metric", _METRIC_KEYS, "metric", METRIC_NAMES, group_metric_rule)
     summaries = rules("summary", _SUMMARY_KEYS, "metric", METRIC_NAMES, summary_rule)
 
-    group_size = None
-    if "groups" in doc:
-        data = _table_fields(reader, "groups", 0, doc["groups"], _GROUPS_KEYS, False)
-        min_size = data.get("min_size", 0)
-        if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
-            raise reader.fail("groups", 0, "min_size", f"must be a non-negative integer, got {min_size!r}", False)
-        allow = data.get("allow_insufficient", True)
-        if not isinstance(allow, bool):
-            raise reader.fail("groups", 0, "allow_insufficient", f"must be true or false, got {allow!r}", False)
-        if min_size == 0 and allow:
-            raise reader.fail(
-                "groups", 0, None, "checks nothing; set min_size > 0 and/or allow_insufficient = false", False
-            )
-        attrs = _attributes(reader, "groups", 0, data, False)
-        if min_size and not allow:
-            rid = f"every group n >= {min_size}, none insufficient"
-        elif min_size:
-            rid = f"every group n >= {min_size}"
-        else:
-            rid = "no insufficient group"
-        group_size = GroupSizeRule(
-            id=rid, min_size=min_size, allow_insufficient=allow, attributes=attrs
-        )
+    group_size = _group_size_rule(reader, doc["groups"]) if "groups" in doc else None
+    criteria, group_metrics, summaries = _unique_ids(
+        (criteria, group_metrics, summaries, [group_size] if group_size else []), given_ids
+    )[:3]
 
     policy = Policy(
         name=name,
@@ -383,6 +447,9 @@ def load_policy(path: str | Path) -> Policy:
         raise ConfigError(f"policy file {path} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read policy file {path}: {exc.strerror}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"policy file {path} is not UTF-8 text: it starts with a UTF-16 "
+                          "byte-order mark; save it as UTF-8")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,57 +68,39 @@ def _state(predictor: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _json_safe(value.item())
-    return value
-
-
 def save_model(predictor: Any, path: str | Path) -> str:
     """Write ``predictor`` (a :class:`MultimodalPredictor`) to the checkpoint directory ``path``.
 
     Both files are written to temporary names and renamed into place. Sets and returns
     ``predictor.sha256``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from fairaudit._io import to_jsonable, write_files
 
     d = Path(path)
     if d.exists() and not d.is_dir():
         raise ModelError(f"checkpoint path '{d}' is a file; give a directory for {CONFIG_FILE} and {WEIGHTS_FILE}.")
     d.mkdir(parents=True, exist_ok=True)
     tensors = _state(predictor)
-    fd, tmp_w = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", dir=d)
-    os.close(fd)
-    fd, tmp_c = tempfile.mkstemp(prefix=f".{CONFIG_FILE}.", dir=d)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp_w, metadata={"format": FORMAT})
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "network": predictor.network.config.to_dict(),
-            "denoiser": predictor.denoiser.config.to_dict(),
-            "preprocessing": predictor.preprocessing.to_dict(),
-            "threshold": float(predictor.threshold),
-            "threshold_rule": str(predictor.threshold_rule),
-            "sample_seed": int(predictor.sample_seed),
-            "weights_file": WEIGHTS_FILE,
-            "weights_sha256": _file_sha256(Path(tmp_w)),
-            "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
-            "info": _json_safe(predictor.info),
-        }
-        Path(tmp_c).write_text(json.dumps(config, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp_w, d / WEIGHTS_FILE)
-        os.replace(tmp_c, d / CONFIG_FILE)
-    finally:
-        Path(tmp_w).unlink(missing_ok=True)
-        Path(tmp_c).unlink(missing_ok=True)
+    weights = save(tensors, metadata={"format": FORMAT})
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "network": predictor.network.config.to_dict(),
+        "denoiser": predictor.denoiser.config.to_dict(),
+        "preprocessing": predictor.preprocessing.to_dict(),
+        "threshold": float(predictor.threshold),
+        "threshold_rule": str(predictor.threshold_rule),
+        "sample_seed": int(predictor.sample_seed),
+        "weights_file": WEIGHTS_FILE,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
+        "info": to_jsonable(predictor.info),
+    }
+    text = json.dumps(config, indent=1, sort_keys=False) + "\n"
+    # Both files or neither, with the usual file mode, through links, never onto a device.
+    write_files([("checkpoint weights", d / WEIGHTS_FILE, weights), ("checkpoint config", d / CONFIG_FILE, text)])
     predictor.sha256 = checkpoint_sha256(d)
     return predictor.sha256
 

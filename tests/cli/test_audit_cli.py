@@ -24,7 +24,7 @@ def run(*args: str):
 
 def base_args(path: Path) -> list[str]:
     return ["audit", "--predictions", str(path), "--label", "y", "--sensitive", "sex,race",
-            "--bootstrap", "50", "--permutations", "50"]
+            "--bootstrap", "100", "--permutations", "100"]
 
 
 def test_json_output_conforms_to_the_contract(predictions_csv, tmp_path):

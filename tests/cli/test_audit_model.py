@@ -122,7 +122,7 @@ def test_each_planted_bias_is_found(audited) -> None:
 
 def test_threshold_option_overrides_the_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "a.json"
-    res = runner.invoke(app, _args("--threshold", "0.3", "--bootstrap", "50", "--permutations", "50",
+    res = runner.invoke(app, _args("--threshold", "0.3", "--bootstrap", "100", "--permutations", "100",
                                    "--format", "json", "--output", str(out)))
     assert res.exit_code == 0, res.output
     thr = json.loads(out.read_text())["threshold"]

@@ -69,7 +69,7 @@ def test_separate_validation_file(tmp_path: Path) -> None:
     res = runner.invoke(app, [
         "mitigate", "--predictions", str(test), "--val-predictions", str(val), "--label", "y",
         "--sensitive", "race", "--method", "threshold", "--objective", "sensitivity_floor",
-        "--sensitivity-floor", "0.9", "--out", str(tmp_path / "o"), "--bootstrap", "50", "-q",
+        "--sensitivity-floor", "0.9", "--out", str(tmp_path / "o"), "--bootstrap", "100", "-q",
     ])
     assert res.exit_code == 0, res.output
     thr = json.loads((tmp_path / "o" / "thresholds.json").read_text())
@@ -87,7 +87,7 @@ def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) ->
         res = runner.invoke(app, [
             "mitigate", "--predictions", str(path), "--label", "y", "--sensitive", "race",
             "--cluster", "patient", "--val-fraction", "0.4", "--method", "threshold",
-            "--out", str(out), "--bootstrap", "30", "--seed", "7", "-q",
+            "--out", str(out), "--bootstrap", "100", "--seed", "7", "-q",
         ])
         assert res.exit_code == 0, res.output
         runs.append(json.loads((out / "thresholds.json").read_text()))
@@ -109,7 +109,7 @@ def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) ->
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, split_predictions: Path, args: list[str], message: str) -> None:
     res = runner.invoke(app, [
         "mitigate", "--predictions", str(split_predictions), "--label", "y", "--sensitive", "race",
-        "--out", str(tmp_path / "o"), "--bootstrap", "20", *args,
+        "--out", str(tmp_path / "o"), "--bootstrap", "100", *args,
     ])
     assert res.exit_code == 2
     assert message in res.output
@@ -148,7 +148,7 @@ def test_mitigate_all_end_to_end_on_a_tiny_cohort(tmp_path: Path, tiny_cohort_an
     res = runner.invoke(app, [
         "mitigate", "--model", str(model), "--data", str(cohort), "--label", "diagnosis",
         "--sensitive", "sex,race", "--target", "race", "--method", "all", "--out", str(out),
-        "--seed", "0", "--epochs", "1", "--diffusion-epochs", "1", "--bootstrap", "50",
+        "--seed", "0", "--epochs", "1", "--diffusion-epochs", "1", "--bootstrap", "100",
         "--min-group-events", "2",
     ])
     assert res.exit_code == 0, res.output

@@ -43,7 +43,7 @@ def test_the_trained_model_is_audited_with_its_threshold(trained, tmp_path: Path
     out = tmp_path / "a.json"
     res = runner.invoke(app, ["audit", "--model", str(model), "--data", str(cohort / "test.csv"),
                               "--label", "diagnosis", "--sensitive", "sex,race", "--quiet",
-                              "--bootstrap", "20", "--permutations", "20", "--format", "json",
+                              "--bootstrap", "100", "--permutations", "100", "--format", "json",
                               "--output", str(out)])
     assert res.exit_code == 0, res.output
     result = json.loads(out.read_text())

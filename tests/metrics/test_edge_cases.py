@@ -25,7 +25,7 @@ def _frame() -> pd.DataFrame:
 
 def test_group_without_positives_has_null_tpr_and_insufficient_criteria():
     res = fairaudit.audit(_frame(), label="y", sensitive="race", threshold=0.5,
-                          n_bootstrap=100, n_permutations=50, min_group_size=0, min_group_events=0)
+                          n_bootstrap=100, n_permutations=100, min_group_size=0, min_group_events=0)
     c = res.group("race", "C")
     assert c.n_pos == 0
     for m in ("tpr", "fnr"):
@@ -46,7 +46,7 @@ def test_group_without_positives_has_null_tpr_and_insufficient_criteria():
 
 def test_default_rules_mark_small_groups_insufficient_and_list_them():
     res = fairaudit.audit(_frame(), label="y", sensitive="race", threshold=0.5,
-                          n_bootstrap=100, n_permutations=50)
+                          n_bootstrap=100, n_permutations=100)
     assert res.group("race", "C").status == "insufficient"
     assert any("positives" in r for r in res.group("race", "C").reasons)
     d = res.group("race", "D")
@@ -74,7 +74,7 @@ def test_single_row_group_metrics():
 def test_all_one_class_labels_give_null_auc_with_reason():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"y": np.ones(200, int), "score": rng.random(200), "sex": rng.choice(["F", "M"], 200)})
-    res = fairaudit.audit(df, label="y", sensitive="sex", threshold=0.5, n_bootstrap=50, n_permutations=0)
+    res = fairaudit.audit(df, label="y", sensitive="sex", threshold=0.5, n_bootstrap=100, n_permutations=0)
     auc = res.overall.metrics["auc"]
     assert auc.value is None and "one class" in auc.reason
     assert res.overall.metrics["balanced_accuracy"].value is None

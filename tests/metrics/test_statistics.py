@@ -156,7 +156,7 @@ frames = st.integers(0, 10_000).map(lambda seed: make_predictions(seed, n=400, t
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames, st.integers(0, 1000))
 def test_row_order_does_not_change_any_number(df, perm_seed):
-    kw = dict(label="y", sensitive=["sex", "race"], threshold=0.5, n_bootstrap=60, n_permutations=60)
+    kw = dict(label="y", sensitive=["sex", "race"], threshold=0.5, n_bootstrap=100, n_permutations=100)
     a = fairaudit.audit(df, **kw)
     shuffled = df.sample(frac=1.0, random_state=perm_seed).reset_index(drop=True)
     b = fairaudit.audit(shuffled, **kw)
@@ -167,7 +167,7 @@ def test_row_order_does_not_change_any_number(df, perm_seed):
 @given(frames)
 def test_renaming_groups_does_not_change_any_number(df):
     mapping = {"White": "grp-z", "Black": "grp-a", "Asian": "grp-m", "Mixed": "grp-b", "F": "w", "M": "a"}
-    kw = dict(label="y", sensitive=["sex", "race"], threshold=0.5, n_bootstrap=60, n_permutations=60)
+    kw = dict(label="y", sensitive=["sex", "race"], threshold=0.5, n_bootstrap=100, n_permutations=100)
     a = fairaudit.audit(df, **kw)
     renamed = df.assign(sex=df.sex.map(mapping), race=df.race.map(mapping))
     b = fairaudit.audit(renamed, **kw)

@@ -126,7 +126,7 @@ def test_html_is_self_contained_and_escapes_group_names() -> None:
     test = from_frame(frame, label="y", sensitive="group", score="score")
     s = frame["score"].to_numpy()
     cmp = compare_variants(test, [Variant("baseline", s, 0.5), Variant("low", s * 0.6, 0.5)],
-                           n_bootstrap=50, seed=0)
+                           n_bootstrap=100, seed=0)
     html = render_comparison_html(cmp)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
