@@ -251,11 +251,10 @@ def _version(name: str) -> str:
 
 
 def describe(check: CrossCheck | Mapping[str, Any]) -> str:
-    """One line for the reports: what was compared and how closely it agreed."""
-    get = check.get if isinstance(check, Mapping) else lambda k: getattr(check, k)
-    return (f"{get('n_compared')} comparisons agree with fairlearn {get('fairlearn_version')} and "
-            f"aif360 {get('aif360_version')} (largest difference {get('max_abs_difference'):.1e}; "
-            f"{get('n_skipped')} skipped: insufficient criteria and undefined rates)")
+    """One line for the reports (see :meth:`fairaudit.result.CrossCheck.describe`)."""
+    if isinstance(check, Mapping):
+        check = CrossCheck(**{k: v for k, v in check.items() if k in CrossCheck.__dataclass_fields__})
+    return check.describe()
 
 
 __all__ = ["CRITERIA", "RATES", "TOLERANCE", "CrossCheckError", "cross_check", "describe",

@@ -195,6 +195,12 @@ class CrossCheck:
     tolerance: float = 1e-9
     largest_at: str | None = None
 
+    def describe(self) -> str:
+        """One line for the reports: what was compared and how closely it agreed."""
+        return (f"{self.n_compared} comparisons agree with fairlearn {self.fairlearn_version} and "
+                f"aif360 {self.aif360_version} (largest difference {self.max_abs_difference:.1e}; "
+                f"{self.n_skipped} skipped: insufficient criteria and undefined rates)")
+
 
 @dataclass(frozen=True)
 class RunInfo:

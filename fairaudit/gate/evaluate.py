@@ -16,6 +16,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fairaudit.errors import ConfigError
+from fairaudit.exit_codes import (  # noqa: F401  (re-exported: the gate's public API)
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    FAIL,
+    INCONCLUSIVE,
+    NOT_RUN,
+    PASS,
+    exit_code,
+)
 from fairaudit.gate.policy import (
     ALL,
     Bound,
@@ -26,10 +37,6 @@ from fairaudit.gate.policy import (
     SummaryRule,
 )
 from fairaudit.result import AuditResult, Estimate, GateOutcome, RuleOutcome
-
-PASS, FAIL, INCONCLUSIVE, NOT_RUN = "pass", "fail", "inconclusive", "not_run"
-
-EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
 
 def _num(x: float) -> str:
@@ -325,21 +332,3 @@ def evaluate(result: AuditResult, policy: Policy) -> GateOutcome:
         policy=policy.name,
         inconclusive_is_warning=policy.inconclusive_is_warning,
     )
-
-
-def exit_code(outcome: GateOutcome, *, no_fail: bool = False) -> int:
-    """The process exit code for a gate outcome.
-
-    0 for pass or not run; 1 for fail; 3 for inconclusive, or 0 when the policy made
-    inconclusive a warning; always 0 with ``no_fail`` (a rollout: report, never block).
-    Errors (exit 2) never reach here: they are raised as :class:`FairauditError`.
-    """
-    if no_fail:
-        return EXIT_PASS
-    if outcome.status == FAIL:
-        return EXIT_FAIL
-    if outcome.status == INCONCLUSIVE:
-        return EXIT_PASS if outcome.inconclusive_is_warning else EXIT_INCONCLUSIVE
-    if outcome.status in (PASS, NOT_RUN):
-        return EXIT_PASS
-    raise ValueError(f"unknown gate status {outcome.status!r}")

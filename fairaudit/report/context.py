@@ -183,7 +183,7 @@ def verdict_context(
     ``exit_code`` is :func:`fairaudit.gate.evaluate.exit_code` of the gate -- the code the
     ``audit`` command exits with -- so ``no_fail`` (``--no-fail``) makes it 0.
     """
-    from fairaudit.gate.evaluate import exit_code
+    from fairaudit.exit_codes import exit_code
 
     sup = sup or Suppressor(0)
     gate = result.gate
@@ -507,8 +507,6 @@ def _repro(result: AuditResult) -> list[dict[str, str]]:
         ("Model SHA-256", run.model_sha256 or "— (predictions file)"),
     ]
     if run.cross_check is not None:
-        from fairaudit.crosscheck import describe
-
-        rows.append(("Cross-check", describe(run.cross_check)))
+        rows.append(("Cross-check", run.cross_check.describe()))
     rows += [(f"Package: {k}", v) for k, v in sorted(run.package_versions.items())]
     return [{"key": k, "value": v} for k, v in rows]

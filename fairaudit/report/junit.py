@@ -45,7 +45,7 @@ def render_junit(result: AuditResult, *, suppress_small_cells: int = 0, no_fail:
     no_fail
         The run used ``--no-fail``: the ``exit_code`` property is 0, the process's own.
     """
-    from fairaudit.gate.evaluate import exit_code
+    from fairaudit.exit_codes import exit_code
 
     sup = Suppressor(suppress_small_cells)
     gate = result.gate

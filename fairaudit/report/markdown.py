@@ -164,7 +164,5 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fa
     lines.append(f"<sub>fairaudit {escape(ctx['tool_version'])} · seed {result.run.seed} · "
                  f"{result.run.n_bootstrap} bootstrap replicates · data SHA-256 `{escape(result.run.data_sha256[:12])}`</sub>")
     if result.run.cross_check is not None:
-        from fairaudit.crosscheck import describe
-
-        lines.append(f"<sub>Cross-check: {escape(describe(result.run.cross_check))}</sub>")
+        lines.append(f"<sub>Cross-check: {escape(result.run.cross_check.describe())}</sub>")
     return "\n".join(lines) + "\n"
