@@ -375,8 +375,10 @@ def _simultaneous(est: _Estimates, pname: str, ok: np.ndarray, level: float) -> 
             np.concatenate([se[k][f] for k, f in zip(keys, fams, strict=True)]),
             level,
         )
+        size = sum(f.size for f in fams)
         return {
-            k: _Box(*(box(point[k], se[k], c, scale[k]) if np.isfinite(c) else (nan, nan)), family=f)
+            k: _Box(*(box(point[k], se[k], c, scale[k], size, level) if np.isfinite(c) else (nan, nan)),
+                    family=f)
             for k, f in zip(keys, fams, strict=True)
         }
 

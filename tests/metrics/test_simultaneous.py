@@ -101,6 +101,27 @@ def test_random_tables_keep_both_margins_and_match_a_shuffle():
     assert big[:, 0, 0].var() == pytest.approx(var, rel=0.1)
 
 
+def test_a_rate_of_one_keeps_an_exact_lower_bound():
+    """TPR 60/60 in one of 5 groups: the simultaneous lower bound is no higher than the exact
+    Clopper-Pearson bound at the Sidak level (the arcsine scale alone gave 0.94, above a true
+    0.93 that yields 60 of 60 in 1.3 % of samples)."""
+    from scipy.special import betaincinv
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for g in range(5):
+        y = np.r_[np.ones(60), np.zeros(140)].astype(int)
+        s = np.where(y == 1, 0.9, rng.random(200) * 0.8) if g == 0 else rng.random(200)
+        frames.append(pd.DataFrame({"y": y, "score": s, "site": f"s{g}"}))
+    res = _audit(pd.concat(frames, ignore_index=True))
+    e = res.group("site", "s0").metrics["tpr"]
+    assert e.value == 1.0
+    family = sum(1 for g in res.groups_of("site") if np.isfinite(g.metrics["tpr"].value or np.nan))
+    alpha = 1 - 0.95 ** (1 / family)
+    assert e.simultaneous_ci[0] <= betaincinv(60, 1, alpha / 2) + 1e-12
+    assert e.simultaneous_ci[0] < 0.93
+
+
 # -- every interval contains its estimate ------------------------------------------------------
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
