@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch is pinned in pyproject.toml; installing it first takes the local CPU build.
+	# pyproject.toml allows torch>=2.4,<3; installing this CPU build first keeps pip from fetching another.
 	$(PY) -m pip install --quiet "torch==2.13.0"
+	# The distribution was renamed fairaudit-med: drop an older `fairaudit` from a reused .venv.
+	$(PY) -m pip uninstall --quiet --yes fairaudit 2>/dev/null || true
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

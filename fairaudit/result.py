@@ -2,7 +2,7 @@
 
 Terminal table, JSON, Markdown, JUnit and HTML are all views of one :class:`AuditResult`; none
 computes a number of its own. ``to_dict`` produces the JSON of
-``shared/contracts/audit-result.schema.json`` (plus documented extra keys) and ``from_dict``
+``fairaudit/schema/audit-result.schema.json`` (``fairaudit schema`` prints it) and ``from_dict``
 reads it back, so a report can be re-rendered from a saved result.
 """
 

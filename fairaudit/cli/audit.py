@@ -23,7 +23,7 @@ HELP = (
 def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
     model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
-    data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) or cohort folder for --model.", show_default=False),
+    data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),

@@ -46,7 +46,7 @@ def mitigate_command(
     score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
     split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
     val_fraction: float | None = typer.Option(None, "--val-fraction", help="Without a split column: put this random share of patients (--cluster) or rows in validation, the rest in test (seeded by --seed).", show_default=False),
-    threshold: float | None = typer.Option(None, "--threshold", "-t", help="Baseline threshold; default the checkpoint's, else chosen on validation (max accuracy).", show_default=False),
+    threshold: float | None = typer.Option(None, "--threshold", "-t", help="Baseline threshold; default: with --model the checkpoint's (Youden's J on its validation split), with --predictions the one maximising --performance on the validation rows.", show_default=False),
     objective: Objective = typer.Option(Objective.equalized_odds, "--objective", help="Threshold adjustment goal."),
     tolerance: str = typer.Option("auto", "--tolerance", help="Largest validation TPR/FPR gap allowed, or 'auto' (smallest gap as accurate as the exact randomised solution)."),
     sensitivity_floor: float | None = typer.Option(None, "--sensitivity-floor", help="Minimum validation sensitivity in every group (required by --objective sensitivity_floor).", show_default=False),

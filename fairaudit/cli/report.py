@@ -10,8 +10,11 @@ from fairaudit.cli._common import err, handle_errors
 
 HELP = (
     "Render a saved result (`fairaudit audit --format json --output RESULT.json`) again: the "
-    "self-contained HTML report (default), Markdown, JUnit XML or the terminal table.\n\n"
-    "Exit codes: 0 written, 2 error (unreadable or not a fairaudit result)."
+    "self-contained HTML report (default), Markdown, JUnit XML or the terminal table. Without "
+    "--out the HTML goes next to the input (RESULT.html), the other formats to stdout. The input "
+    "is validated against the shipped schema (`fairaudit schema`) first.\n\n"
+    "Exit codes: 0 written, 2 error (unreadable, not a fairaudit result, or a value the schema "
+    "forbids)."
 )
 
 FORMATS = ("html", "markdown", "junit", "table")
@@ -20,7 +23,7 @@ FORMATS = ("html", "markdown", "junit", "table")
 @handle_errors
 def report_command(
     result_json: Path = typer.Argument(..., metavar="RESULT.json", help="A saved `fairaudit audit --format json` result."),
-    out: Path | None = typer.Option(None, "--out", help="Where to write it (default: stdout, except for html).", show_default=False),
+    out: Path | None = typer.Option(None, "--out", help="Where to write it (default: html next to RESULT.json as RESULT.html; other formats to stdout).", show_default=False),
     fmt: str = typer.Option("html", "--format", "-f", help="html, markdown, junit or table."),
     suppress_small_cells: int = typer.Option(
         0, "--suppress-small-cells", metavar="K",
@@ -36,7 +39,9 @@ def report_command(
     if suppress_small_cells < 0:
         raise ConfigError(f"--suppress-small-cells must be 0 or more, got {suppress_small_cells}.")
     if out is None and fmt == "html":
-        raise ConfigError("--out is needed for the HTML report (e.g. --out report.html).")
+        out = result_json.with_suffix(".html")
+        if out == result_json:
+            raise ConfigError(f"{result_json} ends in .html; give the HTML report's path with --out.")
     if out is not None and out.is_dir():
         raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / ('report.' + fmt)}.")
     inputs = [("RESULT.json", result_json)]
@@ -70,10 +75,12 @@ _REQUIRED = ("schema_version", "run", "dataset", "threshold", "overall", "groups
 
 def _load_result(path: Path):
     """Read a saved result, validating at the boundary; every problem is one InputError line."""
+    import functools
     import json
 
     from fairaudit.errors import InputError
     from fairaudit.result import AuditResult
+    from fairaudit.schema import validate_result
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -86,7 +93,7 @@ def _load_result(path: Path):
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}.") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=functools.partial(_refuse_constant, path))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
     hint = "save one with `fairaudit audit ... --format json --output RESULT.json`"
@@ -100,8 +107,16 @@ def _load_result(path: Path):
     version = str(data.get("schema_version"))
     if not version.startswith("1."):
         raise InputError(f"{path} has schema_version {version!r}; this fairaudit reads 1.x results.")
+    validate_result(data, source=str(path))
     try:
         return AuditResult.from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         text = " ".join(str(exc).split())[:200]
         raise InputError(f"{path} is a malformed fairaudit result ({type(exc).__name__}: {text}).") from None
+
+
+def _refuse_constant(path: Path, name: str) -> None:
+    """``json.loads`` hook: NaN and Infinity are not JSON (fairaudit writes null instead)."""
+    from fairaudit.errors import InputError
+
+    raise InputError(f"{path} contains {name}, which is not valid JSON; fairaudit writes null for an undefined value.")

@@ -1,4 +1,4 @@
-"""JSON view: the contract in shared/contracts/audit-result.schema.json (plus added keys)."""
+"""JSON view: the result as fairaudit/schema/audit-result.schema.json describes it."""
 
 from __future__ import annotations
 

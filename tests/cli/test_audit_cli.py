@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
+from fairaudit.schema import load_schema
 
-SCHEMA = json.loads((Path(__file__).parents[1] / "contracts" / "audit-result.schema.json").read_text())
+SCHEMA = load_schema()  # the schema shipped in the package (fairaudit/schema/)
 runner = CliRunner()
 
 

@@ -21,12 +21,13 @@ from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
 from fairaudit.result import AuditResult
+from fairaudit.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "sample_data" / "model"
 COHORT = ROOT / "sample_data" / "cohort"
 TEST = COHORT / "test.csv"
-SCHEMA = json.loads((Path(__file__).parents[1] / "contracts" / "audit-result.schema.json").read_text())
+SCHEMA = load_schema()  # the schema shipped in the package (fairaudit/schema/)
 BOUNDED = {"auc", "tpr", "fpr", "tnr", "fnr", "ppv", "npv", "selection_rate", "accuracy",
            "balanced_accuracy", "brier", "ece", "prevalence"}
 
