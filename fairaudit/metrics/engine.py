@@ -161,7 +161,7 @@ def _row_thresholds(
     return thr[part.member][cells.row_fine]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Estimates:
     """Point estimates, bootstrap replicates and intervals of every group of every partition."""
 
@@ -514,7 +514,7 @@ def _summaries(
             if np.isfinite(lo).all() and np.isfinite(hi).all():
                 sd_ci = _ci(*sd_interval(lo, hi))
                 ser_b = ser_interval(lo, hi, higher)
-                ser_ci = _ci(*ser_b) if ser_b is not None and s["ser"] is not None else None
+                ser_ci = _ci(*ser_b) if ser_b is not None else None
         out.append(
             Summary(
                 attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
