@@ -59,7 +59,7 @@ def _fit(tmp_path: Path, table: Path, *extra: str) -> Path:
     out = tmp_path / "mit"
     res = runner.invoke(app, ["mitigate", "-p", str(table), "-l", "y", "-a", "race", "--method",
                               "threshold", "--objective", "equal_opportunity", "--out", str(out),
-                              "--bootstrap", "20", "-q", *extra])
+                              "--bootstrap", "100", "-q", *extra])
     assert res.exit_code == 0, res.output
     return out / "thresholds.json"
 

@@ -186,7 +186,7 @@ def test_threshold_method_does_not_need_the_training_split(tmp_path: Path, tiny_
     res = runner.invoke(app, [
         "mitigate", "--model", str(model), "--data", str(no_train), "--label", "diagnosis",
         "--sensitive", "sex,race", "--target", "race", "--method", "threshold", "--out", str(out),
-        "--bootstrap", "20", "--min-group-events", "2", "-q",
+        "--bootstrap", "100", "--min-group-events", "2", "-q",
     ])
     assert res.exit_code == 0, res.output
     assert (out / "thresholds.json").is_file()

@@ -28,7 +28,7 @@ def test_reference_variant_is_fairlearns_own_decisions(tmp_path: Path, table: Pa
     from sklearn.base import BaseEstimator, ClassifierMixin
 
     result = mitigate(label="y", sensitive="race", out_dir=tmp_path, predictions=table,
-                      methods="threshold,threshold-fairlearn", n_bootstrap=50, seed=3,
+                      methods="threshold,threshold-fairlearn", n_bootstrap=100, seed=3,
                       thresholds=ThresholdSettings(objective="equal_opportunity"))
     names = [v.name for v in result.comparison.variants]
     assert names == ["baseline", "threshold (equal_opportunity)",
@@ -66,7 +66,7 @@ def test_method_parsing_and_unsupported_objective(tmp_path: Path, table: Path) -
     res = CliRunner().invoke(app, [
         "mitigate", "-p", str(table), "-l", "y", "-a", "race", "--method", "threshold-fairlearn",
         "--objective", "sensitivity_floor", "--sensitivity-floor", "0.9", "--out", str(tmp_path / "o"),
-        "--bootstrap", "20",
+        "--bootstrap", "100",
     ])
     assert res.exit_code == 2 and "fairlearn has no 'sensitivity_floor'" in res.output
     assert "Traceback" not in res.output

@@ -16,7 +16,7 @@ SAMPLE = ROOT / "sample_data" / "predictions.csv"
 
 def _run(tmp_path: Path, settings: ThresholdSettings, **kw):
     return mitigate(label="y", sensitive="sex,race", out_dir=tmp_path, methods="threshold",
-                    target="race", thresholds=settings, n_bootstrap=20, seed=0, **kw)
+                    target="race", thresholds=settings, n_bootstrap=100, seed=0, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_cli_prints_one_warning_line(tmp_path: Path, halves) -> None:
     res = CliRunner().invoke(app, [
         "mitigate", "--predictions", str(test), "--val-predictions", str(val), "--label", "y",
         "--sensitive", "sex,race", "--target", "race", "--method", "threshold",
-        "--out", str(tmp_path / "o"), "--bootstrap", "20",
+        "--out", str(tmp_path / "o"), "--bootstrap", "100",
     ])
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if "levels down on validation" in ln]
