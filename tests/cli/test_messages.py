@@ -125,6 +125,8 @@ def test_ctrl_c_while_rendering_exits_130_without_traceback(
             "--permutations", "0", "--html", str(tmp_path / "r.html"), "-q"]
     proc = _run_script(f"""
         import os, signal, sys, time
+        # A shell starts background jobs with SIGINT ignored; a user's terminal does not.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import fairaudit.cli._common as common
         import fairaudit.report.figures as figures
         from fairaudit.cli.app import app
