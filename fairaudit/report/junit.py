@@ -25,10 +25,20 @@ def _num(x: float | None) -> str:
     return "undefined" if x is None else f"{x:.4g}"
 
 
+def _bounds(rule: RuleOutcome) -> str:
+    """``>= a and <= b`` for a two-sided rule, one side otherwise (older results: ``bound``)."""
+    sides = [f">= {_num(rule.bound_min)}"] if rule.bound_min is not None else []
+    if rule.bound_max is not None:
+        sides.append(f"<= {_num(rule.bound_max)}")
+    return " and ".join(sides) or _num(rule.bound)
+
+
 def _detail(rule: RuleOutcome, level: float, message: str) -> str:
     ci = "none" if rule.ci is None else f"[{_num(rule.ci[0])}, {_num(rule.ci[1])}]"
+    sim = ("" if rule.simultaneous_ci is None else
+           f"simultaneous {level:.0%} CI: [{_num(rule.simultaneous_ci[0])}, {_num(rule.simultaneous_ci[1])}]\n")
     return (
-        f"value: {_num(rule.value)}\n{level:.0%} CI: {ci}\nbound: {_num(rule.bound)}\n"
+        f"value: {_num(rule.value)}\n{level:.0%} CI: {ci}\n{sim}bound: {_bounds(rule)}\n"
         f"status: {rule.status}\n{message}\n"
     )
 

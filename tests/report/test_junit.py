@@ -71,3 +71,23 @@ def test_escaping_and_control_characters(base):
 def test_no_policy_gives_an_empty_suite():
     suite = ET.fromstring(render_junit(make_result(n_bootstrap=0))).find("testsuite")
     assert suite.get("tests") == "0" and not suite.findall("testcase")
+
+
+def test_two_sided_bounds_are_recorded_in_json_and_junit():
+    """A rule with min and max keeps both (JSON bound_min/bound_max; JUnit 'bound: >= a and <= b')."""
+    import json
+
+    import fairaudit
+    from fairaudit.gate.policy import parse_policy
+    from fairaudit.report.junit import render_junit
+    from tests.conftest import make_predictions
+
+    policy = parse_policy('[[group_metric]]\nmetric = "tpr"\nattributes = ["sex"]\nmin = 0.1\nmax = 0.99\n')
+    res = fairaudit.audit(make_predictions(0), label="y", sensitive="sex", threshold=0.5,
+                          n_bootstrap=100, n_permutations=0, policy=policy)
+    rule = json.loads(res.to_json())["gate"]["rules"][0]
+    assert (rule["bound_min"], rule["bound_max"]) == (0.1, 0.99)
+    assert rule["simultaneous_ci"] is not None
+    xml = render_junit(res)
+    assert "bound: &gt;= 0.1 and &lt;= 0.99" in xml or "bound: >= 0.1 and <= 0.99" in xml
+    assert "simultaneous 95% CI" in xml
