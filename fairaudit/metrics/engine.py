@@ -37,7 +37,7 @@ from fairaudit.metrics.rates import (
     pairwise_wins,
 )
 from fairaudit.metrics.significance import (
-    auc_permutation_pvalue,
+    auc_permutation_pvalues,
     benjamini_hochberg,
     permutation_pvalues,
 )
@@ -255,9 +255,11 @@ def compute_audit(
         )
     seed_seq = np.random.SeedSequence(config.seed)
     perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
+    auc_p = _auc_pvalues(est, parts, sufficient, cells, config, perm_rng)
     criteria = [
         c for p in parts
-        for c in _criteria(est, p, sufficient[p.name], boxes[p.name], cells, config, perm_rng)
+        for c in _criteria(est, p, sufficient[p.name], boxes[p.name], auc_p.get(p.name), config,
+                           perm_rng)
     ]
     summaries = [s for p in parts for s in _summaries(est, p, sufficient[p.name], boxes[p.name])]
 
@@ -430,9 +432,28 @@ def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> t
     return pick(t[0] for t in terms), pick(t[1] for t in terms)
 
 
+def _auc_pvalues(
+    est: _Estimates, parts: list[Partition], sufficient: dict, cells: CellTable,
+    config: AuditConfig, rng: np.random.Generator,
+) -> dict[str, float]:
+    """AUC-difference p-values of every partition whose groups are all sufficient (the only
+    ones a p-value is reported for), from one shared permutation (see significance.py)."""
+    eligible = np.array([
+        p.n_groups >= 2 and bool(sufficient[p.name][0].all())
+        and bool(np.isfinite(est.point[p.name]["auc"]).all())
+        for p in parts
+    ])
+    if config.n_permutations == 0 or not eligible.any():
+        return {}
+    pv = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts],
+                                 config.n_permutations, rng)
+    return {p.name: float(v) for p, v in zip(parts, pv, strict=True) if np.isfinite(v)}
+
+
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box], cells: CellTable, config: AuditConfig, perm_rng: np.random.Generator,
+    boxes: dict[str, _Box], auc_p: float | None, config: AuditConfig,
+    perm_rng: np.random.Generator,
 ) -> list[Criterion]:
     ok, reasons_of = suff
     idx = np.flatnonzero(ok)
@@ -446,11 +467,8 @@ def _criteria(
     pvals: dict[str, float] = {}
     if idx.size >= 2 and config.n_permutations > 0:
         pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, perm_rng)
-        if np.isfinite(values["auc_difference"]):
-            hist = aggregate(cells.count, p, 0)[idx]
-            pv = auc_permutation_pvalue(hist, config.n_permutations, perm_rng)
-            if pv is not None:
-                pvals["auc_difference"] = pv
+        if auc_p is not None and np.isfinite(values["auc_difference"]):
+            pvals["auc_difference"] = auc_p
     out = []
     for name, (rates, _kind) in CRITERIA.items():
         v = values[name]

@@ -95,39 +95,66 @@ def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Gen
     return out
 
 
-def _binned_auc_range(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Range over groups of the binned AUC, from (..., G, B) histograms."""
-    below = np.cumsum(neg, axis=-1) - neg
-    wins = (pos * (below + 0.5 * neg)).sum(axis=-1)
-    auc = wins / (pos.sum(axis=-1) * neg.sum(axis=-1))
-    return auc.max(axis=-1) - auc.min(axis=-1)
+def auc_permutation_pvalues(
+    count: np.ndarray, groups, eligible: np.ndarray, sizes: list[int],
+    n_permutations: int, rng: np.random.Generator, chunk: int = 64,
+) -> np.ndarray:
+    """p-values of "equal AUC" for every partition at once (permutation within class).
 
+    Parameters
+    ----------
+    count : ndarray (F, 2, B)
+        Fine-group cell counts [fine group, label, bin].
+    groups
+        The stacked (G_total, F) group matrix of the partitions (see ``rates.group_matrix``).
+    eligible : bool ndarray (P,)
+        Partitions to test (every group sufficient, with positives and negatives).
+    sizes : list of int
+        Number of groups of each partition, in stacking order.
 
-def auc_permutation_pvalue(
-    hist: np.ndarray, n_permutations: int, rng: np.random.Generator, chunk: int = 64
-) -> float | None:
-    """p-value of "equal AUC" for groups with score-bin histograms ``hist`` (G, 2, B)
-    [group, label, bin] (permutation within class; see the module docstring).
+    Returns
+    -------
+    ndarray (P,)
+        The p-values; NaN for partitions not tested.
 
-    None when a group has no positives or no negatives (its AUC is undefined).
+    Shuffling labels among the rows of one class at the level of the *fine* groups (the
+    combinations of all attributes) shuffles them uniformly for every coarser partition too, so
+    one random table per replicate serves every attribute and intersection: the cost does not
+    grow with the number of partitions. Fine groups are taken in a canonical order (by content),
+    so renaming groups cannot change a p-value.
     """
-    hist = np.rint(hist).astype(np.int64)
-    neg, pos = hist[:, 0, :], hist[:, 1, :]
-    if hist.shape[0] < 2 or (neg.sum(axis=1) == 0).any() or (pos.sum(axis=1) == 0).any():
-        return None
-    # Canonical group order (by content), so renaming groups cannot change the p-value.
-    canon = np.lexsort(hist.reshape(hist.shape[0], -1).T[::-1])
-    neg, pos = neg[canon], pos[canon]
-    observed = float(_binned_auc_range(neg, pos))
-    extreme = 0
+    from fairaudit.metrics.rates import aggregate, group_matrix
+
+    out = np.full(len(sizes), np.nan)
+    if not eligible.any() or n_permutations <= 0:
+        return out
+    count = np.rint(count).astype(np.int64)
+    canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
+    count = count[canon]
+    m = group_matrix(groups)[:, canon]
+    offsets = np.cumsum([0, *sizes])
+
+    def ranges(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """(..., P) binned-AUC range of each partition from stacked (..., G_total, B) tables."""
+        below = np.cumsum(neg, axis=-1) - neg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = (pos * (below + 0.5 * neg)).sum(axis=-1) / (pos.sum(axis=-1) * neg.sum(axis=-1))
+        return np.stack([
+            auc[..., a:b].max(axis=-1) - auc[..., a:b].min(axis=-1) if ok else np.full(auc.shape[:-1], np.nan)
+            for a, b, ok in zip(offsets[:-1], offsets[1:], eligible, strict=True)
+        ], axis=-1)
+
+    observed = ranges(aggregate(count[:, 0, :], m, 0), aggregate(count[:, 1, :], m, 0))
+    extreme = np.zeros(len(sizes))
     done = 0
     while done < n_permutations:
         r = min(chunk, n_permutations - done)
-        pn = random_tables(neg.sum(axis=1), neg.sum(axis=0), r, rng)
-        pp = random_tables(pos.sum(axis=1), pos.sum(axis=0), r, rng)
-        extreme += int((_binned_auc_range(pn, pp) >= observed - 1e-12).sum())
+        neg = random_tables(count[:, 0, :].sum(axis=1), count[:, 0, :].sum(axis=0), r, rng)
+        pos = random_tables(count[:, 1, :].sum(axis=1), count[:, 1, :].sum(axis=0), r, rng)
+        stat = ranges(aggregate(neg.astype(np.float64), m, 1), aggregate(pos.astype(np.float64), m, 1))
+        extreme += (stat >= observed[None, :] - 1e-12).sum(axis=0)
         done += r
-    return float((1 + extreme) / (1 + n_permutations))
+    return np.where(eligible, (1 + extreme) / (1 + n_permutations), np.nan)
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
