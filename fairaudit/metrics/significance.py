@@ -1,4 +1,4 @@
-"""Significance of disparities: permutation tests, a Wald test for AUCs, Benjamini-Hochberg.
+"""Significance of disparities: permutation tests (decision rates and AUC), Benjamini-Hochberg.
 
 - Demographic parity, equal opportunity and equalised odds: a permutation test of "the groups
   are exchangeable". Shuffling group labels over rows keeps each group's size; the number of
