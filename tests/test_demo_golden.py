@@ -1,0 +1,51 @@
+"""The demo's audit JSON is a fixed point: a restructuring must not change a single number.
+
+`make demo` audits the shipped model on the shipped test split; this runs the same audit (same
+options, same seed) and compares its JSON with `tests/golden/demo-audit.json`, leaving out only
+what legitimately differs between runs: the timestamp, versions and the command line.
+
+When a change is *meant* to alter the numbers, review the difference and regenerate with
+``FAIRAUDIT_UPDATE_GOLDEN=1 pytest tests/test_demo_golden.py``; the test never rewrites the
+file on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fairaudit.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden" / "demo-audit.json"
+VOLATILE_RUN = ("created", "tool_version", "package_versions", "command")
+
+
+def _stable(data: dict) -> dict:
+    data = dict(data)
+    data.pop("tool", None)
+    data["run"] = {k: v for k, v in data["run"].items() if k not in VOLATILE_RUN}
+    return data
+
+
+@pytest.mark.slow
+def test_demo_audit_json_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "audit.json"
+    res = CliRunner().invoke(app, [
+        "audit", "--model", "sample_data/model", "--data", "sample_data/cohort/test.csv",
+        "--label", "diagnosis", "--sensitive", "sex,race", "--cluster", "patient_id",
+        "--seed", "0", "--policy", "sample_data/policy.toml", "--format", "json",
+        "--output", str(out), "-q",
+    ])
+    assert res.exit_code == 1, res.output  # the planted biases fail the sample policy
+    got = _stable(json.loads(out.read_text(encoding="utf-8")))
+    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert got == expected, ("the demo's audit JSON changed; review the difference and "
+                             "regenerate with FAIRAUDIT_UPDATE_GOLDEN=1")
