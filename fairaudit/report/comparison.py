@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fairaudit.report.context import fmt, fmt_ci
-from fairaudit.report.figures import _RC, _label, _legend, _new_figure, style, to_data_uri
+from fairaudit.report.figures import RC, legend, new_figure, plot_label, style, to_data_uri
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.mitigation.compare import Comparison, GroupChange, VariantSummary
@@ -49,12 +49,12 @@ def tradeoff_figure(variants: Sequence[VariantSummary], attribute: str) -> str:
     """Worst-group AUC and worst-group sensitivity against the equalised-odds gap."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(8.4, 4.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(8.4, 4.2)
         axes = fig.subplots(1, 2)
         panels = (
-            ("worst_group_auc", "worst_group_auc_ci", f"Worst-group AUC ({_label(attribute)})"),
-            ("worst_group_tpr", "worst_group_tpr_ci", f"Worst-group sensitivity ({_label(attribute)})"),
+            ("worst_group_auc", "worst_group_auc_ci", f"Worst-group AUC ({plot_label(attribute)})"),
+            ("worst_group_tpr", "worst_group_tpr_ci", f"Worst-group sensitivity ({plot_label(attribute)})"),
         )
         for ax, (key, key_ci, ylabel) in zip(axes, panels, strict=True):
             for i, v in enumerate(variants):
@@ -66,9 +66,9 @@ def tradeoff_figure(variants: Sequence[VariantSummary], attribute: str) -> str:
                 yerr = [[y - yci[0]], [yci[1] - y]] if yci else None
                 st = style(i)
                 ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", color=st["color"],
-                            capsize=3, markersize=6, linewidth=1.0, label=_label(v.name))
+                            capsize=3, markersize=6, linewidth=1.0, label=plot_label(v.name))
             ax.set(xlabel="Equalised-odds gap (lower is fairer)", ylabel=ylabel)
-        _legend(axes[0], ncol=2)
+        legend(axes[0], ncol=2)
         return to_data_uri(fig, "Performance-fairness trade-off")
 
 
@@ -81,8 +81,8 @@ def change_figure(changes: Sequence[GroupChange], attribute: str, metric: str) -
 
     variants = list(dict.fromkeys(c.variant for c in rows))
     groups = list(dict.fromkeys(c.group for c in rows))
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(6.0, 1.2 + 0.32 * len(groups) * len(variants))
+    with matplotlib.rc_context(RC):
+        fig = new_figure(6.0, 1.2 + 0.32 * len(groups) * len(variants))
         ax = fig.add_subplot()
         ax.axvline(0.0, color="#8a929b", linewidth=0.9)
         height = 0.8 / max(1, len(variants))
@@ -96,11 +96,11 @@ def change_figure(changes: Sequence[GroupChange], attribute: str, metric: str) -
                 err = [[c.change - c.ci[0]], [c.ci[1] - c.change]] if c.ci else None
                 marker = "X" if c.status == "harmed" else "o"
                 ax.errorbar([c.change], [y], xerr=err, fmt=marker, color=st["color"], capsize=2,
-                            markersize=5, linewidth=1.0, label=_label(name) if gi == 0 else None)
-        ax.set_yticks(range(len(groups)), [_label(g) for g in groups])
+                            markersize=5, linewidth=1.0, label=plot_label(name) if gi == 0 else None)
+        ax.set_yticks(range(len(groups)), [plot_label(g) for g in groups])
         ax.invert_yaxis()
         ax.set(xlabel=f"Change in {METRIC_LABELS.get(metric, metric)} vs baseline")
-        _legend(ax, ncol=2)
+        legend(ax, ncol=2)
         return to_data_uri(fig, f"Change in {metric} by group")
 
 
