@@ -110,6 +110,35 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
 
     attr = comparison.attribute
     level = comparison.settings.get("confidence_level", 0.95)
+    harm_rows = _harm_rows(comparison)
+    settings = [{"key": k, "value": _setting(v)} for k, v in comparison.settings.items()]
+    provenance = [
+        {"variant": v.name, "items": [{"key": k, "value": _setting(val)} for k, val in v.provenance.items()
+                                      if k != "group_thresholds"]}
+        for v in comparison.variants
+    ]
+    return {
+        "title": "Mitigation: before and after",
+        "tool_version": __version__,
+        "attribute": attr,
+        "baseline": comparison.baseline,
+        "level_pct": f"{round(100 * float(level))}%",
+        "variants": _variant_rows(comparison),
+        "harm_rows": harm_rows,
+        "any_partial_gaps": any(v.gaps_over != "all groups" for v in comparison.variants),
+        "n_harmed": sum(1 for r in harm_rows if r["status"] == "harmed"),
+        "group_metrics": [METRIC_LABELS.get(m, m.replace("_", " ").upper() if len(m) <= 3 else m.replace("_", " ")) for m in GROUP_METRICS],
+        "group_tables": _group_tables(comparison),
+        "settings": settings,
+        "provenance": provenance,
+        "tradeoff_figure": tradeoff_figure(comparison.variants, attr) if figures else None,
+        "tpr_change_figure": change_figure(comparison.changes, attr, "tpr") if figures else None,
+        "auc_change_figure": change_figure(comparison.changes, attr, "auc") if figures else None,
+    }
+
+
+def _variant_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One summary row per variant: overall and worst-group numbers, gaps and the verdict."""
     variants = []
     for v in comparison.variants:
         harmed = [c for c in comparison.changes_of(v.name, "harmed")]
@@ -131,7 +160,12 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
             "n_harmed": len(harmed),
             "n_improved": len(comparison.changes_of(v.name, "improved")),
         })
+    return variants
 
+
+def _harm_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """Every group change; harm first, then the targeted attribute, then the rest in audit order."""
+    attr = comparison.attribute
     harm_rows = []
     for c in comparison.changes:
         harm_rows.append({
@@ -149,10 +183,14 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
                       "unchanged": "not_run", "insufficient": "insufficient"}[c.status],
             "target": c.attribute == attr,
         })
-    # Harm first, then the targeted attribute, then the rest in audit order.
     order = {"harmed": 0, "possible harm": 1, "improved": 2, "unchanged": 3, "insufficient": 4}
     harm_rows.sort(key=lambda r: (order[r["status"]], not r["target"]))
+    return harm_rows
 
+
+def _group_tables(comparison: Comparison) -> list[dict[str, Any]]:
+    """Per variant: the targeted attribute's groups, its criteria and the thresholds used."""
+    attr = comparison.attribute
     group_tables = []
     for name, result in comparison.audits.items():
         rows = []
@@ -176,31 +214,7 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
             "group_thresholds": [{"group": k, "value": fmt(v)} for k, v in (th.group_thresholds or {}).items()],
             "group_attribute": th.group_attribute or "",
         })
-
-    settings = [{"key": k, "value": _setting(v)} for k, v in comparison.settings.items()]
-    provenance = [
-        {"variant": v.name, "items": [{"key": k, "value": _setting(val)} for k, val in v.provenance.items()
-                                      if k != "group_thresholds"]}
-        for v in comparison.variants
-    ]
-    return {
-        "title": "Mitigation: before and after",
-        "tool_version": __version__,
-        "attribute": attr,
-        "baseline": comparison.baseline,
-        "level_pct": f"{round(100 * float(level))}%",
-        "variants": variants,
-        "harm_rows": harm_rows,
-        "any_partial_gaps": any(v.gaps_over != "all groups" for v in comparison.variants),
-        "n_harmed": sum(1 for r in harm_rows if r["status"] == "harmed"),
-        "group_metrics": [METRIC_LABELS.get(m, m.replace("_", " ").upper() if len(m) <= 3 else m.replace("_", " ")) for m in GROUP_METRICS],
-        "group_tables": group_tables,
-        "settings": settings,
-        "provenance": provenance,
-        "tradeoff_figure": tradeoff_figure(comparison.variants, attr) if figures else None,
-        "tpr_change_figure": change_figure(comparison.changes, attr, "tpr") if figures else None,
-        "auc_change_figure": change_figure(comparison.changes, attr, "auc") if figures else None,
-    }
+    return group_tables
 
 
 def _setting(value: Any) -> str:
