@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fairaudit.report.context import fmt, fmt_ci
 from fairaudit.report.figures import RC, legend, new_figure, plot_label, style, to_data_uri
+from fairaudit.report.formatting import fmt, fmt_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.mitigation.compare import Comparison, GroupChange, VariantSummary

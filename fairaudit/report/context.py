@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fairaudit.report.formatting import fmt, fmt_ci, fmt_pct
 from fairaudit.report.manygroups import MANY_GROUPS as MANY_GROUPS_THRESHOLD
 from fairaudit.report.manygroups import MAX_FIGURE_GROUPS
 from fairaudit.result import (
@@ -59,23 +60,6 @@ STATUS_LABELS: Mapping[str, str] = {
     "not_run": "NOT RUN",
     "warn": "INCONCLUSIVE (warning)",
 }
-
-
-def fmt(x: float | None, digits: int = 3) -> str:
-    """A number for display; ``—`` when undefined."""
-    if x is None:
-        return "—"
-    return f"{x:.{digits}f}"
-
-
-def fmt_ci(ci: tuple[float, float] | None, digits: int = 3) -> str:
-    if ci is None:
-        return ""
-    return f"{ci[0]:.{digits}f}–{ci[1]:.{digits}f}"
-
-
-def fmt_pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
 
 
 LONG_MESSAGE = 400  # characters of a rule message shown before the rest folds away
