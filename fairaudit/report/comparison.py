@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fairaudit.report.context import fmt, fmt_ci
-from fairaudit.report.figures import _RC, _label, _legend, _new_figure, style, to_data_uri
+from fairaudit.report.figures import RC, legend, new_figure, plot_label, style, to_data_uri
+from fairaudit.report.formatting import fmt, fmt_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.mitigation.compare import Comparison, GroupChange, VariantSummary
@@ -49,12 +49,12 @@ def tradeoff_figure(variants: Sequence[VariantSummary], attribute: str) -> str:
     """Worst-group AUC and worst-group sensitivity against the equalised-odds gap."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(8.4, 4.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(8.4, 4.2)
         axes = fig.subplots(1, 2)
         panels = (
-            ("worst_group_auc", "worst_group_auc_ci", f"Worst-group AUC ({_label(attribute)})"),
-            ("worst_group_tpr", "worst_group_tpr_ci", f"Worst-group sensitivity ({_label(attribute)})"),
+            ("worst_group_auc", "worst_group_auc_ci", f"Worst-group AUC ({plot_label(attribute)})"),
+            ("worst_group_tpr", "worst_group_tpr_ci", f"Worst-group sensitivity ({plot_label(attribute)})"),
         )
         for ax, (key, key_ci, ylabel) in zip(axes, panels, strict=True):
             for i, v in enumerate(variants):
@@ -66,9 +66,9 @@ def tradeoff_figure(variants: Sequence[VariantSummary], attribute: str) -> str:
                 yerr = [[y - yci[0]], [yci[1] - y]] if yci else None
                 st = style(i)
                 ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", color=st["color"],
-                            capsize=3, markersize=6, linewidth=1.0, label=_label(v.name))
+                            capsize=3, markersize=6, linewidth=1.0, label=plot_label(v.name))
             ax.set(xlabel="Equalised-odds gap (lower is fairer)", ylabel=ylabel)
-        _legend(axes[0], ncol=2)
+        legend(axes[0], ncol=2)
         return to_data_uri(fig, "Performance-fairness trade-off")
 
 
@@ -81,8 +81,8 @@ def change_figure(changes: Sequence[GroupChange], attribute: str, metric: str) -
 
     variants = list(dict.fromkeys(c.variant for c in rows))
     groups = list(dict.fromkeys(c.group for c in rows))
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(6.0, 1.2 + 0.32 * len(groups) * len(variants))
+    with matplotlib.rc_context(RC):
+        fig = new_figure(6.0, 1.2 + 0.32 * len(groups) * len(variants))
         ax = fig.add_subplot()
         ax.axvline(0.0, color="#8a929b", linewidth=0.9)
         height = 0.8 / max(1, len(variants))
@@ -96,11 +96,11 @@ def change_figure(changes: Sequence[GroupChange], attribute: str, metric: str) -
                 err = [[c.change - c.ci[0]], [c.ci[1] - c.change]] if c.ci else None
                 marker = "X" if c.status == "harmed" else "o"
                 ax.errorbar([c.change], [y], xerr=err, fmt=marker, color=st["color"], capsize=2,
-                            markersize=5, linewidth=1.0, label=_label(name) if gi == 0 else None)
-        ax.set_yticks(range(len(groups)), [_label(g) for g in groups])
+                            markersize=5, linewidth=1.0, label=plot_label(name) if gi == 0 else None)
+        ax.set_yticks(range(len(groups)), [plot_label(g) for g in groups])
         ax.invert_yaxis()
         ax.set(xlabel=f"Change in {METRIC_LABELS.get(metric, metric)} vs baseline")
-        _legend(ax, ncol=2)
+        legend(ax, ncol=2)
         return to_data_uri(fig, f"Change in {metric} by group")
 
 
@@ -110,6 +110,35 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
 
     attr = comparison.attribute
     level = comparison.settings.get("confidence_level", 0.95)
+    harm_rows = _harm_rows(comparison)
+    settings = [{"key": k, "value": _setting(v)} for k, v in comparison.settings.items()]
+    provenance = [
+        {"variant": v.name, "items": [{"key": k, "value": _setting(val)} for k, val in v.provenance.items()
+                                      if k != "group_thresholds"]}
+        for v in comparison.variants
+    ]
+    return {
+        "title": "Mitigation: before and after",
+        "tool_version": __version__,
+        "attribute": attr,
+        "baseline": comparison.baseline,
+        "level_pct": f"{round(100 * float(level))}%",
+        "variants": _variant_rows(comparison),
+        "harm_rows": harm_rows,
+        "any_partial_gaps": any(v.gaps_over != "all groups" for v in comparison.variants),
+        "n_harmed": sum(1 for r in harm_rows if r["status"] == "harmed"),
+        "group_metrics": [METRIC_LABELS.get(m, m.replace("_", " ").upper() if len(m) <= 3 else m.replace("_", " ")) for m in GROUP_METRICS],
+        "group_tables": _group_tables(comparison),
+        "settings": settings,
+        "provenance": provenance,
+        "tradeoff_figure": tradeoff_figure(comparison.variants, attr) if figures else None,
+        "tpr_change_figure": change_figure(comparison.changes, attr, "tpr") if figures else None,
+        "auc_change_figure": change_figure(comparison.changes, attr, "auc") if figures else None,
+    }
+
+
+def _variant_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One summary row per variant: overall and worst-group numbers, gaps and the verdict."""
     variants = []
     for v in comparison.variants:
         harmed = [c for c in comparison.changes_of(v.name, "harmed")]
@@ -131,7 +160,12 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
             "n_harmed": len(harmed),
             "n_improved": len(comparison.changes_of(v.name, "improved")),
         })
+    return variants
 
+
+def _harm_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """Every group change; harm first, then the targeted attribute, then the rest in audit order."""
+    attr = comparison.attribute
     harm_rows = []
     for c in comparison.changes:
         harm_rows.append({
@@ -149,10 +183,14 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
                       "unchanged": "not_run", "insufficient": "insufficient"}[c.status],
             "target": c.attribute == attr,
         })
-    # Harm first, then the targeted attribute, then the rest in audit order.
     order = {"harmed": 0, "possible harm": 1, "improved": 2, "unchanged": 3, "insufficient": 4}
     harm_rows.sort(key=lambda r: (order[r["status"]], not r["target"]))
+    return harm_rows
 
+
+def _group_tables(comparison: Comparison) -> list[dict[str, Any]]:
+    """Per variant: the targeted attribute's groups, its criteria and the thresholds used."""
+    attr = comparison.attribute
     group_tables = []
     for name, result in comparison.audits.items():
         rows = []
@@ -176,31 +214,7 @@ def build_comparison_context(comparison: Comparison, *, figures: bool = True) ->
             "group_thresholds": [{"group": k, "value": fmt(v)} for k, v in (th.group_thresholds or {}).items()],
             "group_attribute": th.group_attribute or "",
         })
-
-    settings = [{"key": k, "value": _setting(v)} for k, v in comparison.settings.items()]
-    provenance = [
-        {"variant": v.name, "items": [{"key": k, "value": _setting(val)} for k, val in v.provenance.items()
-                                      if k != "group_thresholds"]}
-        for v in comparison.variants
-    ]
-    return {
-        "title": "Mitigation: before and after",
-        "tool_version": __version__,
-        "attribute": attr,
-        "baseline": comparison.baseline,
-        "level_pct": f"{round(100 * float(level))}%",
-        "variants": variants,
-        "harm_rows": harm_rows,
-        "any_partial_gaps": any(v.gaps_over != "all groups" for v in comparison.variants),
-        "n_harmed": sum(1 for r in harm_rows if r["status"] == "harmed"),
-        "group_metrics": [METRIC_LABELS.get(m, m.replace("_", " ").upper() if len(m) <= 3 else m.replace("_", " ")) for m in GROUP_METRICS],
-        "group_tables": group_tables,
-        "settings": settings,
-        "provenance": provenance,
-        "tradeoff_figure": tradeoff_figure(comparison.variants, attr) if figures else None,
-        "tpr_change_figure": change_figure(comparison.changes, attr, "tpr") if figures else None,
-        "auc_change_figure": change_figure(comparison.changes, attr, "auc") if figures else None,
-    }
+    return group_tables
 
 
 def _setting(value: Any) -> str:

@@ -10,9 +10,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fairaudit.report.formatting import fmt, fmt_ci, fmt_pct
 from fairaudit.report.manygroups import MANY_GROUPS as MANY_GROUPS_THRESHOLD
 from fairaudit.report.manygroups import MAX_FIGURE_GROUPS
-from fairaudit.result import METRIC_NAMES, AuditResult, Estimate, GroupResult, RuleOutcome, Summary
+from fairaudit.result import (
+    METRIC_NAMES,
+    AuditResult,
+    DatasetInfo,
+    Estimate,
+    GroupResult,
+    OverallResult,
+    RuleOutcome,
+    Summary,
+    ThresholdInfo,
+)
 
 METRIC_LABELS: Mapping[str, str] = {
     "prevalence": "Prevalence",
@@ -49,23 +60,6 @@ STATUS_LABELS: Mapping[str, str] = {
     "not_run": "NOT RUN",
     "warn": "INCONCLUSIVE (warning)",
 }
-
-
-def fmt(x: float | None, digits: int = 3) -> str:
-    """A number for display; ``—`` when undefined."""
-    if x is None:
-        return "—"
-    return f"{x:.{digits}f}"
-
-
-def fmt_ci(ci: tuple[float, float] | None, digits: int = 3) -> str:
-    if ci is None:
-        return ""
-    return f"{ci[0]:.{digits}f}–{ci[1]:.{digits}f}"
-
-
-def fmt_pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
 
 
 LONG_MESSAGE = 400  # characters of a rule message shown before the rest folds away
@@ -180,7 +174,7 @@ def verdict_context(
 ) -> dict[str, Any]:
     """The verdict, its rules and the process exit code.
 
-    ``exit_code`` is :func:`fairaudit.gate.evaluate.exit_code` of the gate -- the code the
+    ``exit_code`` is :func:`fairaudit.exit_codes.exit_code` of the gate -- the code the
     ``audit`` command exits with -- so ``no_fail`` (``--no-fail``) makes it 0.
     """
     from fairaudit.exit_codes import exit_code
@@ -394,47 +388,17 @@ def build_context(
         The run used ``--no-fail``: the exit code shown is 0, as the process's.
     """
     sup = Suppressor(suppress_small_cells)
-    level = result.run.confidence_level
-    attributes = []
-    for attribute in result.audited_attributes:
-        attr = _attribute_context(result, attribute, len(attributes), sup, figures)
-        if attr is not None:
-            attributes.append(attr)
-    ds = result.dataset
-    th = result.threshold
-    overall = result.overall
+    attributes = _attribute_contexts(result, sup, figures)
     return {
         "title": "Fairness audit report",
         "tool_version": result.run.tool_version,
         "created": result.run.created,
-        "level_pct": f"{level:.0%}",
+        "level_pct": f"{result.run.confidence_level:.0%}",
         "suppress_small_cells": suppress_small_cells,
         "verdict": verdict_context(result, no_fail=no_fail, sup=sup),
-        "dataset": {
-            "source": ds.source or "—",
-            "label": ds.label,
-            "score": ds.score or "—",
-            "n_rows": sup.count(ds.n_rows),
-            "n_used": sup.count(ds.n_used),
-            "n_excluded": sup.count(ds.n_excluded),
-            "n_clusters": sup.count(ds.n_clusters) if ds.n_clusters else ds.n_clusters,
-            "attributes": list(ds.attributes),
-            "intersections": list(ds.intersections),
-        },
-        "threshold": {
-            "value": fmt(th.value, 4),
-            "source": th.source,
-            "group_attribute": th.group_attribute,
-            "group_thresholds": [
-                {"group": k, "value": fmt(v, 4)} for k, v in (th.group_thresholds or {}).items()
-            ],
-        },
-        "overall": {
-            "n": sup.count(overall.n),
-            "n_pos": sup.count(overall.n_pos),
-            "n_neg": sup.count(overall.n_neg),
-            "cells": {m: estimate_cell(overall.metrics.get(m)) for m in METRIC_NAMES},
-        },
+        "dataset": _dataset_context(result.dataset, sup),
+        "threshold": _threshold_context(result.threshold),
+        "overall": _overall_context(result.overall, sup),
         "metric_names": list(METRIC_NAMES),
         "key_metrics": list(KEY_METRICS),
         "metric_labels": dict(METRIC_LABELS),
@@ -444,6 +408,53 @@ def build_context(
         "max_figure_groups": MAX_FIGURE_GROUPS,
         "warnings": [sup.text(w) for w in result.warnings],
         "repro": _repro(result),
+    }
+
+
+def _attribute_contexts(result: AuditResult, sup: Suppressor, figures: bool) -> list[dict[str, Any]]:
+    """One context per audited attribute that has groups, anchored ``attr-0``, ``attr-1``, ..."""
+    attributes: list[dict[str, Any]] = []
+    for attribute in result.audited_attributes:
+        attr = _attribute_context(result, attribute, len(attributes), sup, figures)
+        if attr is not None:
+            attributes.append(attr)
+    return attributes
+
+
+def _dataset_context(ds: DatasetInfo, sup: Suppressor) -> dict[str, Any]:
+    """The data block: source, columns and row counts (counts suppressed like any other)."""
+    return {
+        "source": ds.source or "—",
+        "label": ds.label,
+        "score": ds.score or "—",
+        "n_rows": sup.count(ds.n_rows),
+        "n_used": sup.count(ds.n_used),
+        "n_excluded": sup.count(ds.n_excluded),
+        "n_clusters": sup.count(ds.n_clusters) if ds.n_clusters else ds.n_clusters,
+        "attributes": list(ds.attributes),
+        "intersections": list(ds.intersections),
+    }
+
+
+def _threshold_context(th: ThresholdInfo) -> dict[str, Any]:
+    """The operating threshold, its source and any per-group thresholds (4 decimals)."""
+    return {
+        "value": fmt(th.value, 4),
+        "source": th.source,
+        "group_attribute": th.group_attribute,
+        "group_thresholds": [
+            {"group": k, "value": fmt(v, 4)} for k, v in (th.group_thresholds or {}).items()
+        ],
+    }
+
+
+def _overall_context(overall: OverallResult, sup: Suppressor) -> dict[str, Any]:
+    """The whole-cohort counts and one cell per metric."""
+    return {
+        "n": sup.count(overall.n),
+        "n_pos": sup.count(overall.n_pos),
+        "n_neg": sup.count(overall.n_neg),
+        "cells": {m: estimate_cell(overall.metrics.get(m)) for m in METRIC_NAMES},
     }
 
 

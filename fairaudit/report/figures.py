@@ -19,7 +19,8 @@ from fairaudit.result import GroupCurves
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":")
 
-_RC = {
+# Matplotlib settings every fairaudit figure is drawn under (``matplotlib.rc_context(RC)``).
+RC = {
     "svg.hashsalt": "fairaudit",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
@@ -45,7 +46,8 @@ def style(index: int) -> dict[str, Any]:
     }
 
 
-def _label(text: str, limit: int = 34) -> str:
+def plot_label(text: str, limit: int = 34) -> str:
+    """``text`` as a legend or tick label: cut to ``limit`` characters, ``$`` shown literally."""
     # Long names would squeeze the plot; the tables carry them in full.
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -54,10 +56,11 @@ def _label(text: str, limit: int = 34) -> str:
 
 
 def _group_label(group: str, insufficient: Sequence[str]) -> str:
-    return _label(group) + (" (insufficient)" if group in insufficient else "")
+    return plot_label(group) + (" (insufficient)" if group in insufficient else "")
 
 
-def _new_figure(width: float = 5.6, height: float = 3.9) -> Any:
+def new_figure(width: float = 5.6, height: float = 3.9) -> Any:
+    """A matplotlib ``Figure`` (object API, no pyplot) of the given size in inches."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -73,7 +76,8 @@ def to_data_uri(fig: Any, title: str | None = None) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _legend(ax: Any, handles: list | None = None, ncol: int = 2) -> None:
+def legend(ax: Any, handles: list | None = None, ncol: int = 2) -> None:
+    """Put the legend of ``ax`` (or of ``handles``) below the axes, in ``ncol`` columns."""
     # Below the axes, so long group names never shrink the plot.
     if handles is None:
         handles, _ = ax.get_legend_handles_labels()
@@ -91,8 +95,8 @@ def roc_figure(
     """ROC curve per group; ``operating`` maps a group to its (FPR, TPR) at the threshold."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(5.2, 5.6)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(5.2, 5.6)
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color="#b0b6bd", linewidth=0.8, linestyle=":", label="chance")
         for i, c in enumerate(curves):
@@ -105,7 +109,7 @@ def roc_figure(
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (1 − specificity)",
                ylabel="True positive rate (sensitivity)")
         ax.set_aspect("equal")
-        _legend(ax)
+        legend(ax)
         return to_data_uri(fig, title)
 
 
@@ -115,8 +119,8 @@ def reliability_figure(
     """Observed event rate against mean predicted score per bin, per group."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(5.2, 5.6)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(5.2, 5.6)
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color="#b0b6bd", linewidth=0.8, linestyle=":", label="perfect calibration")
         for i, c in enumerate(curves):
@@ -132,7 +136,7 @@ def reliability_figure(
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="Mean predicted score in bin",
                ylabel="Observed positive rate")
         ax.set_aspect("equal")
-        _legend(ax)
+        legend(ax)
         return to_data_uri(fig, title)
 
 
@@ -147,8 +151,8 @@ def threshold_figure(
     import matplotlib
     from matplotlib.lines import Line2D
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(6.8, 4.6)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(6.8, 4.6)
         ax = fig.add_subplot()
         handles = []
         for i, c in enumerate(curves):
@@ -172,7 +176,7 @@ def threshold_figure(
         ]
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="Decision threshold on the score",
                ylabel="Rate")
-        _legend(ax, handles, ncol=3)
+        legend(ax, handles, ncol=3)
         return to_data_uri(fig, title)
 
 
@@ -186,8 +190,8 @@ def funnel_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
     """
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(4.2 * len(panels), 4.0)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(4.2 * len(panels), 4.0)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, p in zip(axes, panels, strict=True):
             grid = p["limits"]
@@ -208,12 +212,12 @@ def funnel_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
             high = [a for a in p["annotate"] if a[1] >= p["overall"]]
             for top, items in ((0.45, low), (0.93, high)):  # a column of names with leader lines
                 for i, (m, r, group) in enumerate(items):
-                    ax.annotate(_label(group, 14), xy=(m, r), xytext=(1.02, top - 0.07 * i),
+                    ax.annotate(plot_label(group, 14), xy=(m, r), xytext=(1.02, top - 0.07 * i),
                                 textcoords="axes fraction", fontsize=7, ha="left", va="center",
                                 arrowprops={"arrowstyle": "-", "color": "#8a929b", "lw": 0.5})
             ax.set_xscale("log")
             ax.set(ylim=(-0.02, 1.02), xlabel=p["xlabel"], ylabel=p["label"], title=p["label"])
-            _legend(ax, ncol=2)
+            legend(ax, ncol=2)
         return to_data_uri(fig, title)
 
 
@@ -225,8 +229,8 @@ def caterpillar_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
     """
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig = _new_figure(4.2 * len(panels), 4.0)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(4.2 * len(panels), 4.0)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, p in zip(axes, panels, strict=True):
             rows = p["rows"]
@@ -246,5 +250,5 @@ def caterpillar_figure(title: str, panels: Sequence[Mapping[str, Any]]) -> str:
             ax.set(xlim=(-1, max(len(rows), 1)), ylim=(-0.02, 1.02), xlabel="Groups ranked by value",
                    ylabel=p["label"], title=p["label"])
             ax.set_xticks([])
-            _legend(ax, ncol=2)
+            legend(ax, ncol=2)
         return to_data_uri(fig, title)
