@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import Variant
+from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover

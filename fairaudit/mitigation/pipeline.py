@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import Comparison, Variant, compare_variants
+from fairaudit.mitigation.compare import compare_variants
+from fairaudit.mitigation.comparison_result import Comparison, Variant
 from fairaudit.mitigation.threshold_variant import (
     ThresholdSettings,
     columns,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.errors import ConfigError
-from fairaudit.mitigation.compare import Variant
+from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import PERFORMANCE, GroupThresholdOptimizer, dataset_groups
 from fairaudit.mitigation.thresholds_file import GroupThresholds
 
