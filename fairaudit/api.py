@@ -221,7 +221,7 @@ def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings:
     """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
     if group_thresholds is None:
         return None
-    from fairaudit.mitigation.thresholds import GroupThresholds, fitted_rows_overlap
+    from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
 
     if isinstance(group_thresholds, str | Path):
         group_thresholds = GroupThresholds.load(group_thresholds)
@@ -236,7 +236,7 @@ def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
     if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
         return group_thresholds
     if isinstance(group_thresholds, str | Path):
-        from fairaudit.mitigation.thresholds import GroupThresholds
+        from fairaudit.mitigation.thresholds_file import GroupThresholds
 
         group_thresholds = GroupThresholds.load(group_thresholds)
     return GroupThresholdSpec(

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import Variant
+from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
-    from fairaudit.mitigation.pipeline import ThresholdSettings
+    from fairaudit.mitigation.threshold_variant import ThresholdSettings
 
 CONSTRAINTS = {"equalized_odds": "equalized_odds", "equal_opportunity": "true_positive_rate_parity"}
 """fairaudit objective -> fairlearn ``constraints``."""

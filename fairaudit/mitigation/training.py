@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import Variant
+from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
-    from fairaudit.mitigation.pipeline import ThresholdSettings
+    from fairaudit.mitigation.threshold_variant import ThresholdSettings
 
 SPLIT_FILES = {
     "train": ("train.csv", "train.parquet"),
@@ -196,7 +196,7 @@ def training_variants(
 ) -> tuple[list[Variant], GroupThresholds | None, dict[str, Path], AuditDataset, tuple[str, ...]]:
     """Baseline, fine-tuned and re-thresholded variants of a checkpoint on its cohort."""
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.mitigation.pipeline import _target, threshold_variant
+    from fairaudit.mitigation.threshold_variant import resolve_target, threshold_variant
     from fairaudit.models.checkpoint import load_model, save_model
     from fairaudit.models.training import TrainSettings
 
@@ -205,7 +205,7 @@ def training_variants(
     split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
              for name, p in paths.items() if need_train or name != "train"}
     train, val, test = split.get("train"), split["validation"], split["test"]
-    tgt = _target(target, test)
+    tgt = resolve_target(target, test)
     predictor = load_model(model)
 
     progress("scoring the baseline on validation and test")
