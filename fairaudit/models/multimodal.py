@@ -21,6 +21,7 @@ from fairaudit.models.denoiser import DenoiserConfig, LatentDenoiser
 from fairaudit.models.diffusion import NoiseSchedule, ddim_sample
 from fairaudit.models.features import MODALITIES, Preprocessing, encode_rows
 from fairaudit.models.network import MultimodalNetwork, NetworkConfig
+from fairaudit.models.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -196,7 +197,7 @@ class MultimodalPredictor:
         out = np.empty(dataset.n_rows, dtype=np.float64)
         self.network.eval()
         self.denoiser.eval()
-        bar = _progress(progress, dataset.n_rows, "inference")
+        bar = progress_bar(progress, dataset.n_rows, "inference")
         with bar, torch.inference_mode():
             for rows, batch in self.iter_batches(dataset, batch_size):
                 proba = self.proba_from_batch(batch, rows, impute=impute, ddim_steps=steps,
@@ -205,49 +206,3 @@ class MultimodalPredictor:
                 bar.advance(len(rows))
         return np.clip(out, 0.0, 1.0)
 
-
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def advance(self, n: int) -> None:
-        return None
-
-
-class _Bar:
-    """A rich progress bar on stderr with a single task."""
-
-    def __init__(self, total: int, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                           MofNCompleteColumn(), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=False)
-        self._task = self._p.add_task(label, total=total)
-
-    def __enter__(self) -> _Bar:
-        self._p.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._p.stop()
-
-    def advance(self, n: int) -> None:
-        self._p.advance(self._task, n)
-
-    def describe(self, text: str) -> None:
-        self._p.update(self._task, description=text)
-
-
-def _progress(enabled: bool, total: int, label: str) -> Any:
-    return _Bar(total, label) if enabled else _NoProgress()

@@ -6,7 +6,7 @@ Reusable loop (mitigations build on this)
 
     fit_classifier(
         network,                      # MultimodalNetwork (or any nn.Module: forward(batch, generator) -> logits)
-        train, val,                   # TensorTable: dict[str, Tensor] from encode_dataset(...), with "label"
+        train, val,                   # TensorTable from fairaudit.models.tensors.encode_dataset(...), with "label"
         *,
         settings=TrainSettings(),     # epochs, batch_size, lr, weight_decay, patience, seed, ...
         sample_weights=None,          # (n_train,) per-row weights in the loss (e.g. Kamiran-Calders)
@@ -38,7 +38,9 @@ Higher-level entry points:
   validation. Save the result with :func:`fairaudit.models.checkpoint.save_model`.
 
 The decision threshold maximises Youden's J (sensitivity + specificity - 1) on the validation
-split (:func:`youden_threshold`); the test split is never used.
+split (:func:`fairaudit.models.evaluation.youden_threshold`); the test split is never used.
+AUC and the selection scores live in :mod:`fairaudit.models.evaluation`, encoded tensor tables
+in :mod:`fairaudit.models.tensors`.
 
 Randomness comes from ``settings.seed`` alone: shuffling, modality dropout and diffusion noise use
 explicit ``torch.Generator`` objects, and parameter initialisation runs under a forked, locally
@@ -52,7 +54,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -66,22 +68,27 @@ from fairaudit.data.manifest import ManifestSchema
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.models.denoiser import DenoiserConfig, LatentDenoiser
 from fairaudit.models.diffusion import NoiseSchedule, diffusion_loss
-from fairaudit.models.features import (
-    MODALITIES,
-    Preprocessing,
-    encode_rows,
-    fit_preprocessing,
-    read_image,
+from fairaudit.models.evaluation import (
+    THRESHOLD_RULE,
+    SelectionScore,
+    overall_auc,
+    validation_summary,
 )
-from fairaudit.models.multimodal import MultimodalPredictor, _progress
+from fairaudit.models.features import MODALITIES, fit_preprocessing, read_image
+from fairaudit.models.multimodal import MultimodalPredictor
 from fairaudit.models.network import MultimodalNetwork, NetworkConfig
+from fairaudit.models.progress import progress_bar
+from fairaudit.models.tensors import (
+    TensorTable,
+    encode_dataset,
+    eval_logits,
+    latent_table,
+    n_rows,
+    take_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
-
-TensorTable = dict[str, Tensor]
-SelectionScore = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], float]
-THRESHOLD_RULE = "Youden J (max sensitivity + specificity - 1) on the validation split"
 
 
 @dataclass(frozen=True)
@@ -164,85 +171,6 @@ class FitResult:
     stopped_early: bool
 
 
-# -- scores -------------------------------------------------------------------------------
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mann-Whitney AUC with ties counted 1/2; NaN when a class is absent."""
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64))
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def overall_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None = None) -> float:
-    """Validation AUC over all rows (the default selection score)."""
-    return roc_auc(scores, labels)
-
-
-def worst_group_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None = None) -> float:
-    """The lowest AUC over groups that have both classes (overall AUC if no groups are given)."""
-    if group_ids is None:
-        return roc_auc(scores, labels)
-    aucs = [roc_auc(scores[group_ids == g], labels[group_ids == g]) for g in np.unique(group_ids)]
-    finite = [a for a in aucs if math.isfinite(a)]
-    return min(finite) if finite else float("nan")
-
-
-def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The cut maximising sensitivity + specificity - 1 (positive when ``score >= threshold``).
-
-    The threshold is placed midway between the chosen score and the next lower distinct score;
-    among equal J values the highest threshold wins.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels).astype(bool)
-    if labels.all() or not labels.any():
-        raise InputError("the validation split needs both positive and negative studies to choose a threshold.")
-    cuts = np.unique(scores)[::-1]
-    pos = np.sort(scores[labels])
-    neg = np.sort(scores[~labels])
-    tpr = 1.0 - np.searchsorted(pos, cuts, side="left") / pos.size
-    fpr = 1.0 - np.searchsorted(neg, cuts, side="left") / neg.size
-    best = int(np.argmax(tpr - fpr))
-    lower = cuts[best + 1] if best + 1 < cuts.size else 0.0
-    return float((cuts[best] + lower) / 2.0)
-
-
-# -- tensors ------------------------------------------------------------------------------
-
-
-def encode_dataset(
-    dataset: AuditDataset, preprocessing: Preprocessing, *, batch_size: int = 512, progress: bool = False
-) -> TensorTable:
-    """All model inputs of ``dataset`` as CPU tensors, plus ``label`` (float32)."""
-    parts: dict[str, list[np.ndarray]] = {}
-    n = dataset.n_rows
-    with _progress(progress, n, f"reading {Path(dataset.source.split(chr(39))[1] if chr(39) in dataset.source else dataset.source).name}") as bar:
-        for start in range(0, n, batch_size):
-            rows = np.arange(start, min(n, start + batch_size))
-            for k, v in encode_rows(dataset.frame, dataset.root, rows, preprocessing,
-                                    source=dataset.source).items():
-                parts.setdefault(k, []).append(v)
-            bar.advance(len(rows))
-    table = {k: torch.from_numpy(np.concatenate(v)) for k, v in parts.items()}
-    table["label"] = torch.from_numpy(dataset.labels.astype(np.float32))
-    return table
-
-
-def _take(table: TensorTable, idx: Tensor | np.ndarray | list[int], device: torch.device) -> TensorTable:
-    index = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-    return {k: v[index].to(device) for k, v in table.items()}
-
-
-def _n_rows(table: TensorTable) -> int:
-    return int(table["label"].shape[0])
-
-
 def _batches(n: int, settings: TrainSettings, generator: torch.Generator,
              sampler: Sampler | None, batch_sampler: Sampler | None) -> Iterator[list[int]]:
     if batch_sampler is not None:
@@ -257,17 +185,6 @@ def _batches(n: int, settings: TrainSettings, generator: torch.Generator,
             batch = []
     if batch:
         yield batch
-
-
-@torch.no_grad()
-def _eval_logits(network: nn.Module, table: TensorTable, batch_size: int = 512) -> np.ndarray:
-    network.eval()
-    device = next(network.parameters()).device
-    out = []
-    for start in range(0, _n_rows(table), batch_size):
-        idx = np.arange(start, min(_n_rows(table), start + batch_size))
-        out.append(network(_take(table, idx, device)).double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -301,7 +218,7 @@ def fit_classifier(
     -------
     FitResult
     """
-    n = _n_rows(train)
+    n = n_rows(train)
     if sampler is not None and batch_sampler is not None:
         raise ConfigError("give either a sampler or a batch_sampler, not both.")
     weights = None
@@ -322,14 +239,14 @@ def fit_classifier(
     stale = 0
     # Networks with auxiliary losses (MultimodalNetwork) return them from forward_train.
     forward_train = getattr(network, "forward_train", None)
-    with torch.random.fork_rng(devices=[]), _progress(progress, settings.epochs, "training") as bar:
+    with torch.random.fork_rng(devices=[]), progress_bar(progress, settings.epochs, "training") as bar:
         torch.manual_seed(settings.seed)
         for epoch in range(1, settings.epochs + 1):
             t0 = time.perf_counter()
             network.train()
             total, count = 0.0, 0
             for idx in _batches(n, settings, gen, sampler, batch_sampler):
-                batch = _take(train, idx, device)
+                batch = take_rows(train, idx, device)
                 if callable(forward_train):
                     logits, auxiliary = forward_train(batch, generator=gen)
                 else:
@@ -353,7 +270,7 @@ def fit_classifier(
                     update(per_example.detach(), g)
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
-            scores = _sigmoid(_eval_logits(network, val))
+            scores = _sigmoid(eval_logits(network, val))
             score = float(selection_score(scores, val_labels, val_group_ids))
             history.append(EpochRecord(epoch, total / max(count, 1), score, time.perf_counter() - t0))
             if hasattr(bar, "describe"):
@@ -392,18 +309,6 @@ def diffusion_masks(present: Tensor, generator: torch.Generator, p_uncond: float
     return observed, target
 
 
-@torch.no_grad()
-def latent_table(network: MultimodalNetwork, table: TensorTable, batch_size: int = 512) -> Tensor:
-    """Encoder latents (N, 3, D) of every row (on CPU)."""
-    network.eval()
-    device = next(network.parameters()).device
-    out = []
-    for start in range(0, _n_rows(table), batch_size):
-        idx = np.arange(start, min(_n_rows(table), start + batch_size))
-        out.append(network.encode(_take(table, idx, device)).cpu())
-    return torch.cat(out)
-
-
 def fit_denoiser(
     denoiser: LatentDenoiser,
     schedule: NoiseSchedule,
@@ -426,7 +331,7 @@ def fit_denoiser(
     n = train_latents.shape[0]
     keep_val = val_present.any(dim=1)
     best, best_epoch, best_state, stale = math.inf, 0, copy.deepcopy(denoiser.state_dict()), 0
-    with torch.random.fork_rng(devices=[]), _progress(progress, settings.diffusion_epochs, "diffusion") as bar:
+    with torch.random.fork_rng(devices=[]), progress_bar(progress, settings.diffusion_epochs, "diffusion") as bar:
         torch.manual_seed(settings.seed + 1)
         for epoch in range(1, settings.diffusion_epochs + 1):
             denoiser.train()
@@ -493,37 +398,6 @@ def _fit_diffusion(predictor: MultimodalPredictor, train: TensorTable, val: Tens
     epoch, loss = fit_denoiser(predictor.denoiser, predictor.schedule, (z_train - mean) / std, p_train,
                                (z_val - mean) / std, p_val, settings=settings, progress=progress)
     return {"best_epoch": epoch, "val_loss": loss}
-
-
-# -- validation summary and threshold -----------------------------------------------------
-
-
-def validation_summary(predictor: MultimodalPredictor, val: AuditDataset) -> dict[str, Any]:
-    """Choose the threshold on ``val`` (diffusion imputation) and summarise validation metrics."""
-    scores = predictor.predict_proba(val, impute="diffusion")
-    fallback = predictor.predict_proba(val, impute="fallback")
-    labels = val.labels.astype(bool)
-    threshold = youden_threshold(scores, labels)
-    predictor.threshold = threshold
-    predictor.threshold_rule = THRESHOLD_RULE
-    pred = scores >= threshold
-    per_group: dict[str, dict[str, float | None]] = {}
-    for attr in val.attributes:
-        names = val.group_labels(attr)
-        per_group[attr] = {}
-        for g in sorted(set(names)):
-            m = names == g
-            auc = roc_auc(scores[m], labels[m])
-            per_group[attr][str(g)] = None if math.isnan(auc) else round(auc, 6)
-    return {
-        "n": int(val.n_rows),
-        "auc": round(roc_auc(scores, labels), 6),
-        "auc_fallback": round(roc_auc(fallback, labels), 6),
-        "sensitivity": round(float(pred[labels].mean()), 6),
-        "specificity": round(float((~pred[~labels]).mean()), 6),
-        "threshold": threshold,
-        "auc_by_group": per_group,
-    }
 
 
 def data_fingerprint(dataset: AuditDataset, schema: ManifestSchema) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from fairaudit.errors import ConfigError
-from fairaudit.models.ablation import main, measure, remove_modality
+from fairaudit.models.ablation import measure, remove_modality
+from fairaudit.models.evaluation import roc_auc
 from fairaudit.models.features import MODALITIES
-from fairaudit.models.training import roc_auc
 
 
 @pytest.mark.parametrize("modality", MODALITIES)
@@ -36,7 +39,11 @@ def test_measure_reports_every_comparison_with_paired_intervals(trained, test_se
         assert sum(g["n"] for g in r["by_group"][attr].values()) == test_set.n_rows
 
 
+ABLATION_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ablation.py"
+
+
 def test_cli_writes_json(trained, saved, cohort_dir, tmp_path, capsys) -> None:
+    main = runpy.run_path(str(ABLATION_SCRIPT))["main"]  # the script's main(), not run as __main__
     out = tmp_path / "m.json"
     main(["--model", str(saved), "--data", str(cohort_dir / "test.csv"), "--n-boot", "20",
           "--json", str(out)])

@@ -8,19 +8,11 @@ import torch
 from modelkit import TINY_NETWORK, TINY_SETTINGS, tiny_train
 
 from fairaudit.errors import ConfigError, InputError
+from fairaudit.models.evaluation import THRESHOLD_RULE, roc_auc, worst_group_auc, youden_threshold
 from fairaudit.models.features import MODALITIES
 from fairaudit.models.network import MultimodalNetwork, NetworkConfig
-from fairaudit.models.training import (
-    THRESHOLD_RULE,
-    FitResult,
-    TrainSettings,
-    encode_dataset,
-    fine_tune,
-    fit_classifier,
-    roc_auc,
-    worst_group_auc,
-    youden_threshold,
-)
+from fairaudit.models.tensors import encode_dataset
+from fairaudit.models.training import FitResult, TrainSettings, fine_tune, fit_classifier
 
 
 def test_roc_auc_matches_pair_counting() -> None:
