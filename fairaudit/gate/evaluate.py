@@ -49,6 +49,7 @@ def decide(
     bound: Bound,
     *,
     without_ci: str = "inconclusive",
+    no_ci: str | None = None,
 ) -> tuple[str, str]:
     """Judge one estimate against a bound.
 
@@ -61,6 +62,9 @@ def decide(
     without_ci
         ``"inconclusive"`` (default) or ``"point"``: judge the point estimate when there is no
         interval.
+    no_ci
+        Why there is no interval, when the audit did have bootstrap replicates (the default
+        explanation is that it had none).
 
     Returns
     -------
@@ -72,7 +76,7 @@ def decide(
         return INCONCLUSIVE, "the value is undefined"
     if ci is None:
         if without_ci != "point":
-            return INCONCLUSIVE, (
+            return INCONCLUSIVE, no_ci or (
                 "there is no confidence interval (the audit ran without bootstrap replicates); "
                 "rerun with bootstrap replicates or set without_ci = \"point\" in the policy"
             )
@@ -130,6 +134,7 @@ def _outcome(
     note: str = "",
     *,
     family: int | None = None,
+    no_ci: str | None = None,
 ) -> RuleOutcome:
     """One judged estimate. With ``family`` (a per-group rule over that many groups) the
     decision uses the estimate's simultaneous interval, and the message says so."""
@@ -137,7 +142,7 @@ def _outcome(
     ci = est.ci if est is not None else None
     sim = est.simultaneous_ci if est is not None else None
     decision_ci = sim if (family is not None and sim is not None) else ci
-    status, why = decide(value, decision_ci, bound, without_ci=policy.without_ci)
+    status, why = decide(value, decision_ci, bound, without_ci=policy.without_ci, no_ci=no_ci)
     if value is None and est is not None and est.reason:
         why = f"the value is undefined ({est.reason})"
     described = _describe(value, ci, level)
@@ -257,7 +262,14 @@ def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) ->
                 s.ser, s.ser_ci,
                 None if s.ser is not None else "fewer than two sufficient groups, or a group with no error",
             )
-        yield _outcome(rule.id, attribute, quantity, est, rule.bound, policy, level)
+        unbounded = None
+        if result.run.n_bootstrap > 0:
+            unbounded = (
+                "its interval is unbounded: some group's error may be 0 within its simultaneous "
+                "interval, so the ratio has no upper limit" if rule.statistic == "ser" else
+                "no interval could be formed (fewer than two groups with an interval)"
+            )
+        yield _outcome(rule.id, attribute, quantity, est, rule.bound, policy, level, no_ci=unbounded)
 
 
 def _group_size_outcomes(rule: GroupSizeRule, result: AuditResult) -> Iterable[RuleOutcome]:

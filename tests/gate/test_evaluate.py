@@ -179,3 +179,26 @@ def test_evaluate_is_pure():
     policy = _policy(f'[[criterion]]\nname = "{EOD}"\nmax = 0.1\n')
     assert evaluate(res, policy) == evaluate(res, policy)
     assert res.gate.status == "not_run"  # the input is not modified
+
+
+def test_unbounded_ser_interval_is_not_blamed_on_missing_bootstrap():
+    """A group whose accuracy may be 1 makes the SER unbounded above: the rule is inconclusive
+    and says why, instead of claiming the audit ran without bootstrap replicates."""
+    import numpy as np
+    import pandas as pd
+
+    import fairaudit
+    from fairaudit.gate.policy import parse_policy
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    perfect = np.where(y[:200] == 1, 0.9, 0.1)  # group A: all decisions right but two
+    perfect[:2] = 1 - perfect[:2]
+    noisy = np.clip(0.5 + 0.4 * (y[200:] - 0.5) + rng.normal(0, 0.3, 200), 0, 1)
+    df = pd.DataFrame({"y": y, "score": np.r_[perfect, noisy], "g": ["A"] * 200 + ["B"] * 200})
+    policy = parse_policy('[[summary]]\nmetric = "accuracy"\nstatistic = "ser"\nmax = 1.5\n')
+    res = fairaudit.audit(df, label="y", sensitive="g", threshold=0.5, n_bootstrap=100,
+                          n_permutations=0, policy=policy)
+    rule = res.gate.rules[0]
+    assert rule.status == "inconclusive"
+    assert "unbounded" in rule.message and "without bootstrap" not in rule.message
