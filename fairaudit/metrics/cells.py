@@ -57,12 +57,6 @@ class Partition:
     def n_groups(self) -> int:
         return len(self.groups)
 
-    def onehot(self) -> np.ndarray:
-        """(G, F) 0/1 matrix that sums fine-group arrays into partition groups."""
-        m = np.zeros((self.n_groups, self.member.shape[0]))
-        m[self.member, np.arange(self.member.shape[0])] = 1.0
-        return m
-
 
 @dataclass(frozen=True)
 class CellTable:
