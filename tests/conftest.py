@@ -30,6 +30,14 @@ def make_predictions(seed: int = 0, n: int = 4000, *, tied: bool = False) -> pd.
     return pd.DataFrame({"y": y, "score": score, "sex": sex, "race": race, "site": site, "age": age})
 
 
+def write_split_table(path: Path, n_val: int, n_test: int) -> Path:
+    """A predictions CSV with a ``split`` column: ``n_val`` rows "val" then ``n_test`` "test"."""
+    val = make_predictions(1, n=n_val).assign(split="val")
+    test = make_predictions(2, n=n_test).assign(split="test")
+    pd.concat([val, test]).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
 def predictions() -> pd.DataFrame:
     return make_predictions(0)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fairaudit.api import audit
 from fairaudit.cli.app import app
-from tests.conftest import make_predictions
+from tests.conftest import make_predictions, write_split_table
 
 runner = CliRunner()
 FAST = ["--bootstrap", "0", "--permutations", "0"]
@@ -19,11 +19,7 @@ FAST = ["--bootstrap", "0", "--permutations", "0"]
 
 @pytest.fixture
 def table(tmp_path: Path) -> Path:
-    val = make_predictions(1, n=1500).assign(split="val")
-    test = make_predictions(2, n=1000).assign(split="test")
-    path = tmp_path / "preds.csv"
-    pd.concat([val, test]).to_csv(path, index=False)
-    return path
+    return write_split_table(tmp_path / "preds.csv", 1500, 1000)
 
 
 def test_api_audits_only_the_named_split(table: Path) -> None:

@@ -146,13 +146,15 @@ def auc_permutation_pvalues(
 
     observed = ranges(aggregate(count[:, 0, :], m, 0), aggregate(count[:, 1, :], m, 0))
     extreme = np.zeros(len(sizes))
-    # Tables per chunk: bounded by the elements a chunk touches (~8M): the shuffle costs the
-    # items, the hypergeometric draws a Python call per cell whatever the chunk, so they take
-    # large chunks.
+    # Tables per chunk: at least ``chunk``, more while a chunk's largest array (the shuffled
+    # items, the fine tables, or the tables summed into every group) stays under 4M elements:
+    # the hypergeometric draws cost a Python call per cell whatever the chunk, so few groups
+    # over many rows take large chunks.
     n_f, n_b = count.shape[0], count.shape[2]
-    per_table = max(n_f * n_b, *(int(count[:, y].sum()) if count[:, y].sum() <= 2 * n_f * n_b else 0
-                                 for y in (0, 1)))
-    chunk = max(chunk, min(n_permutations, (1 << 23) // max(per_table, 1)))
+    per_table = max(n_f * n_b, m.shape[0] * n_b,
+                    *(int(count[:, y].sum()) if count[:, y].sum() <= 2 * n_f * n_b else 0
+                      for y in (0, 1)))
+    chunk = max(chunk, min(n_permutations, (1 << 22) // max(per_table, 1)))
     done = 0
     while done < n_permutations:
         r = min(chunk, n_permutations - done)

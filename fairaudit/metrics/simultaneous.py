@@ -135,11 +135,10 @@ def scales(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, Sca
     }
     # AUC: arcsine scale with half a pair of shrinkage; floor from Hanley-McNeil there.
     pairs = pos * neg
-    auc = Scale(np.where(pairs > 0, pairs, np.nan), np.zeros(conf.shape[0]), shift=0.5)
     with np.errstate(divide="ignore", invalid="ignore"):
         a_t = (np.asarray(metrics["auc"], dtype=np.float64) * pairs + 0.5) / (pairs + 1.0)
-        auc.floor = auc_se(a_t, pos, neg) / (2.0 * np.sqrt(a_t * (1.0 - a_t)))
-    out["auc"] = auc
+        auc_floor = auc_se(a_t, pos, neg) / (2.0 * np.sqrt(a_t * (1.0 - a_t)))
+    out["auc"] = Scale(np.where(pairs > 0, pairs, np.nan), auc_floor, shift=0.5)
     zero = np.zeros(conf.shape[0])
     out["brier"] = Scale(None, zero)
     out["ece"] = Scale(None, zero)
@@ -166,7 +165,7 @@ def max_t_critical(
         return float("nan")
     # Never below the Sidak-Gaussian value for K independent groups (groups share no rows):
     # with few small groups the bootstrap of a discrete rate is lumpy and its quantile of
-    # the maximum runs low (2 groups of 30 positives: 83 % joint coverage instead of 95 %).
+    # the maximum runs low (measured with 2 groups of 30 positives: joint coverage below 95 %).
     from scipy.special import ndtri
 
     sidak = float(ndtri(1.0 - (1.0 - level ** (1.0 / point.size)) / 2.0))

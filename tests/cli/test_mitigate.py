@@ -5,23 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
-from tests.conftest import make_predictions
+from tests.conftest import make_predictions, write_split_table
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def split_predictions(tmp_path: Path) -> Path:
-    val = make_predictions(1, n=2500).assign(split="val")
-    test = make_predictions(2, n=2500).assign(split="test")
-    path = tmp_path / "preds.csv"
-    pd.concat([val, test]).to_csv(path, index=False)
-    return path
+    return write_split_table(tmp_path / "preds.csv", 2500, 2500)
 
 
 def test_threshold_adjustment_on_any_models_predictions(tmp_path: Path, split_predictions: Path) -> None:
