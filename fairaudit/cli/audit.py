@@ -21,7 +21,7 @@ HELP = (
 
 @handle_errors
 def audit_command(
-    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
+    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns; or a directory or glob of Parquet files (read in batches).", show_default=False),
     model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
@@ -52,6 +52,12 @@ def audit_command(
     ddim_steps: int | None = typer.Option(None, "--ddim-steps", help="With --model: DDIM steps of the imputation (default: the checkpoint's).", show_default=False),
     impute_samples: int | None = typer.Option(None, "--impute-samples", help="With --model: imputations averaged per incomplete study (default: the checkpoint's).", show_default=False),
     cross_check: bool = typer.Option(False, "--cross-check", help="Recompute every group's selection rate, TPR, FPR and accuracy and the fairlearn-defined criteria with fairlearn and aif360; any difference above 1e-9 is an error (exit 2)."),
+    engine: str = typer.Option("auto", "--engine", help="auto, memory, stream or dask. memory reads the table whole; stream reads Parquet in batches (the default for a directory or glob); dask reduces partitions on a Dask cluster. All but the classic in-memory path (auto/memory on one file with the multinomial bootstrap) audit merged statistics."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="With --engine dask: address of a running Dask scheduler (default: a local cluster of --workers processes).", show_default=False),
+    workers: int = typer.Option(2, "--workers", help="With --engine dask and no --scheduler: workers of the local cluster."),
+    partitions: int | None = typer.Option(None, "--partitions", help="With --engine stream/dask: partitions of whole row groups (default one per file).", show_default=False),
+    bootstrap_method: str = typer.Option("multinomial", "--bootstrap-method", help="multinomial (rows redrawn; today's intervals) or poisson (hashed Poisson weights: identical results for any partitioning; needed for --cluster on merged statistics)."),
+    row_id: str | None = typer.Option(None, "--row-id", help="Row id column: the Poisson bootstrap's key (default: file and row number in the file).", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
 ) -> None:
     from fairaudit.api import audit_dataset, load_audit_data
@@ -83,6 +89,28 @@ def audit_command(
 
         pol = load_policy(policy)  # fail on a bad policy before any work
 
+    if _merged_engine(predictions, engine, bootstrap_method, row_id):
+        _check_merged_options(model, split, group_thresholds, cross_check, save_predictions)
+        from fairaudit.metrics import AuditConfig
+        from fairaudit.workflows.scale import audit_scaled
+
+        config = AuditConfig(n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
+                             min_group_size=min_group_size, min_group_events=min_group_events,
+                             n_permutations=permutations, intersections=intersections)
+        resolved = "stream" if engine == "auto" and _is_dataset(predictions) else engine
+        with quiet_libraries(quiet), _progress(1, quiet, "reading rows") as read:
+            scaled = audit_scaled(
+                str(predictions), label=label, sensitive=sensitive, score=score, cluster=cluster,
+                row_id=row_id, engine="memory" if resolved == "auto" else resolved,
+                scheduler=scheduler, n_workers=workers, n_partitions=partitions,
+                bootstrap_method=bootstrap_method, threshold=threshold, config=config,
+                allow_many_groups=allow_many_groups, policy=pol, command=_command(),
+                batch_progress=read,
+            )
+        _finish(scaled.result, fmt, suppress_small_cells, no_fail, html, junit, output, inputs,
+                quiet, pol, [])
+        return
+
     with quiet_libraries(quiet):
         loaded = load_audit_data(
             predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
@@ -90,7 +118,7 @@ def audit_command(
             allow_many_groups=allow_many_groups, split_column=split_column, split=split,
         )
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
-    command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    command = _command()
 
     with quiet_libraries(quiet), _progress(bootstrap, quiet) as advance:
         result = audit_dataset(
@@ -102,14 +130,61 @@ def audit_command(
             cross_check=cross_check,
         )
 
+    extra = []
+    if save_predictions is not None:
+        extra.append(("--save-predictions", save_predictions,
+                      _predictions_bytes(loaded.dataset, save_predictions)))
+    _finish(result, fmt, suppress_small_cells, no_fail, html, junit, output, inputs, quiet, pol, extra)
+
+
+def _command() -> str | None:
+    return "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+
+
+def _is_dataset(predictions: Path | None) -> bool:
+    text = str(predictions)
+    return predictions is not None and (Path(text).is_dir() and Path(text).suffix.lower() not in (".parquet", ".pq")
+                                        or any(ch in text for ch in "*?["))
+
+
+def _merged_engine(predictions: Path | None, engine: str, method: str, row_id: str | None) -> bool:
+    """Whether the audit goes through merged statistics (workflows/scale.py)."""
+    from fairaudit.errors import ConfigError
+
+    if engine not in ("auto", "memory", "stream", "dask"):
+        raise ConfigError(f"--engine must be auto, memory, stream or dask; got '{engine}'.")
+    if method not in ("multinomial", "poisson"):
+        raise ConfigError(f"--bootstrap-method must be multinomial or poisson; got '{method}'.")
+    if predictions is None:
+        if engine in ("stream", "dask") or method == "poisson":
+            raise ConfigError("--engine stream/dask and --bootstrap-method poisson audit a "
+                              "--predictions table or Parquet dataset.")
+        return False
+    if row_id is not None and method != "poisson":
+        raise ConfigError("--row-id is the key of --bootstrap-method poisson; add it.")
+    return engine in ("stream", "dask") or method == "poisson" or _is_dataset(predictions)
+
+
+def _check_merged_options(model, split, group_thresholds, cross_check, save_predictions) -> None:
+    from fairaudit.errors import ConfigError
+
+    for given, option in ((model, "--model"), (split, "--split"), (group_thresholds, "--group-thresholds"),
+                          (cross_check or None, "--cross-check"), (save_predictions, "--save-predictions")):
+        if given is not None:
+            raise ConfigError(f"{option} needs the classic in-memory engine (one --predictions "
+                              "file, --engine auto or memory, --bootstrap-method multinomial).")
+
+
+def _finish(result, fmt: Format, suppress_small_cells: int, no_fail: bool, html: Path | None,
+            junit: Path | None, output: Path | None, inputs: list, quiet: bool, pol,
+            extra: list) -> None:
+    """Render every view, write them all or none, print the summary, exit with the code."""
     # Render everything before writing anything: no half-written outputs on error. Reports
     # show the process's real exit code (no_fail).
     options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}
     with quiet_libraries(quiet):
         payload, files = _render_all(result, fmt, options, html, junit)
-    if save_predictions is not None:
-        files.append(("--save-predictions", save_predictions,
-                      _predictions_bytes(loaded.dataset, save_predictions)))
+    files.extend(extra)
     emit(payload, output, files, inputs)  # all files or none
 
     if not quiet:
@@ -166,8 +241,8 @@ def _predictions_bytes(dataset, path: Path) -> bytes:
 class _progress:
     """A rich progress bar on stderr for the bootstrap (nothing when quiet or not a terminal)."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.quiet, self._p = total, quiet, None
+    def __init__(self, total: int, quiet: bool, label: str = "bootstrap") -> None:
+        self.total, self.quiet, self.label, self._p = total, quiet, label, None
 
     def __enter__(self):
         if self.quiet or self.total <= 0 or not sys.stderr.isatty():
@@ -182,10 +257,12 @@ class _progress:
 
         from fairaudit.cli._common import stderr_console
 
-        self._p = Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(),
+        self._p = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                            TimeElapsedColumn(), console=stderr_console(), transient=True)
         self._p.__enter__()
-        task = self._p.add_task("bootstrap", total=self.total)
+        task = self._p.add_task(self.label, total=self.total)
+        if self.label != "bootstrap":  # rows: called with (done, total)
+            return lambda done, total: self._p.update(task, completed=done, total=total)
         return lambda k: self._p.advance(task, k)
 
     def __exit__(self, *exc: object) -> None:

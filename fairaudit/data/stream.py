@@ -193,7 +193,7 @@ def row_keys(name: str, first_row: int, n: int) -> np.ndarray:
     return key_hash(rows ^ np.uint64(salt))
 
 
-def _labels(col, where: str, column: str) -> np.ndarray:
+def _labels(col, where: str, column: str, first: int) -> np.ndarray:
     import pyarrow as pa
 
     if col.null_count:
@@ -209,11 +209,11 @@ def _labels(col, where: str, column: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"label column '{column}' in {where} must be binary (0/1); found "
-                         f"{arr[i]!r} at row {i}.")
+                         f"{arr[i].item()!r} at data row {first + i + 1}.")
     return arr.astype(np.int8)
 
 
-def _scores(col, where: str, column: str) -> np.ndarray:
+def _scores(col, where: str, column: str, first: int) -> np.ndarray:
     import pyarrow as pa
 
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -223,7 +223,7 @@ def _scores(col, where: str, column: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"score column '{column}' in {where} must hold probabilities in [0, 1]; "
-                         f"found {arr[i]!r} at row {i} ({int(bad.sum())} such rows in the batch).")
+                         f"found {float(arr[i]):g} at data row {first + i + 1}.")
     return arr
 
 
@@ -244,9 +244,9 @@ def read_batches(part: FilePart, *, label: str, score: str, sensitive: tuple[str
     for rb in pf.iter_batches(batch_size=batch_rows, row_groups=list(part.row_groups),
                               columns=list(dict.fromkeys(columns))):
         n = rb.num_rows
-        where = f"predictions file '{part.path}' (rows {first}-{first + n - 1}, 0-based)"
-        labels = _labels(rb.column(label), where, label)
-        scores = _scores(rb.column(score), where, score)
+        where = f"predictions file '{part.path}'"
+        labels = _labels(rb.column(label), where, label, first)
+        scores = _scores(rb.column(score), where, score, first)
         encoded = [_encode(rb.column(c)) for c in sensitive]
         if key_column:
             col = rb.column(key_column)
