@@ -16,10 +16,11 @@ The grid: every score is placed in a *fine cell* of the edges ``k / levels`` (``
 so confusion counts at a threshold, Brier score and ECE are exact. The bootstrap and the
 curves use *coarse bins* made of whole fine cells: 64 equal-width bins plus the cut points.
 
-AUC: the exact AUC from merged counts counts the positive-negative pairs inside one fine cell
-as ties (1/2). It is exact when no fine cell holds two different scores of opposite labels; in
-general its error is at most ``sum over cells with min < max of pos x neg / (2 P N)``, which
-:func:`auc_from_stats` returns (it is the share of pairs the grid cannot order, halved).
+AUC: from merged counts, pairs of a positive and a negative in different fine cells are
+ordered by the cells; inside one cell they are ordered by the classes' score ranges (kept per
+cell) when these do not overlap, and count 1/2 otherwise. The AUC is exact when no cell holds
+overlapping ranges of both classes; in general its error is at most ``sum over such cells of
+pos x neg / (2 P N)``, which :func:`auc_from_stats` returns.
 
 The Poisson bootstrap (:mod:`fairaudit.metrics.poisson`) adds a mergeable table of row counts
 per (hash bucket, fine group, label, coarse bin).
@@ -367,8 +368,9 @@ def to_cells(stats: AuditStats, fine_thresholds: np.ndarray) -> CellTable:
 def auc_from_stats(stats: AuditStats, member: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """AUC of every group (``member[f]`` is fine group ``f``'s group) and its error bound.
 
-    Pairs in one fine cell count 1/2. The bound is ``sum pos x neg / (2 P N)`` over the group's
-    cells that hold more than one distinct score (cells of one score value are exact ties).
+    Pairs in one fine cell are ordered by the classes' score ranges when these do not overlap
+    (all positives above all negatives: wins; below: losses; one common value: ties), and count
+    1/2 otherwise. The bound is ``sum pos x neg / (2 P N)`` over the cells of the last kind.
     """
     n_cells = stats.n_cells
     fy, cell = stats.key // n_cells, stats.key % n_cells
@@ -379,16 +381,25 @@ def auc_from_stats(stats: AuditStats, member: np.ndarray, n_groups: int) -> tupl
     cnt = stats.count.astype(np.float64)
     neg = np.bincount(inv, weights=cnt * (label == 0), minlength=u.size)
     pos = np.bincount(inv, weights=cnt * (label == 1), minlength=u.size)
-    lo = np.full(u.size, np.inf)
-    hi = np.full(u.size, -np.inf)
-    np.minimum.at(lo, inv, stats.smin)
-    np.maximum.at(hi, inv, stats.smax)
+    # Score range of each class in each (group, cell): cells where every positive is above (or
+    # below) every negative are ordered exactly; only overlapping ranges count 1/2 on trust.
+    rng = {}
+    for y in (0, 1):
+        lo, hi = np.full(u.size, np.inf), np.full(u.size, -np.inf)
+        m = label == y
+        np.minimum.at(lo, inv[m], stats.smin[m])
+        np.maximum.at(hi, inv[m], stats.smax[m])
+        rng[y] = (lo, hi)
+    above = rng[1][0] > rng[0][1]  # every positive above every negative
+    below_all = rng[1][1] < rng[0][0]
+    tie = (rng[1][0] == rng[1][1]) & (rng[0][0] == rng[0][1]) & (rng[1][0] == rng[0][0])
+    within = np.where(above, 1.0, np.where(below_all, 0.0, 0.5))
     gu = u // n_cells
     cum = np.cumsum(neg) - neg
     start = np.searchsorted(gu, gu, side="left")
     below = cum - cum[start]
-    wins = np.bincount(gu, weights=pos * (below + 0.5 * neg), minlength=n_groups)
-    loose = np.bincount(gu, weights=np.where(hi > lo, pos * neg, 0.0), minlength=n_groups)
+    wins = np.bincount(gu, weights=pos * (below + within * neg), minlength=n_groups)
+    loose = np.bincount(gu, weights=np.where(above | below_all | tie, 0.0, pos * neg), minlength=n_groups)
     p = np.bincount(gu, weights=pos, minlength=n_groups)
     q = np.bincount(gu, weights=neg, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):

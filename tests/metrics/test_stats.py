@@ -96,15 +96,24 @@ def test_auc_is_exact_when_no_grid_cell_holds_two_scores():
     assert auc[0] == pytest.approx(exact_auc(y, s, np.zeros(y.size, np.int64), 1)[0], abs=1e-14)
 
 
-def test_auc_error_is_within_the_bound():
-    y, s, codes, keys = rows(5000, seed=4)
+def test_auc_orders_pairs_inside_a_cell_by_the_classes_score_ranges():
+    y, s, codes, keys = rows(5000, seed=4)  # few pairs share a cell, and never overlap
     st = reduce(y, s, codes, keys)
-    g = codes[:, 0]
-    member = st.fine_codes[:, 0]
-    auc, bound = auc_from_stats(st, member, 3)
-    exact = exact_auc(y, s, g, 3)
-    assert np.all(np.abs(auc - exact) <= bound + 1e-15)
-    assert np.all(bound > 0)
+    auc, bound = auc_from_stats(st, st.fine_codes[:, 0], 3)
+    np.testing.assert_allclose(auc, exact_auc(y, s, codes[:, 0], 3), rtol=0, atol=1e-14)
+    assert np.all(bound == 0)
+
+
+def test_auc_error_is_within_the_bound_when_cells_are_crowded():
+    rng = np.random.default_rng(5)
+    n = 40000
+    y = (rng.random(n) < 0.4).astype(np.int8)
+    s = 0.5 + rng.random(n) * 1e-4 * (0.6 + 0.4 * y)  # all in a few cells of width 2**-16
+    codes = np.stack([rng.integers(0, 3, n), rng.integers(0, 2, n)], axis=1)
+    st = reduce(y, s, codes, np.arange(n, dtype=np.uint64))
+    auc, bound = auc_from_stats(st, st.fine_codes[:, 0], 3)
+    err = np.abs(auc - exact_auc(y, s, codes[:, 0], 3))
+    assert np.all(bound > 0.01) and np.all(err <= bound)
 
 
 def test_poisson_replicates_do_not_depend_on_the_partitioning():
