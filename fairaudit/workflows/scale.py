@@ -245,7 +245,7 @@ def audit_scaled(
     progress : callable, optional
         Bootstrap replicates finished (as :func:`fairaudit.metrics.compute_audit`).
     """
-    from fairaudit.api import DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_WARNING, result_from_parts
+    from fairaudit.api import DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_WARNING
     from fairaudit.data.dataset import parse_columns
 
     if engine not in ENGINES:
@@ -292,12 +292,28 @@ def audit_scaled(
         stats = dask_stats(parts, opts, scheduler=scheduler, n_workers=n_workers, retries=2,
                            processes=processes, progress=advance)
     _check_groups(stats, allow_many_groups)
+    result, merged = finalise(
+        stats, config, bootstrap_method=bootstrap_method, cluster=cluster, label=label,
+        score=score, source=f"predictions '{predictions}' ({len(files)} files)",
+        data_sha256=dataset_sha256(files, root), threshold_source=source, warnings=warnings,
+        policy=policy, command=command, progress=progress)
+    return ScaledAudit(result, merged, engine, len(parts) if engine != "memory" else 1)
+
+
+def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, label: str,
+             score: str, source: str, data_sha256: str, threshold_source: str,
+             cluster: str | None = None, warnings: list[str] | None = None, policy: Any = None,
+             command: str | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[AuditResult, MergedAudit]:
+    """The gated :class:`AuditResult` of merged statistics (the run record names the methods)."""
+    from fairaudit.api import result_from_parts
+
+    warnings = list(warnings or [])
     merged = audit_stats(stats, config, method=bootstrap_method,
                          unit="patient" if cluster else "row", missing_name=missing_group,
                          progress=progress)
-    for attr, n_unknown in merged.unknown_counts.items():
+    for j, (attr, n_unknown) in enumerate(merged.unknown_counts.items()):
         if n_unknown:
-            j = attributes.index(attr)
             warnings.append(f"{n_unknown} rows have no value for '{attr}'; they form the group "
                             f"'{missing_group(merged.group_names[j])}'.")
     p_method = None
@@ -310,17 +326,31 @@ def audit_scaled(
         from fairaudit.metrics.simultaneous import INTERVAL_METHOD
 
         i_method = f"{INTERVAL_METHOD} ({config.n_bootstrap} replicates, {bootstrap_method} bootstrap)"
-    unit = f"patient ({cluster})" if cluster else "row"
     info = DatasetInfo(n_rows=merged.n_rows, n_used=merged.n_rows, n_excluded=0, label=label,
-                       attributes=attributes, intersections=merged.parts.intersections,
-                       source=f"predictions '{predictions}' ({len(files)} files)",
-                       unknown_counts=merged.unknown_counts, n_clusters=None, score=score)
-    result = result_from_parts(merged.parts, config, dataset=info,
-                               data_sha256=dataset_sha256(files, root), threshold_source=source,
-                               bootstrap_unit=unit, p_value_method=p_method,
-                               interval_method=i_method, command=command,
-                               warnings=tuple(warnings), policy=policy)
-    return ScaledAudit(result, merged, engine, len(parts) if engine != "memory" else 1)
+                       attributes=stats.attributes, intersections=merged.parts.intersections,
+                       source=source, unknown_counts=merged.unknown_counts, n_clusters=None,
+                       score=score)
+    result = result_from_parts(merged.parts, config, dataset=info, data_sha256=data_sha256,
+                               threshold_source=threshold_source,
+                               bootstrap_unit=f"patient ({cluster})" if cluster else "row",
+                               p_value_method=p_method, interval_method=i_method,
+                               command=command, warnings=tuple(warnings), policy=policy)
+    return result, merged
+
+
+def audit_frame(dataset: Any, config: AuditConfig, *, bootstrap_method: str = "poisson",
+                key_column: str | None = None) -> AuditResult:
+    """Audit a validated in-memory dataset through merged statistics (rows keyed by their
+    index, or by ``key_column``). ``config.threshold`` is the decision threshold."""
+    opts = ReduceOptions(label=dataset.label_column, score=dataset.score_column or "score",
+                         sensitive=dataset.attributes, cut_points=(config.threshold,),
+                         key_column=key_column, seed=config.seed,
+                         n_buckets=N_BUCKETS if bootstrap_method == "poisson" else 0)
+    stats = memory_stats(dataset, opts, "")
+    result, _ = finalise(stats, config, bootstrap_method=bootstrap_method,
+                         label=dataset.label_column, score=opts.score, source=dataset.source,
+                         data_sha256=dataset.sha256, threshold_source="given")
+    return result
 
 
 def _memory(files: list[Path], opts: ReduceOptions, cluster: str | None,
