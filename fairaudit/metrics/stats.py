@@ -63,6 +63,11 @@ def fine_edges(cut_points: np.ndarray, levels: int = SCORE_LEVELS) -> np.ndarray
     return np.append(edges, coarse[-1])
 
 
+def _coarse_map(fedges: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """Coarse bin of every fine cell (coarse edges are fine edges, so cells nest in bins)."""
+    return np.clip(np.searchsorted(coarse, fedges[:-1], side="right") - 1, 0, coarse.shape[0] - 2)
+
+
 def _limbs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = np.rint(x * _SCALE).astype(np.int64)
     return v >> 24, v & (_LIMB - 1)
@@ -92,8 +97,12 @@ class AuditStats:
         Fine score cells per unit interval.
     key : ndarray (K,)
         Sorted ``(fine * 2 + label) * n_fine_cells + cell`` of every non-empty fine cell.
-    count, s1, s2, smin, smax : ndarray
-        Per key: rows, (K, 2) limb sums of scores and of squared scores, score range.
+    count, smin, smax : ndarray
+        Per key: rows and score range.
+    ckey : ndarray (C,)
+        Sorted ``(fine * 2 + label) * n_coarse + bin`` of every non-empty coarse cell.
+    s1, s2 : ndarray (C, 2)
+        Per coarse cell: limb sums of scores and of squared scores (only coarse bins need them).
     seed, n_buckets : int
         Poisson bootstrap hashing (``n_buckets`` 0: no bucket table).
     bkey, bcount : ndarray
@@ -109,10 +118,11 @@ class AuditStats:
     levels: int
     key: np.ndarray
     count: np.ndarray
-    s1: np.ndarray
-    s2: np.ndarray
     smin: np.ndarray
     smax: np.ndarray
+    ckey: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
     seed: int
     n_buckets: int
     bkey: np.ndarray
@@ -190,25 +200,28 @@ def reduce_rows(
     n_cells = edges.shape[0] - 1
     cell = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, n_cells - 1)
     key = (fine * 2 + labels) * n_cells + cell
+    ukey, (count,), smin, smax = _reduce_keys(key, [np.ones(n, np.int64)], scores, scores)
+    del key
+    coarse = coarse_edges(cut_points)
+    n_coarse = coarse.shape[0] - 1
+    cbin = _coarse_map(edges, coarse)[cell]
+    del cell
     h1, l1 = _limbs(scores)
     h2, l2 = _limbs(scores * scores)
-    ukey, (count, s1, s2), smin, smax = _reduce_keys(
-        key, [np.ones(n, np.int64), np.stack([h1, l1], axis=1), np.stack([h2, l2], axis=1)],
-        scores, scores)
+    ckey, (s1, s2), _, _ = _reduce_keys((fine * 2 + labels) * n_coarse + cbin,
+                                        [np.stack([h1, l1], axis=1), np.stack([h2, l2], axis=1)])
+    del h1, l1, h2, l2
     bkey = bcount = np.zeros(0, np.int64)
     if n_buckets > 0:
         if keys is None:
             raise ValueError("keys are needed for the Poisson bucket table (n_buckets > 0)")
-        coarse = coarse_edges(cut_points)
-        n_coarse = coarse.shape[0] - 1
-        cbin = np.clip(np.searchsorted(coarse, scores, side="right") - 1, 0, n_coarse - 1)
         bucket = bucket_of(np.asarray(keys, dtype=np.uint64), seed, n_buckets)
         bk = ((bucket * uniq.size + fine) * 2 + labels) * n_coarse + cbin
         bkey, (bcount,), _, _ = _reduce_keys(bk, [np.ones(n, np.int64)])
     return AuditStats(
         attributes=tuple(attributes), names=tuple(tuple(x) for x in names), numeric=tuple(numeric),
         fine_codes=fine_codes.astype(np.int64), cut_points=cut_points, levels=int(levels),
-        key=ukey, count=count, s1=s1, s2=s2, smin=smin, smax=smax, seed=int(seed),
+        key=ukey, count=count, smin=smin, smax=smax, ckey=ckey, s1=s1, s2=s2, seed=int(seed),
         n_buckets=int(n_buckets), bkey=bkey, bcount=bcount, n_rows=int(n),
     )
 
@@ -233,15 +246,15 @@ def _union_names(a: AuditStats, b: AuditStats) -> tuple[tuple[tuple[str, ...], .
     return tuple(names), maps
 
 
-def _rekey(s: AuditStats, fine_map: np.ndarray, n_fine: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keys of ``s`` with its fine groups renumbered by ``fine_map`` into ``n_fine`` groups."""
+def _rekey(s: AuditStats, fine_map: np.ndarray, n_fine: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fine, coarse and bucket keys of ``s`` with its fine groups renumbered by ``fine_map``."""
     n_cells, n_coarse = s.n_cells, s.n_coarse
-    rest = s.key % (2 * n_cells)
-    key = fine_map[s.key // (2 * n_cells)] * (2 * n_cells) + rest
+    key = fine_map[s.key // (2 * n_cells)] * (2 * n_cells) + s.key % (2 * n_cells)
+    ckey = fine_map[s.ckey // (2 * n_coarse)] * (2 * n_coarse) + s.ckey % (2 * n_coarse)
     per_bucket = s.n_fine * 2 * n_coarse
     bucket, within = s.bkey // per_bucket, s.bkey % per_bucket
     bkey = (bucket * n_fine + fine_map[within // (2 * n_coarse)]) * (2 * n_coarse) + within % (2 * n_coarse)
-    return key, bkey
+    return key, ckey, bkey
 
 
 def merge(a: AuditStats, b: AuditStats) -> AuditStats:
@@ -258,18 +271,19 @@ def merge(a: AuditStats, b: AuditStats) -> AuditStats:
     inv = inv.ravel().astype(np.int64)
     fine_codes = (np.stack(np.unravel_index(uniq, dims), axis=1) if k
                   else np.zeros((uniq.size, 0), np.int64))
-    ka, bka = _rekey(a, inv[:a.n_fine], uniq.size)
-    kb, bkb = _rekey(b, inv[a.n_fine:], uniq.size)
-    key, (count, s1, s2), smin, smax = _reduce_keys(
-        np.concatenate([ka, kb]), [np.concatenate([a.count, b.count]),
-                                   np.concatenate([a.s1, b.s1]), np.concatenate([a.s2, b.s2])],
+    ka, cka, bka = _rekey(a, inv[:a.n_fine], uniq.size)
+    kb, ckb, bkb = _rekey(b, inv[a.n_fine:], uniq.size)
+    key, (count,), smin, smax = _reduce_keys(
+        np.concatenate([ka, kb]), [np.concatenate([a.count, b.count])],
         np.concatenate([a.smin, b.smin]), np.concatenate([a.smax, b.smax]))
+    ckey, (s1, s2), _, _ = _reduce_keys(np.concatenate([cka, ckb]), [np.concatenate([a.s1, b.s1]),
+                                                                      np.concatenate([a.s2, b.s2])])
     bkey, (bcount,), _, _ = _reduce_keys(np.concatenate([bka, bkb]), [np.concatenate([a.bcount, b.bcount])])
     return AuditStats(
         attributes=a.attributes, names=names,
         numeric=tuple(x and y for x, y in zip(a.numeric, b.numeric, strict=True)),
         fine_codes=fine_codes.astype(np.int64), cut_points=a.cut_points, levels=a.levels,
-        key=key, count=count, s1=s1, s2=s2, smin=smin, smax=smax, seed=a.seed,
+        key=key, count=count, smin=smin, smax=smax, ckey=ckey, s1=s1, s2=s2, seed=a.seed,
         n_buckets=a.n_buckets, bkey=bkey, bcount=bcount, n_rows=a.n_rows + b.n_rows,
     )
 
@@ -321,13 +335,13 @@ def canonical(stats: AuditStats, missing_name=lambda names: "unknown") -> AuditS
     order = np.argsort(combo, kind="stable")
     fine_map = np.empty(order.size, np.int64)
     fine_map[order] = np.arange(order.size)
-    key, bkey = _rekey(stats, fine_map, order.size)
-    o, bo = np.argsort(key, kind="stable"), np.argsort(bkey, kind="stable")
+    key, ckey, bkey = _rekey(stats, fine_map, order.size)
+    o, co, bo = (np.argsort(k, kind="stable") for k in (key, ckey, bkey))
     return AuditStats(
         attributes=stats.attributes, names=tuple(names), numeric=stats.numeric,
         fine_codes=codes[order], cut_points=stats.cut_points, levels=stats.levels,
-        key=key[o], count=stats.count[o], s1=stats.s1[o], s2=stats.s2[o], smin=stats.smin[o],
-        smax=stats.smax[o], seed=stats.seed, n_buckets=stats.n_buckets, bkey=bkey[bo],
+        key=key[o], count=stats.count[o], smin=stats.smin[o], smax=stats.smax[o], ckey=ckey[co],
+        s1=stats.s1[co], s2=stats.s2[co], seed=stats.seed, n_buckets=stats.n_buckets, bkey=bkey[bo],
         bcount=stats.bcount[bo], n_rows=stats.n_rows,
     )
 
@@ -340,23 +354,22 @@ def to_cells(stats: AuditStats, fine_thresholds: np.ndarray) -> CellTable:
     coarse = coarse_edges(stats.cut_points)
     fedges = fine_edges(stats.cut_points, stats.levels)
     n_cells, n_coarse, n_fine = fedges.shape[0] - 1, coarse.shape[0] - 1, stats.n_fine
-    cmap = np.clip(np.searchsorted(coarse, fedges[:-1], side="right") - 1, 0, n_coarse - 1)
+    cmap = _coarse_map(fedges, coarse)
     fy, cell = stats.key // n_cells, stats.key % n_cells
-    ckey = fy * n_coarse + cmap[cell]  # sorted, as cmap is monotone
-    ukey, (count, s1, s2), _, _ = _reduce_keys(ckey, [stats.count, stats.s1, stats.s2])
+    ukey, (count,), _, _ = _reduce_keys(fy * n_coarse + cmap[cell], [stats.count])
     size = n_fine * 2 * n_coarse
 
-    def dense(values: np.ndarray) -> np.ndarray:
+    def dense(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
         out = np.zeros(size)
-        out[ukey] = values
+        out[keys] = values
         return out.reshape(n_fine, 2, n_coarse)
 
     ece_edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     return CellTable(
         edges=coarse,
-        count=dense(count.astype(np.float64)),
-        ssum=dense(_limb_value(s1)),
-        ssq=dense(_limb_value(s2)),
+        count=dense(ukey, count.astype(np.float64)),
+        ssum=dense(stats.ckey, _limb_value(stats.s1)),
+        ssq=dense(stats.ckey, _limb_value(stats.s2)),
         above=coarse[None, :-1] >= np.asarray(fine_thresholds, dtype=np.float64)[:, None],
         ece_bin=np.clip(np.searchsorted(ece_edges, coarse[:-1], side="right") - 1, 0, ECE_BINS - 1),
         fine_codes=stats.fine_codes,

@@ -36,13 +36,11 @@ from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig
 from fairaudit.metrics.merged import BOOTSTRAP_METHODS, MERGED_PVALUE_NOTE, MergedAudit, audit_stats
 from fairaudit.metrics.poisson import N_BUCKETS
-from fairaudit.metrics.stats import MISSING, SCORE_LEVELS, AuditStats, merge_all, reduce_rows
+from fairaudit.metrics.stats import MISSING, SCORE_LEVELS, AuditStats, merge, merge_all, reduce_rows
 from fairaudit.result import AuditResult, DatasetInfo
 
 ENGINES = ("memory", "stream", "dask")
 
-MERGE_EVERY = 8
-"""Batch statistics are merged into the running total this many at a time."""
 
 
 @dataclass(frozen=True)
@@ -67,27 +65,37 @@ def _reduce_batch(b, opts: ReduceOptions) -> AuditStats:
 
 
 def reduce_part(part: FilePart, opts: ReduceOptions,
-                progress: Callable[[int], None] | None = None) -> AuditStats:
-    """The statistics of one partition, read batch by batch."""
-    done: list[AuditStats] = []
-    pending: list[AuditStats] = []
+                progress: Callable[[int], None] | None = None,
+                into: AuditStats | None = None) -> AuditStats:
+    """The statistics of one partition (added to ``into`` if given), read batch by batch.
+
+    Each batch is merged into the running total at once, so memory holds one batch and one
+    total: keys of both are sorted, and the stable sort of a merge finds the two runs.
+    """
+    total = into
+    rows = 0
     for b in read_batches(part, label=opts.label, score=opts.score, sensitive=opts.sensitive,
                           key_column=opts.key_column, batch_rows=opts.batch_rows):
-        pending.append(_reduce_batch(b, opts))
+        stats = _reduce_batch(b, opts)
+        n = int(b.labels.shape[0])
+        rows += n
+        del b
+        total = stats if total is None else merge(total, stats)
+        del stats
         if progress is not None:
-            progress(int(b.labels.shape[0]))
-        if len(pending) >= MERGE_EVERY:
-            done = [merge_all(done + [merge_all(pending)])]
-            pending = []
-    if not done and not pending:
+            progress(n)
+    if rows == 0:
         raise InputError(f"predictions file '{part.path}' has no data rows.")
-    return merge_all(done + pending)
+    return total
 
 
 def stream_stats(parts: list[FilePart], opts: ReduceOptions,
                  progress: Callable[[int], None] | None = None) -> AuditStats:
     """Reduce every partition in this process, one batch in memory at a time."""
-    return merge_all([reduce_part(p, opts, progress) for p in parts])
+    total = None
+    for p in parts:
+        total = reduce_part(p, opts, progress, into=total)
+    return total
 
 
 def dask_stats(parts: list[FilePart], opts: ReduceOptions, *, scheduler: str | None = None,

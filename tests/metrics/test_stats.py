@@ -60,7 +60,7 @@ def test_merge_is_exact_and_independent_of_the_split():
     from fairaudit.metrics.stats import canonical
 
     a, b = canonical(whole), canonical(merged)
-    for field in ("key", "count", "s1", "s2", "smin", "smax", "bkey", "bcount", "fine_codes"):
+    for field in ("key", "count", "smin", "smax", "ckey", "s1", "s2", "bkey", "bcount", "fine_codes"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     assert b.n_rows == y.size
 
