@@ -112,7 +112,8 @@ def audit_stats(
     warnings = ()
     if worst > 0:
         warnings = (f"AUC from scores on a grid of {stats.levels} levels: the error of any "
-                    f"group's AUC is at most {worst:.1e} (pairs in one grid cell count as ties).",)
+                    f"group's AUC is at most {worst:.1e} (pairs of a grid cell where the classes' score "
+                    "ranges overlap count as ties).",)
     result = compute_audit_from_cells(
         cells, parts, config, point_auc=np.concatenate(aucs), sampler=sampler,
         warnings=warnings, progress=progress,
