@@ -1,7 +1,8 @@
 """The Python API: ``fairaudit.audit(...)`` returns a frozen :class:`AuditResult`.
 
-The CLI is a thin layer over these functions: :func:`load_audit_data` (read and validate the
-table, run the model if one is given) and :func:`audit_dataset` (compute, gate).
+The audit workflow (:mod:`fairaudit.workflows.audit`, behind ``fairaudit audit``) is built on
+these functions: :func:`load_audit_data` (read and validate the table, run the model if one is
+given) and :func:`audit_dataset` (compute, gate). They write nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from fairaudit.data.dataset import missing_group
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.models.progress import Progress
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_THRESHOLD_WARNING = (
@@ -51,7 +55,7 @@ def load_audit_data(
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
     cluster: str | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
     split_column: str | None = None,
@@ -66,6 +70,8 @@ def load_audit_data(
     data, model : path, optional
         A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
         is run on the manifest in batches.
+    progress : Progress, optional
+        Told of the model's inference batches (:mod:`fairaudit.models.progress`).
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
@@ -221,7 +227,7 @@ def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings:
     """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
     if group_thresholds is None:
         return None
-    from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
+    from fairaudit.group_thresholds import GroupThresholds, fitted_rows_overlap
 
     if isinstance(group_thresholds, str | Path):
         group_thresholds = GroupThresholds.load(group_thresholds)
@@ -236,7 +242,7 @@ def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
     if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
         return group_thresholds
     if isinstance(group_thresholds, str | Path):
-        from fairaudit.mitigation.thresholds_file import GroupThresholds
+        from fairaudit.group_thresholds import GroupThresholds
 
         group_thresholds = GroupThresholds.load(group_thresholds)
     return GroupThresholdSpec(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit._io import to_jsonable
-from fairaudit.mitigation.thresholds_file import GroupThresholds
+from fairaudit.group_thresholds import GroupThresholds
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.result import AuditResult

@@ -1,4 +1,4 @@
-"""``fairaudit mitigate`` as a library call: mitigate, re-audit on test, compare.
+"""The ``fairaudit mitigate`` workflow: mitigate, re-audit on test, compare, write.
 
 Two entry points:
 
@@ -9,7 +9,10 @@ Two entry points:
   from ``val_predictions=`` or from the rows of ``predictions`` whose ``split`` column says
   validation; the others (``split == "test"``) are the test rows.
 
-Thresholds are always fitted on validation rows and judged on test rows.
+Thresholds are always fitted on validation rows and judged on test rows. The fine-tuning runs
+are :mod:`fairaudit.workflows.fine_tune`; the before/after audits
+:mod:`fairaudit.workflows.before_after`; the estimators themselves live in
+:mod:`fairaudit.mitigation`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fairaudit.comparison_result import Comparison, Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import compare_variants
-from fairaudit.mitigation.comparison_result import Comparison, Variant
+from fairaudit.group_thresholds import GroupThresholds
 from fairaudit.mitigation.threshold_variant import (
     ThresholdSettings,
     columns,
@@ -32,12 +35,14 @@ from fairaudit.mitigation.threshold_variant import (
     resolve_target,
     threshold_variant,
 )
-from fairaudit.mitigation.thresholds_file import GroupThresholds
 from fairaudit.naming import attribute_label
+from fairaudit.workflows.before_after import compare_variants
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
+OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
+"""What :func:`write_outputs` may write into the output folder."""
 METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
 ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
 """What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
@@ -246,7 +251,7 @@ def mitigate(
     else:
         if data is None:
             raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
-        from fairaudit.mitigation.training import training_variants
+        from fairaudit.workflows.fine_tune import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(
             model=model, data=data, label=label, sensitive=sensitive, methods=chosen,
@@ -337,11 +342,14 @@ def _fitted_rows(predictions: str | Path, val_predictions: str | Path | None, sp
             "split_values": list(VALIDATION_SPLITS)}
 
 
-def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(result: MitigationResult, out_dir: str | Path, *,
+                  inputs: Sequence[tuple[str, Path | None]] = (),
+                  what: str = "{name}") -> dict[str, Path]:
     """Write comparison.json, comparison.md, comparison.html and thresholds.json to ``out_dir``.
 
     Everything is rendered before the first file is written, and the files are written all or
-    nothing (:func:`fairaudit._io.write_files`).
+    nothing (:func:`fairaudit._io.write_files`), never over one of ``inputs`` (label, path).
+    ``what`` is how error messages name a file (``{name}`` is its file name).
     """
     from fairaudit._io import write_files
     from fairaudit.report.comparison import render_comparison_html
@@ -354,12 +362,15 @@ def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Pa
     }
     if result.group_thresholds is not None:
         files["thresholds.json"] = result.group_thresholds.to_json()
-    write_files([(name, out / name, text) for name, text in files.items()])
+    out.mkdir(parents=True, exist_ok=True)
+    write_files([(what.format(name=name), out / name, text) for name, text in files.items()],
+                inputs)
     return {name: out / name for name in files}
 
 
 __all__ = [
     "METHODS",
+    "OUTPUT_FILES",
     "MitigationResult",
     "ThresholdSettings",
     "mitigate",

@@ -1,5 +1,7 @@
-"""Training-time mitigations: fine-tune the built-in model from its checkpoint.
+"""Training-time mitigations as a workflow: fine-tune the built-in model from its checkpoint.
 
+The pieces are estimators of :mod:`fairaudit.mitigation`; this module loads the cohort and the
+checkpoint, runs the training loops of :mod:`fairaudit.models` and saves the tuned checkpoints.
 Each method plugs one piece into the model's own training loop
 (:func:`fairaudit.models.training.fine_tune`), which is otherwise unchanged:
 
@@ -26,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
