@@ -3,7 +3,7 @@
 :class:`Comparison` holds one :class:`VariantSummary` per variant and one :class:`GroupChange`
 per group, metric and variant; it renders ``comparison.json`` (:meth:`Comparison.to_dict`)
 and the Markdown trade-off table. The numbers are computed by
-:func:`fairaudit.mitigation.compare.compare_variants`.
+:func:`fairaudit.workflows.before_after.compare_variants`.
 """
 
 from __future__ import annotations

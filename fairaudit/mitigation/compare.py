@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fairaudit.comparison_result import Comparison, GroupChange, Variant, VariantSummary
+from fairaudit.metrics.weighted import resample_weights, weighted_auc
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,16 +73,6 @@ def decisions(dataset: AuditDataset, variant: Variant, default_threshold: float)
     return scores >= row_thr
 
 
-def _resample_weights(
-    n: int, clusters: np.ndarray | None, rng: np.random.Generator, r: int
-) -> np.ndarray:
-    """(r, n) multiplicity of every row in ``r`` bootstrap resamples (rows or whole patients)."""
-    units = n if clusters is None else int(clusters.max()) + 1
-    picks = rng.integers(0, units, size=(r, units)) + (np.arange(r) * units)[:, None]
-    per_unit = np.bincount(picks.ravel(), minlength=r * units).reshape(r, units).astype(np.float64)
-    return per_unit if clusters is None else per_unit[:, clusters]
-
-
 def _weighted_tpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
     pos = w[:, y == 1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -100,23 +91,11 @@ def _weighted_ppv(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
         return (called * (y == 1)).sum(axis=1) / called.sum(axis=1)
 
 
-def _weighted_auc(w: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Mann-Whitney AUC (ties count 1/2) with row multiplicities ``w`` (r, n), vectorised."""
-    order = np.argsort(s, kind="mergesort")
-    s_sorted, y_sorted, w_sorted = s[order], y[order], w[:, order]
-    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-    pos = np.add.reduceat(w_sorted * (y_sorted == 1), starts, axis=1)
-    neg = np.add.reduceat(w_sorted * (y_sorted == 0), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
-
-
 def _metric_value(metric: str, w: np.ndarray, y: np.ndarray, dec: np.ndarray,
                   scores: np.ndarray) -> np.ndarray:
     """One change metric per resample (rows of ``w``) from decisions or scores."""
     if metric == "auc":
-        return _weighted_auc(w, y, scores)
+        return weighted_auc(scores, y, w)
     fn = {"tpr": _weighted_tpr, "fpr": _weighted_fpr, "ppv": _weighted_ppv}[metric]
     return fn(w, y, dec)
 
@@ -199,7 +178,7 @@ def paired_changes(
     done = 0
     while done < n_bootstrap:
         r = min(chunk, n_bootstrap - done)
-        w = _resample_weights(n, dataset.clusters, rng, r)
+        w = resample_weights(n, dataset.clusters, r, rng)
         for k, (_, _, rows) in enumerate(cells):
             wk, yk = w[:, rows], y[rows]
             for name in names_all:

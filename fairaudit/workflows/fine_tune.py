@@ -80,7 +80,7 @@ def worst_group_auc_score(min_events: int) -> Callable[[np.ndarray, np.ndarray, 
     Groups with fewer than ``min_events`` positives or negatives are left out: their AUC is too
     noisy to steer checkpoint selection. Group ids below 0 are never scored.
     """
-    from fairaudit.models.evaluation import roc_auc
+    from fairaudit.metrics.weighted import auc as roc_auc
 
     def worst_group_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None) -> float:
         if group_ids is None:
