@@ -83,15 +83,15 @@ def load_audit_data(
         ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
     """
     if (predictions is None) == (model is None):
-        raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+        raise ConfigError("give either `predictions` (a table) or `model` with `data` (a manifest).")
     if split is None and split_column is not None:
-        raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
+        raise ConfigError(f"`split_column` {split_column} needs `split` (the split to audit).")
     if split is not None and predictions is None:
-        raise ConfigError("--split selects rows of a --predictions table; with --model give the "
-                          "manifest of the split itself as --data.")
+        raise ConfigError("`split` selects rows of a `predictions` table; with `model` give the "
+                          "manifest of the split itself as `data`.")
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         score = score or "score"
         if split is not None:
             ds = _split_dataset(predictions, split_column or "split", split, label=label,
@@ -106,7 +106,7 @@ def load_audit_data(
         return LoadedData(ds, None, None, None)
 
     if data is None:
-        raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
+        raise ConfigError("`model` needs `data`, a manifest (the studies to run the model on).")
     from fairaudit.data.manifest import load_manifest
     from fairaudit.models.multimodal import MultimodalPredictor
 
@@ -150,14 +150,14 @@ def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: s
         frame = read_table(p, "predictions file")
         source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
     if column not in frame.columns:
-        raise InputError(f"{source} has no split column '{column}' (--split-column); its columns "
+        raise InputError(f"{source} has no split column '{column}' (`split_column`); its columns "
                          f"are: {', '.join(map(str, frame.columns))}.")
     values = frame[column].astype("string").str.strip()
     wanted = str(value).strip()
     mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
     if not mask.any():
         found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
-        raise InputError(f"{source} has no rows with {column} = '{wanted}' (--split); its "
+        raise InputError(f"{source} has no rows with {column} = '{wanted}' (`split`); its "
                          f"values are: {found}.")
     sub = frame.loc[mask].reset_index(drop=True)
     return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
@@ -174,7 +174,10 @@ MIN_CLUSTERS = 20
 
 
 def check_resamples(value: int, option: str) -> None:
-    """The one rule for ``--bootstrap`` and ``--permutations``: 0 (off) or at least 100.
+    """The one rule for ``n_bootstrap`` and ``n_permutations``: 0 (off) or at least 100.
+
+    ``option`` names the parameter in the message (e.g. ``"`n_bootstrap`"``; the CLI shows
+    the flag).
 
     Fewer replicates give intervals and p-values too coarse to act on (a p-value from 20
     permutations cannot go below 0.048).
@@ -198,19 +201,19 @@ def check_seed(seed: int) -> None:
         ``seed`` is negative or not an integer.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"--seed must be a whole number, 0 or more; got {seed}.")
+        raise ConfigError(f"`seed` must be a whole number, 0 or more; got {seed}.")
 
 
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {config.threshold}.")
     check_seed(config.seed)
-    check_resamples(config.n_bootstrap, "--bootstrap")
-    check_resamples(config.n_permutations, "--permutations")
+    check_resamples(config.n_bootstrap, "`n_bootstrap`")
+    check_resamples(config.n_permutations, "`n_permutations`")
     if not 0.0 < config.confidence_level < 1.0:
-        raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
+        raise ConfigError(f"`confidence_level` must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
     if config.min_group_size < 0 or config.min_group_events < 0:
-        raise ConfigError("--min-group-size and --min-group-events must be 0 or more.")
+        raise ConfigError("`min_group_size` and `min_group_events` must be 0 or more.")
 
 
 def _package_versions() -> dict[str, str]:
@@ -273,7 +276,7 @@ def audit_dataset(
 ) -> AuditResult:
     """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
     if dataset.scores is None:
-        raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
+        raise InputError(f"{dataset.source} carries no scores; give `score` (a column) or a model.")
     warnings: list[str] = []
     group_thresholds = _fitted_rows_warning(group_thresholds, dataset, warnings)
     spec = _threshold_spec(group_thresholds)

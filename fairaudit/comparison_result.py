@@ -8,14 +8,13 @@ and the Markdown trade-off table. The numbers are computed by
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fairaudit._io import to_jsonable
+from fairaudit._io import json_text, to_jsonable
 from fairaudit.group_thresholds import GroupThresholds
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,7 +143,7 @@ class Comparison:
         )
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        return json_text(self.to_dict())
 
     def to_markdown(self, *, warnings: bool = True) -> str:
         """The trade-off table (what docs/mitigation.md shows), one row per variant.

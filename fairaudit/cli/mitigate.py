@@ -69,7 +69,7 @@ def mitigate_command(
     from fairaudit.workflows.mitigate import OUTPUT_FILES, mitigate, write_outputs
 
     check_seed(seed)
-    check_resamples(bootstrap, "--bootstrap")
+    check_resamples(bootstrap, "`n_bootstrap`")
     inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
               ("--val-predictions", val_predictions)]
     check_output_dir(out)

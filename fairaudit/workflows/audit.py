@@ -132,7 +132,8 @@ def run_audit(
     check_outputs(files_out, inputs)  # before any work: a bad path fails in a second
     pol = _load_policy(policy)
     loaded = load_audit_data(
-        predictions, label=label, sensitive=sensitive, score=score, data=data, model=model, cluster=cluster, progress=progress,
+        predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
+        cluster=cluster, progress=progress,
         predict_options=dict(predict_options or {}), allow_many_groups=allow_many_groups,
         split_column=split_column, split=split,
     )

@@ -35,6 +35,7 @@ from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
     from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.models.progress import Progress
 
 SPLIT_FILES = {
     "train": ("train.csv", "train.parquet"),
@@ -116,7 +117,7 @@ def fine_tune_method(
     target: Sequence[str],
     settings: Any,
     options: Mapping[str, Any],
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune a copy of ``predictor`` with one mitigation; returns (model, provenance)."""
     from fairaudit.models.training import fine_tune

@@ -57,13 +57,13 @@ def parse_methods(spec: str | Sequence[str]) -> tuple[str, ...]:
     items = [spec] if isinstance(spec, str) else list(spec)
     names = [m.strip().lower() for item in items for m in str(item).split(",") if m.strip()]
     if not names:
-        raise ConfigError(f"--method needs one of {', '.join(METHODS)} or all.")
+        raise ConfigError(f"`methods` needs one of {', '.join(METHODS)} or all.")
     if "all" in names:
         return ALL_METHODS + tuple(m for m in METHODS if m in names and m not in ALL_METHODS)
     bad = [m for m in names if m not in METHODS]
     if bad:
         raise ConfigError(
-            f"--method must be one of {', '.join(METHODS)} or all (comma-separated); got "
+            f"`methods` must be one of {', '.join(METHODS)} or all (comma-separated); got "
             f"{', '.join(map(repr, bad))}."
         )
     return tuple(m for m in METHODS if m in names)
@@ -114,7 +114,7 @@ def split_predictions(
     frame = read_table(p, "predictions file")
     if val_fraction is not None:
         if not 0.0 < val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be between 0 and 1; got {val_fraction}.")
+            raise ConfigError(f"`val_fraction` must be between 0 and 1; got {val_fraction}.")
         if cluster is not None and cluster in frame.columns:
             units = pd.factorize(frame[cluster], sort=True)[0]
         else:
@@ -125,13 +125,13 @@ def split_predictions(
         is_test = ~is_val
         found = f"a random {val_fraction:g} of the {'patients' if cluster else 'rows'} (seed {seed})"
         if not is_val.any() or not is_test.any():
-            raise InputError(f"--val-fraction {val_fraction:g} left no validation or no test rows in '{p}'.")
+            raise InputError(f"`val_fraction` {val_fraction:g} left no validation or no test rows in '{p}'.")
         return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster, found)
     if split_column not in frame.columns:
         raise InputError(
             f"predictions file '{p}' has no '{split_column}' column to tell validation rows from "
-            "test rows; add one (values val/test), name it with --split-column, or give the "
-            "validation predictions separately with --val-predictions."
+            "test rows; add one (values val/test), name it with `split_column`, or give the "
+            "validation predictions separately with `val_predictions`."
         )
     split = frame[split_column].astype("string").str.strip().str.lower()
     is_val = split.isin(VALIDATION_SPLITS).fillna(False).to_numpy()
@@ -225,20 +225,20 @@ def mitigate(
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     if (model is None) == (predictions is None):
-        raise ConfigError("give either --model CKPT with --data COHORT, or --predictions FILE.")
+        raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
 
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
         asked_all = "all" in [m.strip().lower() for m in (
             methods.split(",") if isinstance(methods, str) else map(str, methods))]
         if training_asked and not asked_all:
             raise ConfigError(
-                f"{', '.join(training_asked)} re-train the model and need --model and --data; "
-                "with --predictions only --method threshold (or threshold-fairlearn) applies."
+                f"{', '.join(training_asked)} re-train the model and need `model` and `data`; "
+                "with `predictions` only `methods` threshold (or threshold-fairlearn) applies."
             )
         chosen = tuple(m for m in chosen if m in THRESHOLD_METHODS) or ("threshold",)
         variants, gt, test, tgt = _prediction_variants(
@@ -250,7 +250,7 @@ def mitigate(
         checkpoints: dict[str, Path] = {}
     else:
         if data is None:
-            raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
+            raise ConfigError("`model` needs `data` (the cohort with train/val/test splits).")
         from fairaudit.workflows.fine_tune import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(

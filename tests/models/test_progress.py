@@ -49,3 +49,14 @@ def test_rich_progress_stays_silent_off_a_terminal(capsys) -> None:
     bar.advance(5)
     bar.stop()
     assert capsys.readouterr().err == ""
+
+
+def test_rich_progress_draws_on_a_terminal(capsys, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = RichProgress()
+    bar.start("training", 4)
+    bar.advance(2, "training (epoch 2, val 0.800)")
+    bar.stop()
+    assert "training" in capsys.readouterr().err

@@ -61,3 +61,10 @@ def test_split_predictions_takes_the_split_column(table: Path) -> None:
     val, test = split_predictions(table, label="y", sensitive="sex,race")
     assert (val.n_rows, test.n_rows) == (1500, 1500)
     assert test.source.startswith("test rows of")
+
+
+def test_errors_name_the_parameter(table: Path, tmp_path: Path) -> None:
+    with pytest.raises(FairauditError, match="`val_fraction` must be between 0 and 1"):
+        split_predictions(table, label="y", sensitive="sex", val_fraction=1.5)
+    with pytest.raises(FairauditError, match="`methods` must be one of"):
+        mitigate(label="y", sensitive="sex", out_dir=tmp_path, methods="nothing", predictions=table)

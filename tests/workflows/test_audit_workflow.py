@@ -90,3 +90,15 @@ def test_policy_sets_the_exit_code(predictions_csv: Path, tmp_path: Path) -> Non
     failed = run_audit(**kwargs)
     assert failed.result.gate.status == "fail" and failed.exit_code == 1
     assert run_audit(**kwargs, outputs=AuditOutputs(no_fail=True)).exit_code == 0
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(predictions_csv: Path) -> None:
+    from fairaudit.cli._common import cli_message
+
+    with pytest.raises(FairauditError) as caught:
+        run_audit(label="y", sensitive="sex", predictions=predictions_csv,
+                  audit_options={**SMALL, "seed": -1})
+    message = str(caught.value)
+    assert message == "`seed` must be a whole number, 0 or more; got -1."
+    assert cli_message(message) == "--seed must be a whole number, 0 or more; got -1."
+    assert cli_message("`n_bootstrap` and `unknown_name`") == "--bootstrap and `unknown_name`"
