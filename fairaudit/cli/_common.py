@@ -33,9 +33,11 @@ FLAGS = {
     "n_permutations": "--permutations", "confidence_level": "--confidence",
     "min_group_size": "--min-group-size", "min_group_events": "--min-group-events",
     "methods": "--method", "val_fraction": "--val-fraction", "val_predictions": "--val-predictions",
+    "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
+    "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
 }
 """The flag of each library parameter: library messages name parameters in backquotes
-(```` `seed` ````), the CLI's name flags (``--seed``)."""
+(```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""
 
 
 def cli_message(message: str) -> str:

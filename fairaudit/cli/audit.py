@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors, quiet_libraries
+from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -97,12 +97,6 @@ def audit_command(
             err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
         _summary(run.result, output, html, junit)
     raise typer.Exit(run.exit_code)
-
-
-FLAGS = {"predictions": "--predictions", "data": "--data", "model": "--model",
-         "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
-         "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions"}
-"""How the workflow's messages name each path: by its flag."""
 
 
 def _command_line() -> str | None:
