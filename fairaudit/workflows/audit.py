@@ -179,17 +179,19 @@ def render_views(result: AuditResult, outputs: AuditOutputs,
     from fairaudit.report import render
 
     named = dict(names or {})
-    options = {"suppress_small_cells": outputs.suppress_small_cells, "no_fail": outputs.no_fail}
-    payload = render(result, outputs.fmt, **options)
+    small, no_fail = outputs.suppress_small_cells, outputs.no_fail
+    payload = render(result, outputs.fmt, suppress_small_cells=small, no_fail=no_fail)
     files: FileList = []
     if outputs.html is not None:
         from fairaudit.report.html import render_html
 
-        files.append((named.get("html", "html"), outputs.html, render_html(result, **options)))
+        html = render_html(result, suppress_small_cells=small, no_fail=no_fail)
+        files.append((named.get("html", "html"), outputs.html, html))
     if outputs.junit is not None:
         from fairaudit.report.junit import render_junit
 
-        files.append((named.get("junit", "junit"), outputs.junit, render_junit(result, **options)))
+        junit = render_junit(result, suppress_small_cells=small, no_fail=no_fail)
+        files.append((named.get("junit", "junit"), outputs.junit, junit))
     return payload, files
 
 
