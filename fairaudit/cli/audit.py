@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import emit, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -56,16 +56,17 @@ def audit_command(
     scheduler: str | None = typer.Option(None, "--scheduler", help="With --engine dask: address of a running Dask scheduler (default: a local cluster of --workers processes).", show_default=False),
     workers: int = typer.Option(2, "--workers", help="With --engine dask and no --scheduler: workers of the local cluster."),
     partitions: int | None = typer.Option(None, "--partitions", help="With --engine stream/dask: partitions of whole row groups (default one per file).", show_default=False),
-    bootstrap_method: str = typer.Option("multinomial", "--bootstrap-method", help="multinomial (rows redrawn; today's intervals) or poisson (hashed Poisson weights: identical results for any partitioning; needed for --cluster on merged statistics)."),
+    bootstrap_method: str = typer.Option("multinomial", "--bootstrap-method", help="multinomial (rows redrawn) or poisson (hashed Poisson weights: identical results for any partitioning; needed for --cluster on merged statistics)."),
     row_id: str | None = typer.Option(None, "--row-id", help="Row id column: the Poisson bootstrap's key (default: file and row number in the file).", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
 ) -> None:
-    from fairaudit.api import audit_dataset, load_audit_data
+    from fairaudit.cli.progress import cli_progress
     from fairaudit.errors import ConfigError
+    from fairaudit.workflows.audit import AuditOutputs, run_audit
 
     if save_predictions is not None and model is None:
         raise ConfigError("--save-predictions needs --model (a predictions table already has its scores).")
-    predict_options: dict = {}
+    predict_options: dict[str, object] = {}
     if impute != "diffusion":
         predict_options["impute"] = impute
     if ddim_steps is not None:
@@ -76,75 +77,52 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
-    inputs = [("--predictions", predictions), ("--data", data), ("--model", model),
-              ("--policy", policy), ("--group-thresholds", group_thresholds)]
-    outputs = [("--output", output), ("--html", html), ("--junit", junit),
-               ("--save-predictions", save_predictions)]
-    from fairaudit._io import check_outputs
-
-    check_outputs(outputs, inputs)  # before any work: a bad path fails in a second, not after it
-    pol = None
-    if policy is not None:
-        from fairaudit.gate import load_policy
-
-        pol = load_policy(policy)  # fail on a bad policy before any work
-
+    outputs = AuditOutputs(fmt=fmt.value, output=output, html=html, junit=junit,
+                           save_predictions=save_predictions,
+                           suppress_small_cells=suppress_small_cells, no_fail=no_fail)
     if _merged_engine(predictions, engine, bootstrap_method, row_id):
         _check_merged_options(model, split, group_thresholds, cross_check, save_predictions)
         from fairaudit.metrics import AuditConfig
-        from fairaudit.workflows.scale import audit_scaled
+        from fairaudit.workflows.scale import run_scaled_audit
 
         config = AuditConfig(n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
                              min_group_size=min_group_size, min_group_events=min_group_events,
                              n_permutations=permutations, intersections=intersections)
         resolved = "stream" if engine == "auto" and _is_dataset(predictions) else engine
-        with quiet_libraries(quiet), _progress(1, quiet, "reading rows") as read:
-            scaled = audit_scaled(
-                str(predictions), label=label, sensitive=sensitive, score=score, cluster=cluster,
+        with quiet_libraries(quiet):
+            run = run_scaled_audit(
+                predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
                 row_id=row_id, engine="memory" if resolved == "auto" else resolved,
                 scheduler=scheduler, n_workers=workers, n_partitions=partitions,
                 bootstrap_method=bootstrap_method, threshold=threshold, config=config,
-                allow_many_groups=allow_many_groups, policy=pol, command=_command(),
-                batch_progress=read,
+                allow_many_groups=allow_many_groups, policy=policy, outputs=outputs,
+                command=_command_line(), progress=cli_progress(quiet), names=FLAGS,
             )
-        _finish(scaled.result, fmt, suppress_small_cells, no_fail, html, junit, output, inputs,
-                quiet, pol, [])
-        return
-
-    with quiet_libraries(quiet):
-        loaded = load_audit_data(
-            predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-            cluster=cluster, progress=not quiet, predict_options=predict_options,
-            allow_many_groups=allow_many_groups, split_column=split_column, split=split,
-        )
-    thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
-    command = _command()
-
-    with quiet_libraries(quiet), _progress(bootstrap, quiet) as advance:
-        result = audit_dataset(
-            loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
-            n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
-            min_group_size=min_group_size, min_group_events=min_group_events,
-            n_permutations=permutations, intersections=intersections, policy=pol,
-            model_sha256=loaded.model_sha256, command=command, progress=advance,
-            cross_check=cross_check,
-        )
-
-    extra = []
-    if save_predictions is not None:
-        extra.append(("--save-predictions", save_predictions,
-                      _predictions_bytes(loaded.dataset, save_predictions)))
-    _finish(result, fmt, suppress_small_cells, no_fail, html, junit, output, inputs, quiet, pol, extra)
-
-
-def _command() -> str | None:
-    return "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    else:
+        with quiet_libraries(quiet):
+            run = run_audit(
+                label=label, sensitive=sensitive, predictions=predictions, model=model, data=data,
+                score=score, cluster=cluster, split_column=split_column, split=split,
+                allow_many_groups=allow_many_groups, predict_options=predict_options,
+                policy=policy, group_thresholds=group_thresholds, threshold=threshold,
+                threshold_source="given (--threshold)",
+                audit_options={"n_bootstrap": bootstrap, "confidence_level": confidence,
+                               "seed": seed, "min_group_size": min_group_size,
+                               "min_group_events": min_group_events,
+                               "n_permutations": permutations, "intersections": intersections,
+                               "cross_check": cross_check},
+                outputs=outputs, command=_command_line(), progress=cli_progress(quiet),
+                names=FLAGS,
+            )
+    _report(run, output, html, junit, quiet, suppress_small_cells)
 
 
 def _is_dataset(predictions: Path | None) -> bool:
+    """A directory (not a ``*.parquet`` folder, which pandas reads whole) or a glob."""
     text = str(predictions)
-    return predictions is not None and (Path(text).is_dir() and Path(text).suffix.lower() not in (".parquet", ".pq")
-                                        or any(ch in text for ch in "*?["))
+    return predictions is not None and (
+        (Path(text).is_dir() and Path(text).suffix.lower() not in (".parquet", ".pq"))
+        or any(ch in text for ch in "*?["))
 
 
 def _merged_engine(predictions: Path | None, engine: str, method: str, row_id: str | None) -> bool:
@@ -175,99 +153,23 @@ def _check_merged_options(model, split, group_thresholds, cross_check, save_pred
                               "file, --engine auto or memory, --bootstrap-method multinomial).")
 
 
-def _finish(result, fmt: Format, suppress_small_cells: int, no_fail: bool, html: Path | None,
-            junit: Path | None, output: Path | None, inputs: list, quiet: bool, pol,
-            extra: list) -> None:
-    """Render every view, write them all or none, print the summary, exit with the code."""
-    # Render everything before writing anything: no half-written outputs on error. Reports
-    # show the process's real exit code (no_fail).
-    options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}
-    with quiet_libraries(quiet):
-        payload, files = _render_all(result, fmt, options, html, junit)
-    files.extend(extra)
-    emit(payload, output, files, inputs)  # all files or none
-
+def _report(run, output: Path | None, html: Path | None, junit: Path | None, quiet: bool,
+            suppress_small_cells: int) -> None:
+    """Print the payload (when it has no file), the warnings and the summary; exit."""
+    if output is None:
+        sys.stdout.write(run.payload)
+        sys.stdout.flush()
     if not quiet:
         from fairaudit.report.context import Suppressor
 
-        for w in result.warnings:
+        for w in run.result.warnings:
             err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
-        _summary(result, output, html, junit)
-    from fairaudit.gate import exit_code
-
-    code = exit_code(result.gate, no_fail=no_fail) if pol is not None else 0
-    raise typer.Exit(code)
+        _summary(run.result, output, html, junit)
+    raise typer.Exit(run.exit_code)
 
 
-def _render_all(result, fmt: Format, options: dict, html: Path | None,
-                junit: Path | None) -> tuple[str, list[tuple[str, Path, str | bytes]]]:
-    """Render the payload and the extra reports before anything is written."""
-    from fairaudit.report import render
-
-    payload = render(result, fmt.value, **options)
-    files: list[tuple[str, Path, str | bytes]] = []
-    if html is not None:
-        from fairaudit.report.html import render_html
-
-        files.append(("--html", html, render_html(result, **options)))
-    if junit is not None:
-        from fairaudit.report.junit import render_junit
-
-        files.append(("--junit", junit, render_junit(result, **options)))
-    return payload, files
-
-
-def _predictions_bytes(dataset, path: Path) -> bytes:
-    import io
-
-    import pandas as pd
-
-    frame = pd.DataFrame(index=range(dataset.n_rows))
-    for col in ("patient_id", "study_id"):
-        if col in dataset.frame.columns:
-            frame[col] = dataset.frame[col].to_numpy()
-    frame[dataset.label_column] = dataset.labels
-    for attr in dataset.attributes:
-        frame[attr] = dataset.group_labels(attr)
-    frame["score"] = dataset.scores
-    buf = io.BytesIO()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(buf, index=False)
-    else:
-        frame.to_csv(buf, index=False)
-    return buf.getvalue()
-
-
-class _progress:
-    """A rich progress bar on stderr for the bootstrap (nothing when quiet or not a terminal)."""
-
-    def __init__(self, total: int, quiet: bool, label: str = "bootstrap") -> None:
-        self.total, self.quiet, self.label, self._p = total, quiet, label, None
-
-    def __enter__(self):
-        if self.quiet or self.total <= 0 or not sys.stderr.isatty():
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        from fairaudit.cli._common import stderr_console
-
-        self._p = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                           TimeElapsedColumn(), console=stderr_console(), transient=True)
-        self._p.__enter__()
-        task = self._p.add_task(self.label, total=self.total)
-        if self.label != "bootstrap":  # rows: called with (done, total)
-            return lambda done, total: self._p.update(task, completed=done, total=total)
-        return lambda k: self._p.advance(task, k)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._p is not None:
-            self._p.__exit__(*exc)
+def _command_line() -> str | None:
+    return "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
 
 
 def _summary(result, output: Path | None, html: Path | None, junit: Path | None) -> None:

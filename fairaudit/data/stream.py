@@ -235,8 +235,8 @@ def read_batches(part: FilePart, *, label: str, score: str, sensitive: tuple[str
     columns = [label, score, *sensitive] + ([key_column] if key_column else [])
     pf = pq.ParquetFile(part.path)
     names = set(pf.schema_arrow.names)
-    for col, option in ((label, "--label"), (score, "--score"), *((c, "--sensitive") for c in sensitive),
-                        *(((key_column, "--cluster/--row-id"),) if key_column else ())):
+    for col, option in ((label, "`label`"), (score, "`score`"), *((c, "`sensitive`") for c in sensitive),
+                        *(((key_column, "`cluster` or `row_id`"),) if key_column else ())):
         if col not in names:
             raise InputError(f"column '{col}' (given by {option}) not found in predictions file "
                              f"'{part.path}'; the columns are: {', '.join(pf.schema_arrow.names)}.")

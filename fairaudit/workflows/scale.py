@@ -37,6 +37,7 @@ from fairaudit.metrics import AuditConfig
 from fairaudit.metrics.merged import BOOTSTRAP_METHODS, MERGED_PVALUE_NOTE, MergedAudit, audit_stats
 from fairaudit.metrics.poisson import N_BUCKETS
 from fairaudit.metrics.stats import MISSING, SCORE_LEVELS, AuditStats, merge, merge_all, reduce_rows
+from fairaudit.models.progress import Progress, track
 from fairaudit.result import AuditResult, DatasetInfo
 
 ENGINES = ("memory", "stream", "dask")
@@ -127,7 +128,7 @@ def dask_stats(parts: list[FilePart], opts: ReduceOptions, *, scheduler: str | N
         try:
             client = Client(scheduler, timeout="20s")
         except OSError as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at '{scheduler}' ({exc}).") from None
+            raise ConfigError(f"cannot reach the Dask scheduler at '{scheduler}' (`scheduler`): {exc}.") from None
     try:
         leaves = client.map(reduce, parts, opts=opts, retries=retries, pure=False)
         rows = {f.key: p.n_rows for f, p in zip(leaves, parts, strict=True)}
@@ -184,7 +185,7 @@ def _check_groups(stats: AuditStats, allow_many_groups: bool) -> None:
         if k > MAX_NUMERIC_GROUPS and (numeric or k > MAX_UNIQUE_SHARE * stats.n_rows):
             raise InputError(
                 f"sensitive column '{attr}' has {k} distinct values; a protected attribute needs "
-                "a few groups: bin it first or pass --allow-many-groups.")
+                "a few groups: bin it first or pass `allow_many_groups`.")
 
 
 def dataset_sha256(files: list[Path], root: Path) -> str:
@@ -229,8 +230,7 @@ def audit_scaled(
     policy: Any = None,
     command: str | None = None,
     batch_rows: int = 1 << 20,
-    batch_progress: Callable[[int, int], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     processes: bool = True,
 ) -> ScaledAudit:
     """Audit a Parquet file, directory or glob from merged statistics.
@@ -248,24 +248,23 @@ def audit_scaled(
         Partitions (whole row groups; default one per file).
     config : AuditConfig, optional
         Bootstrap, permutations, seed, group sizes; ``threshold`` overrides its threshold.
-    batch_progress : callable, optional
-        ``batch_progress(rows_done, rows_total)`` after every batch (stream) or partition (dask).
-    progress : callable, optional
-        Bootstrap replicates finished (as :func:`fairaudit.metrics.compute_audit`).
+    progress : Progress, optional
+        Told of the rows read (every batch, or every partition on Dask), then of the bootstrap
+        replicates.
     """
     from fairaudit.api import DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_WARNING
     from fairaudit.data.dataset import parse_columns
 
     if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}; got '{engine}'.")
+        raise ConfigError(f"`engine` must be one of {', '.join(ENGINES)}; got '{engine}'.")
     if bootstrap_method not in BOOTSTRAP_METHODS:
-        raise ConfigError(f"bootstrap method must be one of {', '.join(BOOTSTRAP_METHODS)}; got "
+        raise ConfigError(f"`bootstrap_method` must be one of {', '.join(BOOTSTRAP_METHODS)}; got "
                           f"'{bootstrap_method}'.")
     if cluster is not None and bootstrap_method != "poisson":
-        raise ConfigError("resampling patients (--cluster) from merged statistics needs "
-                          "--bootstrap-method poisson.")
+        raise ConfigError("resampling patients (`cluster`) from merged statistics needs "
+                          "`bootstrap_method` poisson.")
     if cluster is not None and row_id is not None:
-        raise ConfigError("give --cluster or --row-id, not both (--cluster keys whole patients).")
+        raise ConfigError("give `cluster` or `row_id`, not both (`cluster` keys whole patients).")
     config = config or AuditConfig()
     warnings: list[str] = []
     source = "given"
@@ -284,21 +283,15 @@ def audit_scaled(
     files, root = parquet_files(predictions)
     parts = plan_partitions(files, root, n_partitions)
     total = sum(p.n_rows for p in parts)
-    seen = [0]
-
-    def advance(k: int) -> None:
-        seen[0] += k
-        if batch_progress is not None:
-            batch_progress(seen[0], total)
-
-    if engine == "memory":
-        stats = _memory(files, opts, cluster, allow_many_groups)
-        advance(total)
-    elif engine == "stream":
-        stats = stream_stats(parts, opts, advance)
-    else:
-        stats = dask_stats(parts, opts, scheduler=scheduler, n_workers=n_workers, retries=2,
-                           processes=processes, progress=advance)
+    with track(progress, total, "rows") as bar:
+        if engine == "memory":
+            stats = _memory(files, opts, cluster, allow_many_groups)
+            bar.advance(total)
+        elif engine == "stream":
+            stats = stream_stats(parts, opts, bar.advance)
+        else:
+            stats = dask_stats(parts, opts, scheduler=scheduler, n_workers=n_workers, retries=2,
+                               processes=processes, progress=bar.advance)
     _check_groups(stats, allow_many_groups)
     result, merged = finalise(
         stats, config, bootstrap_method=bootstrap_method, cluster=cluster, label=label,
@@ -312,14 +305,15 @@ def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, l
              score: str, source: str, data_sha256: str, threshold_source: str,
              cluster: str | None = None, warnings: list[str] | None = None, policy: Any = None,
              command: str | None = None,
-             progress: Callable[[int], None] | None = None) -> tuple[AuditResult, MergedAudit]:
+             progress: Progress | None = None) -> tuple[AuditResult, MergedAudit]:
     """The gated :class:`AuditResult` of merged statistics (the run record names the methods)."""
     from fairaudit.api import result_from_parts
 
     warnings = list(warnings or [])
-    merged = audit_stats(stats, config, method=bootstrap_method,
-                         unit="patient" if cluster else "row", missing_name=missing_group,
-                         progress=progress)
+    with track(progress, config.n_bootstrap, "bootstrap") as bar:
+        merged = audit_stats(stats, config, method=bootstrap_method,
+                             unit="patient" if cluster else "row", missing_name=missing_group,
+                             progress=bar.advance)
     for j, (attr, n_unknown) in enumerate(merged.unknown_counts.items()):
         if n_unknown:
             warnings.append(f"{n_unknown} rows have no value for '{attr}'; they form the group "
@@ -367,10 +361,51 @@ def _memory(files: list[Path], opts: ReduceOptions, cluster: str | None,
 
     if len(files) != 1:
         raise ConfigError("the memory engine reads one file; for a directory or glob use "
-                          "--engine stream or --engine dask.")
+                          "`engine` stream or dask.")
     ds = load_table_dataset(files[0], label=opts.label, sensitive=opts.sensitive, score=opts.score,
                             cluster=cluster, allow_many_groups=True)
     if opts.key_column is not None and opts.key_column not in ds.frame.columns:
-        raise InputError(f"column '{opts.key_column}' (given by --row-id) not found in "
+        raise InputError(f"column '{opts.key_column}' (given by `row_id`) not found in "
                          f"predictions file '{files[0]}'.")
     return memory_stats(ds, opts, files[0].name)
+
+
+def run_scaled_audit(
+    predictions: Path,
+    *,
+    outputs: Any,
+    policy: Path | None = None,
+    names: dict[str, str] | None = None,
+    **options: Any,
+) -> Any:
+    """``fairaudit audit`` of merged statistics: check paths, audit, render, write all or none.
+
+    The counterpart of :func:`fairaudit.workflows.audit.run_audit` for :func:`audit_scaled`
+    (``options`` are its keyword arguments); returns the same :class:`AuditRun`.
+    """
+    from fairaudit._io import check_outputs, write_files
+    from fairaudit.workflows.audit import AuditRun, render_views
+
+    named = dict(names or {})
+    inputs = [(named.get("policy", "policy"), policy)]
+    if not any(ch in str(predictions) for ch in "*?["):
+        inputs.append((named.get("predictions", "predictions"), predictions))
+    check_outputs([(named.get(k, k), getattr(outputs, k)) for k in ("output", "html", "junit")], inputs)
+    pol = None
+    if policy is not None:
+        from fairaudit.gate import load_policy
+
+        pol = load_policy(policy)
+    scaled = audit_scaled(str(predictions), policy=pol, **options)
+    payload, files = render_views(scaled.result, outputs, named)
+    if outputs.output is not None:
+        files.append((named.get("output", "output"), outputs.output, payload))
+    if files:
+        write_files(files, inputs)
+    code = 0
+    if pol is not None:
+        from fairaudit.gate import exit_code
+
+        code = exit_code(scaled.result.gate, no_fail=outputs.no_fail)
+    return AuditRun(result=scaled.result, payload=payload,
+                    written={label_: path for label_, path, _ in files}, exit_code=code)
