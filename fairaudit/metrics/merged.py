@@ -1,7 +1,7 @@
 """The audit of merged statistics: :class:`~fairaudit.metrics.stats.AuditStats` -> AuditParts.
 
 The statistics become a :class:`~fairaudit.metrics.cells.CellTable` and exact AUCs, and the
-same finaliser as the in-memory path (:func:`fairaudit.metrics.engine.compute_audit_from_cells`)
+same finaliser as the in-memory path (:func:`fairaudit.metrics.engine.finish_audit`)
 computes every metric, interval, criterion, summary and p-value. Nothing here depends on how
 the rows were partitioned: the statistics are put in a canonical order first, the multinomial
 bootstrap and the permutations draw from the merged counts with the seed, and the Poisson
@@ -17,6 +17,7 @@ bins of :mod:`fairaudit.metrics.stats`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from fairaudit.metrics.bootstrap import RowBootstrap
 from fairaudit.metrics.cells import make_partitions, overall_partition
-from fairaudit.metrics.engine import AuditConfig, AuditParts, compute_audit_from_cells
+from fairaudit.metrics.engine import AuditConfig, AuditParts, estimate_cells, finish_audit
 from fairaudit.metrics.poisson import PoissonBootstrap
 from fairaudit.metrics.stats import (
     MISSING,
@@ -114,10 +115,10 @@ def audit_stats(
         warnings = (f"AUC from scores on a grid of {stats.levels} levels: the error of any "
                     f"group's AUC is at most {worst:.1e} (pairs of a grid cell where the classes' score "
                     "ranges overlap count as ties).",)
-    result = compute_audit_from_cells(
-        cells, parts, config, point_auc=np.concatenate(aucs), sampler=sampler,
-        warnings=warnings, progress=progress,
-    )
+    stacked_auc = np.concatenate(aucs)
+    est = estimate_cells(cells, [overall_partition(stats.n_fine), *parts], config,
+                         lambda stack, stacked: stacked_auc, sampler, None, progress)
+    result = dataclasses.replace(finish_audit(est, cells, parts, config), warnings=warnings)
     return MergedAudit(result, worst, unknown, stats.names, stats.n_rows)
 
 
