@@ -5,8 +5,8 @@ The manifest format
 A CSV or Parquet table with one row per study. Columns (names from :class:`ManifestSchema`):
 
 ``image_path``
-    Path of a grayscale PNG or NPY image, relative to the manifest's folder (or absolute).
-    Empty when the study has no image.
+    Path of a grayscale PNG, NPY or DICOM image (see :mod:`fairaudit.data.images`), relative
+    to the manifest's folder (or absolute). Empty when the study has no image.
 ``note``
     Free-text clinical note. Empty when the study has no note.
 ``lab_*``
