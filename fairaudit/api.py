@@ -19,6 +19,7 @@ import pandas as pd
 from fairaudit._io import timestamp
 from fairaudit._version import __version__
 from fairaudit.data import AuditDataset, from_frame, load_table_dataset
+from fairaudit.data.binning import BinsSpec
 from fairaudit.data.dataset import missing_group
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
@@ -56,6 +57,11 @@ def load_audit_data(
     allow_many_groups: bool = False,
     split_column: str | None = None,
     split: str | None = None,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -75,7 +81,10 @@ def load_audit_data(
     split_column, split : str, optional
         Audit only the rows of ``predictions`` whose ``split_column`` equals ``split`` (e.g.
         ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
+    metadata, on, bins, score_type, pos_label
+        See :func:`audit`.
     """
+    inputs: dict[str, Any] = {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
     if split is None and split_column is not None:
@@ -87,20 +96,24 @@ def load_audit_data(
         if data is not None:
             raise ConfigError("--data goes with --model; with --predictions the table is the data.")
         score = score or "score"
+        inputs["score_type"] = score_type
         if split is not None:
             ds = _split_dataset(predictions, split_column or "split", split, label=label,
                                 sensitive=sensitive, score=score, cluster=cluster,
-                                allow_many_groups=allow_many_groups)
+                                allow_many_groups=allow_many_groups, inputs=inputs)
         elif isinstance(predictions, pd.DataFrame):
             ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
-                            allow_many_groups=allow_many_groups)
+                            allow_many_groups=allow_many_groups, **inputs)
         else:
             ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
-                                    cluster=cluster, allow_many_groups=allow_many_groups)
+                                    cluster=cluster, allow_many_groups=allow_many_groups, **inputs)
         return LoadedData(ds, None, None, None)
 
     if data is None:
         raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
+    if score_type != "probability":
+        raise ConfigError("--score-type describes a score column of --predictions; a model's "
+                          "scores are probabilities.")
     from fairaudit.data.manifest import load_manifest
     from fairaudit.models.multimodal import MultimodalPredictor
 
@@ -111,7 +124,7 @@ def load_audit_data(
     else:
         predictor = model
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster,
-                       allow_many_groups=allow_many_groups)
+                       allow_many_groups=allow_many_groups, **inputs)
     options = dict(predict_options or {})
     if options and not isinstance(predictor, MultimodalPredictor):
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
@@ -132,7 +145,8 @@ def load_audit_data(
 
 def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
                    sensitive: str | list[str] | tuple[str, ...], score: str,
-                   cluster: str | None, allow_many_groups: bool = False) -> AuditDataset:
+                   cluster: str | None, allow_many_groups: bool = False,
+                   inputs: dict[str, Any] | None = None) -> AuditDataset:
     """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
     from fairaudit.data import read_table
     from fairaudit.data.tables import file_sha256
@@ -157,7 +171,7 @@ def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: s
     return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
                       allow_many_groups=allow_many_groups,
                       source=f"{source} ({column} = {wanted})", root=root,
-                      sha256=f"{sha}:{column}={wanted}" if sha else None)
+                      sha256=f"{sha}:{column}={wanted}" if sha else None, **(inputs or {}))
 
 
 MIN_RESAMPLES = 100
@@ -319,7 +333,9 @@ def audit_dataset(
             label=dataset.label_column, attributes=dataset.attributes,
             intersections=parts.intersections, source=dataset.source,
             unknown_counts=dict(dataset.unknown_counts), n_clusters=parts.n_clusters,
-            score=dataset.score_column,
+            score=dataset.score_column, score_type=dataset.score_type, pos_label=dataset.pos_label,
+            metadata=dataset.metadata, n_unmatched_metadata=dataset.n_unmatched_metadata,
+            bins=dict(dataset.bins) or None,
         ),
         threshold=ThresholdInfo(
             value=config.threshold,
@@ -360,6 +376,12 @@ def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
 def _grouping_warnings(dataset: AuditDataset, n_clusters: int | None) -> list[str]:
     """Warnings about missing demographics and too few patients for the cluster bootstrap."""
     out = []
+    if dataset.metadata is not None and dataset.n_unmatched_metadata:
+        m = dataset.metadata
+        out.append(
+            f"{dataset.n_unmatched_metadata} of {dataset.n_rows} rows have no match in "
+            f"{m.source} ({m.key} = {m.metadata_key}); their {', '.join(m.columns)} are unknown."
+        )
     for attr, n_unknown in dataset.unknown_counts.items():
         if n_unknown:
             out.append(
@@ -412,6 +434,11 @@ def audit(
     split_column: str | None = None,
     split: str | None = None,
     cross_check: bool = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -458,6 +485,23 @@ def audit(
         fairlearn-defined criterion, with fairlearn and aif360; the record is
         ``result.run.cross_check``. A difference above 1e-9 raises
         :class:`fairaudit.crosscheck.CrossCheckError`.
+    metadata, on : optional
+        Take the sensitive (and ``cluster``) columns from a separate table (CSV/Parquet path or
+        DataFrame, one row per key), joined on ``on``: ``"patient_id"``, or
+        ``"pred_col=meta_col"`` when the names differ. Rows without a match keep their rows
+        with every joined attribute ``unknown``; their number is
+        ``result.dataset.n_unmatched_metadata``. Duplicate metadata keys, a missing key column,
+        or a named column in both tables raise :class:`InputError`.
+    bins : str, list of str or mapping, optional
+        Bin numeric sensitive columns: ``"age=40,60,80"`` (groups ``< 40``, ``[40, 60)``,
+        ``[60, 80)``, ``>= 80``), ``"age=q4"`` (quartiles), a list of such strings, or
+        ``{"age": [40, 60, 80]}``. Cut points are in ``result.dataset.bins``.
+    score_type : {"probability", "logit"}
+        What the score column holds; logits are turned into probabilities by the logistic
+        function. Probabilities outside [0, 1] are an :class:`InputError`.
+    pos_label : optional
+        For text labels ("disease" / "healthy"): the positive value; the other becomes 0. A
+        label column with more than two values, or without ``pos_label``, is an InputError.
 
     Returns
     -------
@@ -466,7 +510,8 @@ def audit(
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
                              data=data, model=model, cluster=cluster, predict_options=predict_options,
                              allow_many_groups=allow_many_groups,
-                             split_column=split_column, split=split)
+                             split_column=split_column, split=split, metadata=metadata, on=on,
+                             bins=bins, score_type=score_type, pos_label=pos_label)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,

@@ -6,6 +6,7 @@ Only the CLI prints. Library code returns results or raises :class:`FairauditErr
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import os
 import sys
@@ -111,3 +112,41 @@ def stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+class ScoreType(enum.StrEnum):
+    """``--score-type``: what a score column holds."""
+
+    probability = "probability"
+    logit = "logit"
+
+
+def check_input_flags(metadata: Path | None, on: str | None, bins: Sequence[str] | None,
+                      sensitive: str) -> None:
+    """Check ``--metadata``/``--on`` and ``--bins`` before any work, naming the flags."""
+    from fairaudit.data.binning import parse_bins
+    from fairaudit.data.dataset import parse_columns
+    from fairaudit.data.metadata import parse_on
+    from fairaudit.errors import ConfigError
+
+    if metadata is not None:
+        parse_on(on, name="--on")
+    elif on is not None:
+        raise ConfigError("--on names the key of a --metadata table; give --metadata FILE as well.")
+    if bins:
+        columns = parse_columns(sensitive)
+        if unknown := [c for c in parse_bins(list(bins), name="--bins") if c not in columns]:
+            raise ConfigError(f"--bins names {', '.join(map(repr, unknown))}, not a --sensitive "
+                              f"column (those are: {', '.join(columns)}).")
+
+
+def metadata_summary(dataset: Any) -> str | None:
+    """The line printed after a ``--metadata`` join: how many rows matched."""
+    info = getattr(dataset, "metadata", None)
+    if info is None:
+        return None
+    n, unmatched = dataset.n_rows, dataset.n_unmatched_metadata or 0
+    key = info.key if info.key == info.metadata_key else f"{info.key} = {info.metadata_key}"
+    tail = f"; their {', '.join(info.columns)} are 'unknown'" if unmatched else ""
+    return (f"metadata: joined {', '.join(info.columns)} from {info.source} on {key}: "
+            f"{n - unmatched} of {n} rows matched, {unmatched} unmatched{tail}.")

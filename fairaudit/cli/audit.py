@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import emit, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import (
+    ScoreType,
+    check_input_flags,
+    emit,
+    err,
+    handle_errors,
+    metadata_summary,
+    quiet_libraries,
+)
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -29,6 +37,11 @@ def audit_command(
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
+    metadata: Path | None = typer.Option(None, "--metadata", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on. Unmatched rows are kept with every attribute 'unknown'.", show_default=False),
+    on: str | None = typer.Option(None, "--on", help="Key of --metadata: COL, or PRED_COL=META_COL when the names differ.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", help="Bin a numeric sensitive column: COL=40,60,80 (cut points: < 40, [40, 60), [60, 80), >= 80) or COL=q4 (quantiles). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="What the score column holds: probability (in [0, 1]) or logit (turned into probabilities by the logistic function)."),
+    pos_label: str | None = typer.Option(None, "--pos-label", help="For text labels (yes/no, disease/healthy): the positive value; the other value is 0.", show_default=False),
     threshold: float | None = typer.Option(None, "--threshold", "-t", help="Decision threshold (score >= t is positive), chosen on validation data. Default: the checkpoint's, else 0.5 with a warning.", show_default=False),
     group_thresholds: Path | None = typer.Option(None, "--group-thresholds", help="Per-group thresholds JSON from `fairaudit mitigate --method threshold`.", show_default=False),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Payload format written to stdout or --output."),
@@ -70,8 +83,13 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
     inputs = [("--predictions", predictions), ("--data", data), ("--model", model),
-              ("--policy", policy), ("--group-thresholds", group_thresholds)]
+              ("--policy", policy), ("--group-thresholds", group_thresholds),
+              ("--metadata", metadata)]
     outputs = [("--output", output), ("--html", html), ("--junit", junit),
                ("--save-predictions", save_predictions)]
     from fairaudit._io import check_outputs
@@ -88,7 +106,11 @@ def audit_command(
             predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
             cluster=cluster, progress=not quiet, predict_options=predict_options,
             allow_many_groups=allow_many_groups, split_column=split_column, split=split,
+            metadata=metadata, on=on, bins=bins or None, score_type=score_type.value,
+            pos_label=pos_label,
         )
+    if not quiet and (line := metadata_summary(loaded.dataset)):
+        err(line)
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
 

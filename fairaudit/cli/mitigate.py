@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors, quiet_libraries
+from fairaudit.cli._common import ScoreType, check_input_flags, err, handle_errors, quiet_libraries
 
 HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
@@ -42,6 +42,11 @@ def mitigate_command(
     method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold, threshold-fairlearn (comma-separated) or all (the first four). threshold-fairlearn runs fairlearn's randomised ThresholdOptimizer as a reference variant."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
+    metadata: Path | None = typer.Option(None, "--metadata", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on.", show_default=False),
+    on: str | None = typer.Option(None, "--on", help="Key of --metadata: COL, or PRED_COL=META_COL.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", help="Bin a numeric sensitive column: COL=40,60,80 or COL=q4 (quantiles of the validation rows, applied to every split). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="With --predictions: the score column holds probabilities or logits."),
+    pos_label: str | None = typer.Option(None, "--pos-label", help="For text labels: the positive value; the other value is 0.", show_default=False),
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
     split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
@@ -72,8 +77,12 @@ def mitigate_command(
 
     check_seed(seed)
     check_resamples(bootstrap, "--bootstrap")
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
     inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
-              ("--val-predictions", val_predictions)]
+              ("--val-predictions", val_predictions), ("--metadata", metadata)]
     check_output_dir(out)
     if out.is_dir():  # before any work: every file that will be written must be writable
         check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
@@ -106,7 +115,8 @@ def mitigate_command(
                                          sensitivity_floor=sensitivity_floor, performance=performance),
             training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
             min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
-            progress=say,
+            progress=say, metadata=metadata, on=on, bins=bins or None,
+            score_type=score_type.value, pos_label=pos_label,
         )
         files = _write(result, out, inputs)
     if not quiet:

@@ -193,8 +193,15 @@ def training_variants(
     seed: int,
     cluster: str | None,
     progress: Callable[[str], None],
+    inputs: Mapping[str, Any] | None = None,
 ) -> tuple[list[Variant], GroupThresholds | None, dict[str, Path], AuditDataset, tuple[str, ...]]:
-    """Baseline, fine-tuned and re-thresholded variants of a checkpoint on its cohort."""
+    """Baseline, fine-tuned and re-thresholded variants of a checkpoint on its cohort.
+
+    ``inputs`` holds :func:`fairaudit.data.manifest.load_manifest`'s ``metadata``, ``on``,
+    ``bins`` and ``pos_label``; quantile bins are taken on the validation split and every
+    split gets the same cut points.
+    """
+    from fairaudit.data.binning import fixed_cuts
     from fairaudit.data.manifest import load_manifest
     from fairaudit.mitigation.threshold_variant import resolve_target, threshold_variant
     from fairaudit.models.checkpoint import load_model, save_model
@@ -202,8 +209,13 @@ def training_variants(
 
     need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
-    split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
-             for name, p in paths.items() if need_train or name != "train"}
+    loading = dict(inputs or {})
+    split = {"validation": load_manifest(paths["validation"], label=label, sensitive=sensitive,
+                                         cluster=cluster, **loading)}
+    if split["validation"].bins:
+        loading["bins"] = fixed_cuts(split["validation"].bins)
+    split.update({name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster, **loading)
+                  for name, p in paths.items() if name != "validation" and (need_train or name != "train")})
     train, val, test = split.get("train"), split["validation"], split["test"]
     tgt = resolve_target(target, test)
     predictor = load_model(model)
