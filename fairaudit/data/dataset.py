@@ -220,8 +220,8 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str,
         if np.all((arr >= 0.0) & (arr <= 100.0)):
             hint = "percentages? divide by 100"
         else:
-            hint = ("logits or log-odds? pass --score-type logit (score_type='logit' in Python), "
-                    "or apply a sigmoid first")
+            hint = ("logits or log-odds? apply a sigmoid first, or pass --score-type logit "
+                    "(score_type='logit' in Python)")
         raise InputError(
             f"score column '{column}' in {source} must hold probabilities in [0, 1]; found "
             f"{float(arr[i]):g} at {_row_ref(i)} ({int(out.sum())} rows out of range; "
@@ -333,7 +333,7 @@ def check_group_count(
         return
     if numeric:
         bins = " or ".join(f"--bins {b}" for b in suggest_bins(values, column))
-        how = (f"bin it with {bins} (bins={{'{column}': 'q4'}} in Python), or pass "
+        how = (f"bin it first: {bins} (bins={{'{column}': 'q4'}} in Python), or pass "
                "--allow-many-groups (allow_many_groups=True in Python)")
     else:
         how = "bin it first (e.g. age bands) or pass --allow-many-groups (allow_many_groups=True in Python)"
