@@ -29,6 +29,7 @@ _QUANTILE = re.compile(r"^[qQ](\d+)$")
 def _parse_value(column: str, value: str | int | Sequence[float], name: str) -> tuple[tuple[float, ...], int | None]:
     """Cut points, or the number of quantile bins, of one entry."""
     shown = f"{name} entry for '{column}'"
+    parts: list[object]
     if isinstance(value, str):
         text = value.strip()
         if m := _QUANTILE.match(text):
@@ -44,7 +45,7 @@ def _parse_value(column: str, value: str | int | Sequence[float], name: str) -> 
     else:
         parts = list(value)
     try:
-        cuts = tuple(float(p) for p in parts)
+        cuts = tuple(float(p) for p in parts)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigError(
             f"{shown}: expected comma-separated numbers (e.g. {column}=40,60,80) or quantiles "
@@ -77,7 +78,7 @@ def parse_bins(spec: BinsSpec | None, *, name: str = "bins") -> dict[str, tuple[
         return {}
     out: dict[str, tuple[tuple[float, ...], int | None]] = {}
     if isinstance(spec, Mapping):
-        items = [(str(k).strip(), v) for k, v in spec.items()]
+        items: list[tuple[str, str | int | Sequence[float]]] = [(str(k).strip(), v) for k, v in spec.items()]
     else:
         entries = [spec] if isinstance(spec, str) else list(spec)
         items = []
@@ -87,10 +88,10 @@ def parse_bins(spec: BinsSpec | None, *, name: str = "bins") -> dict[str, tuple[
                 raise ConfigError(f"{name} takes COLUMN=CUTS or COLUMN=qN (e.g. age=40,60,80 or "
                                   f"age=q4); got {entry!r}.")
             items.append((col.strip(), value))
-    for col, value in items:
+    for col, given in items:
         if col in out:
             raise ConfigError(f"{name} names column '{col}' twice; give one binning per column.")
-        out[col] = _parse_value(col, value, name)
+        out[col] = _parse_value(col, given, name)
     return out
 
 
@@ -172,7 +173,8 @@ def bin_column(
     labels = bin_labels(cuts)
     idx = np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="right")
     codes = np.where(np.isnan(x), -1, idx)
-    binned = pd.Series(pd.Categorical.from_codes(codes, categories=list(labels)), index=values.index,
+    binned = pd.Series(pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(labels)),
+                       index=values.index,
                        name=values.name).cat.remove_unused_categories()
     info = BinInfo(cuts=tuple(float(c) for c in cuts), method="quantile" if q else "cut_points",
                    q=q, labels=tuple(str(c) for c in binned.cat.categories))

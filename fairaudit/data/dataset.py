@@ -433,8 +433,8 @@ def from_frame(
     elif on is not None:
         raise ConfigError("on names the key of a metadata table; give metadata as well.")
     bin_specs = parse_bins(bins)
-    if unknown := [c for c in bin_specs if c not in attributes]:
-        raise ConfigError(f"bins names {', '.join(map(repr, unknown))}, not a sensitive column "
+    if stray := [c for c in bin_specs if c not in attributes]:
+        raise ConfigError(f"bins names {', '.join(map(repr, stray))}, not a sensitive column "
                           f"(the sensitive columns are: {', '.join(attributes)}).")
     require_columns(frame, [label], source, "--label")
     require_columns(frame, attributes, source, "--sensitive")
@@ -448,7 +448,10 @@ def from_frame(
     labels = validate_labels(frame[label], source, label, pos_label)
     scores = validate_scores(frame[score], source, score, score_type) if score is not None else None
 
-    codes, names, unknown, binned = [], [], {}, {}
+    codes: list[np.ndarray] = []
+    names: list[tuple[str, ...]] = []
+    unknown: dict[str, int] = {}
+    binned: dict[str, BinInfo] = {}
     for col in attributes:
         values = frame[col]
         if col in bin_specs:

@@ -157,8 +157,9 @@ def join_metadata(
     _check_keys(meta_keys, meta_source, right)
     keys = key_text(frame[left])
     indexed = meta[taken].set_axis(pd.Index(meta_keys.to_numpy(dtype=object)), axis=0)
-    pos = indexed.index.get_indexer(keys.to_numpy(dtype=object, na_value=None))
-    joined = indexed.reindex(keys.to_numpy(dtype=object, na_value=None))
+    wanted_keys = pd.Index(keys.astype(object).where(keys.notna(), None))
+    pos = indexed.index.get_indexer(wanted_keys)
+    joined = indexed.reindex(wanted_keys)
     out = frame.copy()
     for col in taken:
         out[col] = joined[col].set_axis(out.index)  # categorical columns keep their categories

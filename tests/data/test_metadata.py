@@ -129,3 +129,26 @@ def test_on_without_metadata_names_the_parameter() -> None:
     preds, _ = _tables()
     with pytest.raises(ConfigError, match=r"^on names the key of a metadata table; give metadata"):
         fairaudit.audit(preds, label="y", sensitive="patient_id", on="patient_id")
+
+
+def test_manifest_takes_demographics_and_model_columns_from_the_metadata(tmp_path) -> None:
+    from pathlib import Path
+
+    from fairaudit.data.manifest import load_manifest
+
+    cohort = Path(__file__).resolve().parents[2] / "sample_data" / "cohort"
+    test = pd.read_csv(cohort / "test.csv").head(40)
+    patients = test.drop_duplicates("patient_id")[["patient_id", "sex", "race"]].iloc[:-2]
+    unmatched = int(test["patient_id"].isin(test["patient_id"].drop_duplicates().iloc[-2:]).sum())
+    manifest = test.drop(columns=["sex", "race"]).assign(
+        image_path=[str(cohort / p) if isinstance(p, str) else p for p in test["image_path"]])
+    manifest.to_csv(tmp_path / "m.csv", index=False)
+    patients.to_csv(tmp_path / "patients.csv", index=False)
+    ds = load_manifest(tmp_path / "m.csv", label="diagnosis", sensitive="sex,race",
+                       metadata=tmp_path / "patients.csv", on="patient_id")
+    assert ds.n_unmatched_metadata == unmatched > 0
+    assert ds.frame["sex"].iloc[:10].tolist() == test["sex"].iloc[:10].tolist()  # the model's input
+    assert ds.unknown_counts == {"sex": unmatched, "race": unmatched}
+    with pytest.raises(InputError, match=r"column 'sex' \(given by the manifest format\) not found"):
+        load_manifest(tmp_path / "m.csv", label="diagnosis", sensitive="race",
+                      metadata=tmp_path / "patients.csv", on="patient_id")
