@@ -127,6 +127,25 @@ def test_worked_example_joins_bins_and_records(split_tables, tmp_path) -> None:
     groups = {g["group"] for g in raw["groups"] if g["attribute"] == "age"}
     assert groups == {"< 40", "[40, 60)", "[60, 80)", ">= 80", "unknown"}
     assert "860 of 900 rows matched, 40 unmatched" in res.stderr
+    from fairaudit.result import AuditResult
+
+    back = AuditResult.from_dict(raw)  # `fairaudit report` reads 1.3 results back
+    assert back.dataset.bins["age"].cuts == (40.0, 60.0, 80.0) and back.dataset.metadata.key == "patient_id"
+    assert back.to_dict()["dataset"] == ds
+
+
+def test_reports_show_the_join_and_the_bins(split_tables, tmp_path) -> None:
+    preds, patients = split_tables
+    res = _audit(preds, "--sensitive", "sex,age", "--metadata", str(patients), "--on", "patient_id",
+                 "--bins", "age=40,60,80", "--format", "markdown", "--html", str(tmp_path / "r.html"),
+                 "--quiet")
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text()
+    for text in (res.stdout, html):
+        assert "40 rows unmatched (attributes unknown)" in text
+        assert "age binned (cut points) at 40, 60, 80" in text
+        assert "scores given as logits" in text
+    assert "Inputs</span>" in html
 
 
 def test_quantile_bins_record_their_cut_points(split_tables, tmp_path) -> None:
