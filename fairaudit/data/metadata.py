@@ -101,6 +101,14 @@ def _check_keys(keys: pd.Series, meta_source: str, meta_key: str) -> None:
         )
 
 
+def _positions(meta_keys: pd.Series, keys: pd.Series) -> np.ndarray:
+    """For every key, the row of ``meta_keys`` holding it, or -1 (vectorised: one factorise)."""
+    codes, uniques = pd.factorize(pd.concat([meta_keys, keys], ignore_index=True), use_na_sentinel=True)
+    lut = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last entry serves code -1 (no key)
+    lut[codes[: len(meta_keys)]] = np.arange(len(meta_keys))
+    return lut[codes[len(meta_keys):]]
+
+
 def join_metadata(
     frame: pd.DataFrame,
     metadata: str | Path | pd.DataFrame,
@@ -156,13 +164,12 @@ def join_metadata(
     meta_keys = key_text(meta[right])
     _check_keys(meta_keys, meta_source, right)
     keys = key_text(frame[left])
-    indexed = meta[taken].set_axis(pd.Index(meta_keys.to_numpy(dtype=object)), axis=0)
-    wanted_keys = pd.Index(keys.astype(object).where(keys.notna(), None))
-    pos = indexed.index.get_indexer(wanted_keys)
-    joined = indexed.reindex(wanted_keys)
+    pos = _positions(meta_keys, keys)
+    matched = pos >= 0
     out = frame.copy()
-    for col in taken:
-        out[col] = joined[col].set_axis(out.index)  # categorical columns keep their categories
+    for col in taken:  # categorical columns keep their categories; unmatched rows are missing
+        values = meta[col].iloc[np.where(matched, pos, 0)].reset_index(drop=True)
+        out[col] = values.where(pd.Series(matched)).set_axis(out.index)
     info = MetadataInfo(source=meta_source, key=left, metadata_key=right, columns=tuple(taken),
                         sha256=sha, n_rows=len(meta))
-    return MetadataJoin(out, info, int((pos < 0).sum()))
+    return MetadataJoin(out, info, int((~matched).sum()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fairaudit
 from fairaudit.data import from_frame, load_table_dataset
@@ -152,3 +154,23 @@ def test_manifest_takes_demographics_and_model_columns_from_the_metadata(tmp_pat
     with pytest.raises(InputError, match=r"column 'sex' \(given by the manifest format\) not found"):
         load_manifest(tmp_path / "m.csv", label="diagnosis", sensitive="race",
                       metadata=tmp_path / "patients.csv", on="patient_id")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pred_keys=st.lists(st.one_of(st.none(), st.integers(0, 30)), min_size=1, max_size=50),
+    meta_keys=st.sets(st.integers(0, 30), min_size=1, max_size=25),
+    text_keys=st.booleans(),
+)
+def test_property_join_equals_a_pandas_left_merge(pred_keys, meta_keys, text_keys) -> None:
+    meta_keys = sorted(meta_keys)
+    preds = pd.DataFrame({"k": pd.array(pred_keys, dtype="Int64")})
+    meta = pd.DataFrame({"k": meta_keys, "g": [f"g{k % 4}" for k in meta_keys]})
+    if text_keys:  # ids read as text in one table and as numbers in the other
+        meta["k"] = meta["k"].astype(str)
+    joined = join_metadata(preds, meta, "k", columns=["g"], source="p")
+    merged = preds.assign(k=preds["k"].astype("Int64")).merge(
+        meta.assign(k=meta["k"].astype("Int64")), on="k", how="left")
+    merged.loc[preds["k"].isna().to_numpy(), "g"] = np.nan  # a missing key matches nothing
+    assert joined.frame["g"].fillna("?").tolist() == merged["g"].fillna("?").tolist()
+    assert joined.n_unmatched == int(merged["g"].isna().sum())
