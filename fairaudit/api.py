@@ -112,8 +112,8 @@ def load_audit_data(
     if data is None:
         raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
     if score_type != "probability":
-        raise ConfigError("--score-type describes a score column of --predictions; a model's "
-                          "scores are probabilities.")
+        raise ConfigError(f"score_type={score_type!r} describes the score column of predictions; "
+                          "a model's scores are probabilities.")
     from fairaudit.data.manifest import load_manifest
     from fairaudit.models.multimodal import MultimodalPredictor
 
@@ -451,7 +451,8 @@ def audit(
     sensitive : str or list of str
         Protected attribute columns; each alone and every intersection is audited.
     score : str, optional
-        Score column (probabilities in [0, 1]); default ``"score"``.
+        Score column (probabilities in [0, 1], or logits with ``score_type="logit"``); default
+        ``"score"``.
     data, model : path, optional
         A manifest and a checkpoint (or any object with ``predict_proba(dataset)``), instead of
         ``predictions``.

@@ -271,8 +271,8 @@ def mitigate(
         if data is None:
             raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
         if score_type != "probability":
-            raise ConfigError("--score-type describes the score column of --predictions; a "
-                              "model's scores are probabilities.")
+            raise ConfigError(f"score_type={score_type!r} describes the score column of "
+                              "predictions; a model's scores are probabilities.")
         from fairaudit.mitigation.training import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(

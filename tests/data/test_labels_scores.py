@@ -73,3 +73,8 @@ def test_pos_label_is_recorded() -> None:
     result = fairaudit.audit(frame, label="dx", sensitive="sex", pos_label="disease",
                              n_bootstrap=0, n_permutations=0)
     assert result.dataset.pos_label == "disease" and result.overall.n_pos == 20
+
+
+def test_score_type_with_a_model_names_the_parameter() -> None:
+    with pytest.raises(ConfigError, match=r"^score_type='logit' describes the score column of predictions"):
+        fairaudit.audit(model=object(), data="m.csv", label="y", sensitive="sex", score_type="logit")
