@@ -432,10 +432,6 @@ def from_frame(
         frame, meta_info, n_unmatched = joined.frame, joined.info, joined.n_unmatched
     elif on is not None:
         raise ConfigError("on names the key of a metadata table; give metadata as well.")
-    bin_specs = parse_bins(bins)
-    if stray := [c for c in bin_specs if c not in attributes]:
-        raise ConfigError(f"bins names {', '.join(map(repr, stray))}, not a sensitive column "
-                          f"(the sensitive columns are: {', '.join(attributes)}).")
     require_columns(frame, [label], source, "--label")
     require_columns(frame, attributes, source, "--sensitive")
     if score is not None:
@@ -448,20 +444,7 @@ def from_frame(
     labels = validate_labels(frame[label], source, label, pos_label)
     scores = validate_scores(frame[score], source, score, score_type) if score is not None else None
 
-    codes: list[np.ndarray] = []
-    names: list[tuple[str, ...]] = []
-    unknown: dict[str, int] = {}
-    binned: dict[str, BinInfo] = {}
-    for col in attributes:
-        values = frame[col]
-        if col in bin_specs:
-            values, binned[col] = bin_column(values, *bin_specs[col], column=col, source=source)
-        c, n, u = encode_groups(values)
-        if not allow_many_groups:
-            check_group_count(values, len(n) - (u > 0), source, col)
-        codes.append(c)
-        names.append(n)
-        unknown[col] = u
+    codes, names, unknown, binned = _encode_attributes(frame, attributes, bins, source, allow_many_groups)
     clusters = None
     if cluster is not None:
         if frame[cluster].isna().any():
@@ -493,6 +476,32 @@ def from_frame(
         n_unmatched_metadata=n_unmatched,
         bins=binned,
     )
+
+
+def _encode_attributes(
+    frame: pd.DataFrame, attributes: list[str], bins: BinsSpec | None, source: str,
+    allow_many_groups: bool,
+) -> tuple[list[np.ndarray], list[tuple[str, ...]], dict[str, int], dict[str, BinInfo]]:
+    """Group codes, names and missing counts of each attribute (binned first if asked)."""
+    bin_specs = parse_bins(bins)
+    if stray := [c for c in bin_specs if c not in attributes]:
+        raise ConfigError(f"bins names {', '.join(map(repr, stray))}, not a sensitive column "
+                          f"(the sensitive columns are: {', '.join(attributes)}).")
+    codes: list[np.ndarray] = []
+    names: list[tuple[str, ...]] = []
+    unknown: dict[str, int] = {}
+    binned: dict[str, BinInfo] = {}
+    for col in attributes:
+        values = frame[col]
+        if col in bin_specs:
+            values, binned[col] = bin_column(values, *bin_specs[col], column=col, source=source)
+        c, n, u = encode_groups(values)
+        if not allow_many_groups:
+            check_group_count(values, len(n) - (u > 0), source, col)
+        codes.append(c)
+        names.append(n)
+        unknown[col] = u
+    return codes, names, unknown, binned
 
 
 def load_table_dataset(

@@ -238,7 +238,7 @@ def mitigate(
         As in :func:`fairaudit.audit` (``score_type`` for ``predictions`` only). Quantile bins
         are taken on the validation rows; every split gets the same cut points.
     """
-    inputs: dict[str, Any] = {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
+    inputs = _input_options(metadata, on, bins, pos_label, score_type, predictions)
     chosen = parse_methods(methods)
     settings = thresholds or ThresholdSettings()
     say = progress or (lambda _msg: None)
@@ -270,9 +270,6 @@ def mitigate(
     else:
         if data is None:
             raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
-        if score_type != "probability":
-            raise ConfigError(f"score_type={score_type!r} describes the score column of "
-                              "predictions; a model's scores are probabilities.")
         from fairaudit.mitigation.training import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(
@@ -291,15 +288,29 @@ def mitigate(
         settings={"methods": list(chosen), "target": list(tgt),
                   "threshold_objective": settings.objective},
     )
-    warnings = tuple(w for v in variants if (w := v.provenance.get("warning")))
-    if test.metadata is not None and test.n_unmatched_metadata:
-        warnings += (f"{test.n_unmatched_metadata} of {test.n_rows} test rows have no match in "
-                     f"{test.metadata.source}; their {', '.join(test.metadata.columns)} are unknown.",)
+    warnings = tuple(w for v in variants if (w := v.provenance.get("warning"))) + _unmatched(test)
     if warnings:
         import dataclasses
 
         comparison = dataclasses.replace(comparison, warnings=comparison.warnings + warnings)
     return MitigationResult(comparison=comparison, group_thresholds=gt, checkpoints=checkpoints)
+
+
+def _input_options(metadata: Any, on: str | None, bins: Any, pos_label: object | None,
+                   score_type: str, predictions: Any) -> dict[str, Any]:
+    """The loading options shared by every split (``score_type`` is added for predictions)."""
+    if score_type != "probability" and predictions is None:
+        raise ConfigError(f"score_type={score_type!r} describes the score column of predictions; "
+                          "a model's scores are probabilities.")
+    return {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
+
+
+def _unmatched(test: AuditDataset) -> tuple[str, ...]:
+    """The warning about test rows without a match in the metadata, if any."""
+    if test.metadata is None or not test.n_unmatched_metadata:
+        return ()
+    return (f"{test.n_unmatched_metadata} of {test.n_rows} test rows have no match in "
+            f"{test.metadata.source}; their {', '.join(test.metadata.columns)} are unknown.",)
 
 
 def _prediction_variants(
