@@ -15,8 +15,9 @@ DICOM (``.dcm``, ``.dicom``, or any file with the ``DICM`` preamble; needs pydic
        the file's Window Center / Width (first value; VOI LUT Function LINEAR, LINEAR_EXACT
        or SIGMOID as in DICOM PS3.3 C.11.2.1), else the full range the stored bits can hold
        after the modality transform;
-    3. the window's ``[low, high]`` maps linearly onto ``[0, 1]`` (values outside are clipped);
-       MONOCHROME1 images (where high values are dark) are inverted, so 1 is always bright.
+    3. the window's ``[low, high]`` maps linearly onto ``[0, 1]`` (values outside are clipped;
+       a VOI LUT's output range ``[0, 2**bits - 1]`` likewise); MONOCHROME1 images (where high
+       values are dark) are inverted, so 1 is always bright.
 
     So an 8-bit MONOCHROME2 DICOM without rescale or window reads exactly as the 8-bit PNG with
     the same pixels (both divide by 255), and a 16-bit one as the 16-bit PNG.
@@ -207,9 +208,26 @@ def _pixel_array(ds: Any, where: str) -> np.ndarray:
         raise InputError(f"{where} has unreadable pixel data ({_short(exc)}).") from None
 
 
-def _lut_bits(item: Any) -> int:
-    """Output bits of a LUT (third value of its LUT Descriptor)."""
-    return int(item.LUTDescriptor[2])
+def _apply_lut(values: np.ndarray, item: Any, where: str, what: str) -> tuple[np.ndarray, float]:
+    """Look ``values`` up in a Modality or VOI LUT item; also the LUT's largest output value.
+
+    The LUT Descriptor gives the number of entries (0 means 65536), the first value mapped and
+    the bits per entry; values below the first entry take the first, above the last the last.
+    """
+    try:
+        n, first, bits = (int(v) for v in item.LUTDescriptor)
+        raw = item.LUTData
+        if isinstance(raw, bytes | bytearray):
+            table = np.frombuffer(raw, dtype="<u2" if len(raw) >= 2 * (n or 65536) else "u1")
+        else:
+            table = np.asarray(raw if isinstance(raw, Sequence) else [raw], dtype=np.float64)
+        table = table.astype(np.float64)[: n or 65536]
+        if table.size == 0 or not 1 <= bits <= 16:
+            raise ValueError(f"{table.size} entries, {bits} bits per entry")
+    except Exception as exc:  # missing or malformed descriptor / data
+        raise InputError(f"{where} has an unusable {what} ({_short(exc)}).") from None
+    index = np.clip(np.rint(values) - first, 0, table.size - 1).astype(np.int64)
+    return table[index], float(2**bits - 1)
 
 
 def _modality(ds: Any, stored: np.ndarray, where: str) -> tuple[np.ndarray, tuple[float, float] | None]:
@@ -220,10 +238,8 @@ def _modality(ds: Any, stored: np.ndarray, where: str) -> tuple[np.ndarray, tupl
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     if "ModalityLUTSequence" in ds and len(ds.ModalityLUTSequence):
-        from pydicom.pixels import apply_modality_lut
-
-        out = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
-        return out, (0.0, float(2 ** _lut_bits(ds.ModalityLUTSequence[0]) - 1))
+        out, top = _apply_lut(stored.astype(np.float64), ds.ModalityLUTSequence[0], where, "modality LUT")
+        return out, (0.0, top)
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
         intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
@@ -256,15 +272,8 @@ def _window(ds: Any, values: np.ndarray, full_range: tuple[float, float] | None,
             raise ConfigError(f"DICOM window must be finite with width >= 1; got center "
                               f"{center:g}, width {width:g}.")
     elif "VOILUTSequence" in ds and len(ds.VOILUTSequence):
-        from pydicom.pixels import apply_voi
-
-        try:
-            indices = np.rint(values).astype(np.int64)  # LUT entries are indexed by whole values
-            out = np.asarray(apply_voi(indices, ds, index=0), dtype=np.float64)
-            y = out / float(2 ** _lut_bits(ds.VOILUTSequence[0]) - 1)
-        except Exception as exc:  # a malformed LUT
-            raise InputError(f"{where} has an unusable VOI LUT ({_short(exc)}).") from None
-        return _finish(np.clip(y, 0.0, 1.0), monochrome1)
+        out, top = _apply_lut(values, ds.VOILUTSequence[0], where, "VOI LUT")
+        return _finish(np.clip(out / top, 0.0, 1.0), monochrome1)
     elif "WindowCenter" in ds and "WindowWidth" in ds:
         try:
             center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)

@@ -90,11 +90,13 @@ def test_signed_pixels_use_their_full_range(tmp_path) -> None:
     np.testing.assert_allclose(_read(path), [[0.0, 32768 / 65535, 1.0]], atol=1e-7)
 
 
-def test_voi_lut_sequence_from_the_file(tmp_path) -> None:
+@pytest.mark.parametrize("vr", ["US", "OW"])
+def test_voi_lut_sequence_from_the_file(tmp_path, vr) -> None:
     stored = np.array([[0, 1, 2, 3]], dtype=np.uint8)
     item = Dataset()
     item.LUTDescriptor = [4, 0, 8]
-    item.add_new(0x00283006, "US", [0, 255, 51, 102])  # LUT Data
+    table = [0, 255, 51, 102]
+    item.add_new(0x00283006, vr, table if vr == "US" else np.array(table, "<u2").tobytes())  # LUT Data
     path = write_dicom(tmp_path / "lut.dcm", stored, window=(1.0, 1.0),
                        extra={"VOILUTSequence": Sequence([item])})
     np.testing.assert_allclose(_read(path), [[0.0, 1.0, 0.2, 0.4]], atol=1e-7)
@@ -168,3 +170,13 @@ def test_missing_pydicom_gives_the_install_command(tmp_path, png_pixels, monkeyp
     with pytest.raises(ConfigError, match=r"pip install 'fairaudit-med\[dicom\]'"):
         _read(path)
     np.testing.assert_array_equal(_read(PNG), _read(PNG))  # PNGs never need pydicom
+
+
+def test_modality_lut_sequence_sets_values_and_range(tmp_path) -> None:
+    item = Dataset()
+    item.LUTDescriptor = [4, 0, 12]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", [0, 1000, 2000, 4095])  # LUT Data
+    path = write_dicom(tmp_path / "mlut.dcm", np.array([[0, 1, 2, 3]], dtype=np.uint8),
+                       extra={"ModalityLUTSequence": Sequence([item])})
+    np.testing.assert_allclose(_read(path), [[0.0, 1000 / 4095, 2000 / 4095, 1.0]], atol=1e-7)
