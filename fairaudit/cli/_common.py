@@ -9,6 +9,7 @@ import contextlib
 import enum
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,27 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+FLAGS = {
+    "predictions": "--predictions", "model": "--model", "data": "--data", "score": "--score",
+    "split_column": "--split-column", "split": "--split", "cluster": "--cluster",
+    "seed": "--seed", "threshold": "--threshold", "n_bootstrap": "--bootstrap",
+    "n_permutations": "--permutations", "confidence_level": "--confidence",
+    "min_group_size": "--min-group-size", "min_group_events": "--min-group-events",
+    "methods": "--method", "val_fraction": "--val-fraction", "val_predictions": "--val-predictions",
+    "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
+    "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
+    "metadata": "--metadata", "on": "--on", "bins": "--bins", "score_type": "--score-type",
+    "pos_label": "--pos-label",
+}
+"""The flag of each library parameter: library messages name parameters in backquotes
+(```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""
+
+
+def cli_message(message: str) -> str:
+    """A library message as the CLI shows it: every backquoted parameter it knows becomes its flag."""
+    return re.sub(r"`([a-z_]+)`", lambda m: FLAGS.get(m.group(1), m.group(0)), message)
+
+
 def handle_errors(fn: F) -> F:
     """Map FairauditError to exit code 2 with a one-line message and no traceback.
 
@@ -40,7 +62,7 @@ def handle_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except FairauditError as exc:
-            err(f"error: {exc}")
+            err(f"error: {cli_message(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _ignore_further_interrupts()  # a second Ctrl-C must not turn the exit into "Aborted!"
@@ -130,12 +152,12 @@ def check_input_flags(metadata: Path | None, on: str | None, bins: Sequence[str]
     from fairaudit.errors import ConfigError
 
     if metadata is not None:
-        parse_on(on, name="--on")
+        parse_on(on)
     elif on is not None:
         raise ConfigError("--on names the key of a --metadata table; give --metadata FILE as well.")
     if bins:
         columns = parse_columns(sensitive)
-        if unknown := [c for c in parse_bins(list(bins), name="--bins") if c not in columns]:
+        if unknown := [c for c in parse_bins(list(bins)) if c not in columns]:
             raise ConfigError(f"--bins names {', '.join(map(repr, unknown))}, not a --sensitive "
                               f"column (those are: {', '.join(columns)}).")
 

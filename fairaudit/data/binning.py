@@ -58,7 +58,7 @@ def _parse_value(column: str, value: str | int | Sequence[float], name: str) -> 
     return cuts, None
 
 
-def parse_bins(spec: BinsSpec | None, *, name: str = "bins") -> dict[str, tuple[tuple[float, ...], int | None]]:
+def parse_bins(spec: BinsSpec | None, *, name: str = "`bins`") -> dict[str, tuple[tuple[float, ...], int | None]]:
     """Parse bin specifications into ``{column: (cut points, q)}`` (``q`` None for cut points).
 
     Parameters
@@ -67,7 +67,7 @@ def parse_bins(spec: BinsSpec | None, *, name: str = "bins") -> dict[str, tuple[
         ``"age=40,60,80"``, ``"age=q4"``, a list of such strings (one per column), or a mapping
         from column to cut points (a list of numbers or ``"40,60,80"``) or ``"qN"``.
     name : str
-        How the option is named in messages (``"--bins"`` from the CLI).
+        How the option is named in messages (the CLI shows ``--bins`` for ```bins```).
 
     Raises
     ------

@@ -192,7 +192,7 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str,
     and are turned into probabilities by the logistic function.
     """
     if score_type not in SCORE_TYPES:
-        raise ConfigError(f"score_type must be one of {', '.join(SCORE_TYPES)}; got {score_type!r}.")
+        raise ConfigError(f"`score_type` must be one of {', '.join(SCORE_TYPES)}; got {score_type!r}.")
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         coerced = pd.to_numeric(s, errors="coerce")
@@ -431,7 +431,7 @@ def from_frame(
                                source=source)
         frame, meta_info, n_unmatched = joined.frame, joined.info, joined.n_unmatched
     elif on is not None:
-        raise ConfigError("on names the key of a metadata table; give metadata as well.")
+        raise ConfigError("`on` names the key of a `metadata` table; give `metadata` as well.")
     require_columns(frame, [label], source, "--label")
     require_columns(frame, attributes, source, "--sensitive")
     if score is not None:
@@ -485,7 +485,7 @@ def _encode_attributes(
     """Group codes, names and missing counts of each attribute (binned first if asked)."""
     bin_specs = parse_bins(bins)
     if stray := [c for c in bin_specs if c not in attributes]:
-        raise ConfigError(f"bins names {', '.join(map(repr, stray))}, not a sensitive column "
+        raise ConfigError(f"`bins` names {', '.join(map(repr, stray))}, not a sensitive column "
                           f"(the sensitive columns are: {', '.join(attributes)}).")
     codes: list[np.ndarray] = []
     names: list[tuple[str, ...]] = []

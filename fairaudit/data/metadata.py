@@ -45,7 +45,7 @@ class MetadataJoin:
     n_unmatched: int
 
 
-def parse_on(on: str | None, *, name: str = "on") -> tuple[str, str]:
+def parse_on(on: str | None, *, name: str = "`on`") -> tuple[str, str]:
     """``"patient_id"`` -> ``("patient_id", "patient_id")``; ``"pid=patient_id"`` -> the pair.
 
     Raises
@@ -54,7 +54,7 @@ def parse_on(on: str | None, *, name: str = "on") -> tuple[str, str]:
         ``on`` is missing or malformed (``name`` is how the option is named in the message).
     """
     if on is None or not str(on).strip():
-        raise ConfigError(f"{name} is needed with the metadata: the key column (COL, or "
+        raise ConfigError(f"{name} is needed with `metadata`: the key column (COL, or "
                           "PRED_COL=META_COL when the names differ).")
     left, sep, right = str(on).partition("=")
     left, right = left.strip(), (right.strip() if sep else left.strip())

@@ -160,7 +160,7 @@ def test_quantile_bins_record_their_cut_points(split_tables, tmp_path) -> None:
 
 @pytest.mark.parametrize(("extra", "expected"), [
     (["--sensitive", "sex", "--on", "patient_id"], "--on names the key of a --metadata table"),
-    (["--sensitive", "sex", "--metadata", "{patients}"], "--on is needed with the metadata"),
+    (["--sensitive", "sex", "--metadata", "{patients}"], "--on is needed with --metadata"),
     (["--sensitive", "sex", "--metadata", "{patients}", "--on", "pid"], "key column 'pid' not found in predictions file"),
     (["--sensitive", "sex", "--metadata", "{dup}", "--on", "patient_id"], "duplicate keys in 'patient_id'"),
     (["--sensitive", "sex,age", "--metadata", "{patients}", "--on", "patient_id"], "--bins age=q4"),

@@ -87,16 +87,16 @@ def test_parse_bins(spec, expected) -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("age", r"--bins takes COLUMN=CUTS or COLUMN=qN"),
+    ("age", r"`bins` takes COLUMN=CUTS or COLUMN=qN"),
     ("age=q1", r"q1 makes one bin"),
     ("age=60,40", r"must increase strictly"),
     ("age=40,x", r"expected comma-separated numbers"),
     (["age=q4", "age=40"], r"names column 'age' twice"),
     ("age=inf", r"finite"),
 ])
-def test_bad_bins_name_the_option(spec, message) -> None:
+def test_bad_bins_name_the_parameter(spec, message) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse_bins(spec, name="--bins")
+        parse_bins(spec)
 
 
 def test_from_frame_bins_groups_but_keeps_the_raw_column(ages) -> None:
@@ -112,7 +112,7 @@ def test_from_frame_bins_groups_but_keeps_the_raw_column(ages) -> None:
 
 def test_bins_must_name_a_sensitive_column(ages) -> None:
     frame = pd.DataFrame({"y": 0, "score": 0.5, "age": ages, "sex": "F"})
-    with pytest.raises(ConfigError, match=r"bins names 'age', not a sensitive column"):
+    with pytest.raises(ConfigError, match=r"`bins` names 'age', not a sensitive column"):
         from_frame(frame, label="y", sensitive="sex", score="score", bins="age=q4")
 
 

@@ -41,7 +41,7 @@ def test_out_of_range_probabilities_hint_at_score_type_logit() -> None:
         validate_scores(np.array([-2.0, 0.3, 4.0]), "t", "s")
     with pytest.raises(InputError, match="needs a logit"):
         validate_scores(np.array([0.1, np.nan]), "t", "s", "logit")
-    with pytest.raises(ConfigError, match="score_type must be one of probability, logit"):
+    with pytest.raises(ConfigError, match="`score_type` must be one of probability, logit"):
         validate_scores(np.array([0.1]), "t", "s", "odds")
 
 
@@ -76,5 +76,5 @@ def test_pos_label_is_recorded() -> None:
 
 
 def test_score_type_with_a_model_names_the_parameter() -> None:
-    with pytest.raises(ConfigError, match=r"^score_type='logit' describes the score column of predictions"):
+    with pytest.raises(ConfigError, match=r"^`score_type` 'logit' describes the score column of `predictions`"):
         fairaudit.audit(model=object(), data="m.csv", label="y", sensitive="sex", score_type="logit")

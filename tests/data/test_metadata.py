@@ -32,8 +32,8 @@ def test_parse_on(on, pair) -> None:
 
 @pytest.mark.parametrize("on", [None, "", "a=", "=b", "a=b=c"])
 def test_parse_on_refuses(on) -> None:
-    with pytest.raises(ConfigError, match="--on"):
-        parse_on(on, name="--on")
+    with pytest.raises(ConfigError, match="`on`"):
+        parse_on(on)
 
 
 def test_join_keeps_rows_in_order_and_counts_unmatched() -> None:
@@ -129,7 +129,7 @@ def test_metadata_rows_without_a_key_and_useless_metadata_are_refused() -> None:
 
 def test_on_without_metadata_names_the_parameter() -> None:
     preds, _ = _tables()
-    with pytest.raises(ConfigError, match=r"^on names the key of a metadata table; give metadata"):
+    with pytest.raises(ConfigError, match=r"^`on` names the key of a `metadata` table; give `metadata`"):
         fairaudit.audit(preds, label="y", sensitive="patient_id", on="patient_id")
 
 
