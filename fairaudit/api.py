@@ -40,6 +40,8 @@ class LoadedData:
     threshold: float | None
     threshold_source: str | None
     model_sha256: str | None
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
 
 
 def load_audit_data(
@@ -50,6 +52,7 @@ def load_audit_data(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     cluster: str | None = None,
     progress: bool = False,
     predict_options: dict[str, Any] | None = None,
@@ -64,8 +67,11 @@ def load_audit_data(
     predictions : path or DataFrame, optional
         A table with label, score and demographic columns (any model's predictions).
     data, model : path, optional
-        A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
-        is run on the manifest in batches.
+        A manifest and a model: a fairaudit checkpoint, a TorchScript or ONNX file, a Python
+        entry point ``package.module:factory`` (see :func:`fairaudit.models.adapters.load_predictor`),
+        or any ``Predictor`` object; the model is run on the manifest in batches.
+    model_config : path, optional
+        The ``model.toml`` of a TorchScript or ONNX model (docs/adapters.md).
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
@@ -78,6 +84,8 @@ def load_audit_data(
     """
     if (predictions is None) == (model is None):
         raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+    if model_config is not None and model is None:
+        raise ConfigError("--model-config goes with --model (a TorchScript or ONNX file).")
     if split is None and split_column is not None:
         raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
     if split is not None and predictions is None:
@@ -102,22 +110,24 @@ def load_audit_data(
     if data is None:
         raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.multimodal import MultimodalPredictor
+    from fairaudit.models.adapters import adapter_kind, load_predictor
 
     if isinstance(model, str | Path):
-        from fairaudit.models.checkpoint import load_model
-
-        predictor = load_model(model)
+        predictor = load_predictor(model, config=model_config)
+    elif model_config is not None:
+        raise ConfigError("model_config goes with a model file (model=PATH), not a model object.")
     else:
         predictor = model
+    kind = adapter_kind(predictor)
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster,
-                       allow_many_groups=allow_many_groups)
+                       allow_many_groups=allow_many_groups,
+                       check_inputs=kind in ("built-in", "python object"))
     options = dict(predict_options or {})
-    if options and not isinstance(predictor, MultimodalPredictor):
+    if options and kind != "built-in":
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
                           "multimodal model only.")
-    if isinstance(predictor, MultimodalPredictor):
-        scores = predictor.predict_proba(ds, progress=progress, **options)
+    if kind in ("built-in", "torchscript", "onnx"):
+        scores = predictor.predict_proba(ds, progress=progress, **options)  # type: ignore[call-arg]
     else:
         scores = predictor.predict_proba(ds)
     described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
@@ -125,9 +135,11 @@ def load_audit_data(
                         f"model score ({described})" if described else "model score")
     thr = getattr(predictor, "threshold", None)
     rule = getattr(predictor, "threshold_rule", None)
-    source = f"checkpoint ({rule})" if rule else "checkpoint"
+    origin = getattr(predictor, "threshold_origin", "checkpoint")
+    source = f"{origin} ({rule})" if rule else origin
     return LoadedData(ds, None if thr is None else float(thr), source if thr is not None else None,
-                      getattr(predictor, "sha256", None))
+                      getattr(predictor, "sha256", None), kind,
+                      getattr(predictor, "config_sha256", None))
 
 
 def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
@@ -264,8 +276,14 @@ def audit_dataset(
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
     cross_check: bool = False,
+    model_adapter: str | None = None,
+    model_config_sha256: str | None = None,
 ) -> AuditResult:
-    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
+    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters).
+
+    ``model_adapter`` and ``model_config_sha256`` are recorded in ``result.run`` (which kind of
+    model produced the scores, and the hash of its ``model.toml``).
+    """
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
     warnings: list[str] = []
@@ -305,6 +323,8 @@ def audit_dataset(
             confidence_level=config.confidence_level,
             data_sha256=dataset.sha256,
             model_sha256=model_sha256,
+            model_adapter=model_adapter,
+            model_config_sha256=model_config_sha256,
             tool_version=__version__,
             command=command,
             bootstrap_unit=unit,
@@ -396,6 +416,7 @@ def audit(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     threshold: float | None = None,
     group_thresholds: Any = None,
     n_bootstrap: int = 1000,
@@ -426,8 +447,12 @@ def audit(
     score : str, optional
         Score column (probabilities in [0, 1]); default ``"score"``.
     data, model : path, optional
-        A manifest and a checkpoint (or any object with ``predict_proba(dataset)``), instead of
-        ``predictions``.
+        A manifest and a model instead of ``predictions``: a fairaudit checkpoint folder, a
+        TorchScript file, an ONNX file, a Python entry point ``package.module:factory`` (imports
+        and runs that code), or any object with ``predict_proba(dataset)``.
+    model_config : path, optional
+        With a TorchScript or ONNX model: its ``model.toml`` (which manifest columns feed which
+        input, and the output); see docs/adapters.md. An entry point's factory receives its path.
     threshold : float, optional
         Decision threshold (``score >= threshold`` is positive). Defaults to the model's
         validation threshold, else 0.5 with a warning.
@@ -464,7 +489,8 @@ def audit(
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster, predict_options=predict_options,
+                             data=data, model=model, model_config=model_config, cluster=cluster,
+                             predict_options=predict_options,
                              allow_many_groups=allow_many_groups,
                              split_column=split_column, split=split)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
@@ -474,6 +500,7 @@ def audit(
         min_group_size=min_group_size, min_group_events=min_group_events,
         n_permutations=n_permutations, intersections=intersections, policy=policy,
         model_sha256=loaded.model_sha256, cross_check=cross_check,
+        model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
     )
 
 

@@ -22,7 +22,8 @@ HELP = (
 @handle_errors
 def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
-    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="The model to run on --data: a fairaudit checkpoint folder, a TorchScript file, an .onnx file (both with --model-config), or a Python entry point package.module:factory (imports and runs that code).", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: model.toml saying which manifest columns feed which input and what the output is (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
@@ -71,7 +72,8 @@ def audit_command(
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
     inputs = [("--predictions", predictions), ("--data", data), ("--model", model),
-              ("--policy", policy), ("--group-thresholds", group_thresholds)]
+              ("--model-config", model_config), ("--policy", policy),
+              ("--group-thresholds", group_thresholds)]
     outputs = [("--output", output), ("--html", html), ("--junit", junit),
                ("--save-predictions", save_predictions)]
     from fairaudit._io import check_outputs
@@ -86,7 +88,7 @@ def audit_command(
     with quiet_libraries(quiet):
         loaded = load_audit_data(
             predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-            cluster=cluster, progress=not quiet, predict_options=predict_options,
+            model_config=model_config, cluster=cluster, progress=not quiet, predict_options=predict_options,
             allow_many_groups=allow_many_groups, split_column=split_column, split=split,
         )
     thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
@@ -99,7 +101,8 @@ def audit_command(
             min_group_size=min_group_size, min_group_events=min_group_events,
             n_permutations=permutations, intersections=intersections, policy=pol,
             model_sha256=loaded.model_sha256, command=command, progress=advance,
-            cross_check=cross_check,
+            cross_check=cross_check, model_adapter=loaded.model_adapter,
+            model_config_sha256=loaded.model_config_sha256,
         )
 
     # Render everything before writing anything: no half-written outputs on error. Reports

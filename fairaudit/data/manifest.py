@@ -137,6 +137,7 @@ def load_manifest(
     cluster: str | None = None,
     schema: ManifestSchema | None = None,
     allow_many_groups: bool = False,
+    check_inputs: bool = True,
 ) -> AuditDataset:
     """Read and validate a multimodal manifest into an :class:`AuditDataset`.
 
@@ -154,6 +155,10 @@ def load_manifest(
         Column names of the model inputs; the defaults match ``fairaudit sample-data``.
     allow_many_groups : bool
         Accept sensitive columns with many values (see :func:`~fairaudit.data.dataset.from_frame`).
+    check_inputs : bool
+        Check the built-in model's columns and image files (``schema``). ``False`` for another
+        model (a TorchScript, ONNX or Python adapter), which checks the columns it reads itself;
+        the dataset then has no ``modalities``.
 
     Returns
     -------
@@ -174,7 +179,8 @@ def load_manifest(
     frame = read_table(p, "manifest")
     source = f"manifest '{p}'"
     root = p.resolve().parent
-    check_manifest_frame(frame, source, root, schema)
+    if check_inputs:
+        check_manifest_frame(frame, source, root, schema)
     dataset = from_frame(
         frame,
         label=label,
@@ -185,6 +191,8 @@ def load_manifest(
         sha256=file_sha256(p),
         allow_many_groups=allow_many_groups,
     )
+    if not check_inputs:
+        return dataset
     return dataclasses.replace(dataset, modalities=modality_presence(frame, schema))
 
 
