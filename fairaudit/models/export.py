@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,22 @@ def _torchscript_bytes(module: nn.Module, example: tuple[Tensor, ...]) -> bytes:
     return buf.getvalue()
 
 
+@contextlib.contextmanager
+def _quiet_loggers() -> Iterator[None]:
+    """The exporter logs its steps (and torchvision's absence); library code stays silent."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _onnx_bytes(module: nn.Module, example: tuple[Tensor, ...]) -> bytes:
     try:
         import onnx  # noqa: F401
@@ -91,7 +108,7 @@ def _onnx_bytes(module: nn.Module, example: tuple[Tensor, ...]) -> bytes:
 
     batch = Dim("batch", min=1)
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), torch.no_grad():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), _quiet_loggers(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(module, example, input_names=list(INPUT_NAMES),
                                     output_names=[OUTPUT_NAME], dynamo=True, verbose=False,
