@@ -73,10 +73,14 @@ def _example(prep: Any, n: int = 2) -> tuple[Tensor, ...]:
 
 
 def _torchscript_bytes(module: nn.Module, example: tuple[Tensor, ...]) -> bytes:
-    with torch.no_grad():
-        traced = torch.jit.trace(module, example, check_trace=False)
+    import warnings
+
     buf = io.BytesIO()
-    torch.jit.save(traced, buf)
+    with warnings.catch_warnings(), torch.no_grad():  # torch 2.10+ marks TorchScript deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants
+        traced = torch.jit.trace(module, example, check_trace=False)
+        torch.jit.save(traced, buf)
     return buf.getvalue()
 
 

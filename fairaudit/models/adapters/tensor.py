@@ -10,6 +10,7 @@ naming the tensor and the shapes.
 from __future__ import annotations
 
 import hashlib
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -71,7 +72,9 @@ class TorchScriptRunner:
                              "unpickles a model. Export it with torch.jit.script or torch.jit.trace "
                              "and torch.jit.save.")
         try:
-            self.module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch 2.10+ marks TorchScript deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.module = torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"TorchScript model '{path}' cannot be loaded ({_last_line(exc)}).") from None
         self.module.eval()
