@@ -279,3 +279,14 @@ def test_config_errors_with_the_built_in_model_and_without_config(tmp_path: Path
         load_predictor(root / "sample_data" / "model", config=_config(tmp_path))
     with pytest.raises(ConfigError, match="needs a model config"):
         load_predictor(exported["onnx"])
+
+
+def test_the_readme_entry_point_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    predictor = load_predictor("examples.lab_score:make")
+    ds = load_manifest(root / "sample_data" / "cohort" / "validation.csv", label="diagnosis",
+                       sensitive="sex", check_inputs=False)
+    scores = predictor.predict_proba(ds)
+    assert scores.shape == (ds.n_rows,) and 0 < scores.min() < scores.max() < 1
+    assert predictor.sha256 == hashlib.sha256((root / "examples" / "lab_score.py").read_bytes()).hexdigest()
