@@ -112,6 +112,7 @@ def load_audit_data(
     from fairaudit.data.manifest import load_manifest
     from fairaudit.models.adapters import adapter_kind, load_predictor
 
+    predictor: Any
     if isinstance(model, str | Path):
         predictor = load_predictor(model, config=model_config)
     elif model_config is not None:

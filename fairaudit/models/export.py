@@ -40,6 +40,9 @@ class ClassifierPath(nn.Module):
     where missing), present (B, 3) bool (image, note, labs). Returns logits (B,).
     """
 
+    lab_mean: Tensor
+    lab_std: Tensor
+
     def __init__(self, network: MultimodalNetwork, prep: Any) -> None:
         super().__init__()
         self.network = network
