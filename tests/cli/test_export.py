@@ -125,3 +125,13 @@ def test_model_config_with_the_built_in_checkpoint_is_exit_2(tmp_path: Path) -> 
     res = runner.invoke(app, ["audit", "--model", str(MODEL), "--model-config", str(cfg), "--data",
                               str(COHORT / "test.csv"), "--label", "diagnosis", "--sensitive", "sex"])
     assert res.exit_code == 2 and "carries its own preprocessing" in res.output
+
+
+def test_onnx_export_without_the_extra_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    res = runner.invoke(app, ["export", "--model", str(MODEL), "--format", "onnx", "--out",
+                              str(tmp_path / "m.onnx")])
+    assert res.exit_code == 2 and 'pip install "fairaudit-med[onnx]"' in res.output
+    assert list(tmp_path.iterdir()) == []

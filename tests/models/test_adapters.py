@@ -111,7 +111,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     program = torch.onnx.export(net, example, input_names=["image", "tab"], output_names=["logits"],
                                 dynamo=True, verbose=False, dynamic_shapes=({0: batch}, {0: batch}))
     program.save(str(out / "tiny.onnx"))
-    return {"torchscript": out / "tiny.pt", "onnx": out / "tiny.onnx"}
+    # Exported without a dynamic batch dimension, as torch.onnx.export does by default.
+    fixed = (torch.zeros(4, 1, SIZE, SIZE), torch.zeros(4, 2))
+    torch.onnx.export(net, fixed, input_names=["image", "tab"], output_names=["logits"],
+                      dynamo=True, verbose=False).save(str(out / "fixed.onnx"))
+    return {"torchscript": out / "tiny.pt", "onnx": out / "tiny.onnx", "fixed": out / "fixed.onnx"}
 
 
 @pytest.mark.parametrize("kind", ["torchscript", "onnx"])
@@ -129,6 +133,35 @@ def test_own_model_scores_match_hand_computation_and_run_record(
     assert run.model_sha256 == hashlib.sha256(exported[kind].read_bytes()).hexdigest()
     assert run.model_config_sha256 == hashlib.sha256(cfg.read_bytes()).hexdigest()
     assert result.threshold.value == 0.4 and result.threshold.source.startswith("model config")
+
+
+def test_onnx_model_with_a_fixed_batch_size(cohort: Path, exported: dict[str, Path], tmp_path: Path) -> None:
+    predictor = load_predictor(exported["fixed"], config=_config(tmp_path))
+    assert predictor.runner.fixed_batch == 4
+    ds = load_manifest(cohort, label="y", sensitive="sex", check_inputs=False)
+    np.testing.assert_allclose(predictor.predict_proba(ds), _expected(cohort, TinyNet().eval()), atol=1e-6)
+
+
+def test_image_channels_resize_and_missing_images(cohort: Path, tmp_path: Path) -> None:
+    from fairaudit.models.adapters.inputs import InputBuilder
+
+    frame = pd.read_csv(cohort / "manifest.csv")
+    frame.loc[1, "scan"] = ""
+    frame["scan"] = [str(cohort / p) if p == p and p else "" for p in frame["scan"].fillna("")]
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    text = CONFIG.format(columns='["x1", "x2"]').replace(
+        "size = [8, 8]\nmean = [0.5]\nstd = [0.25]",
+        "size = [4, 4]\nchannels = 3\nresize = true\nfill = -9.0\nmean = [0.1, 0.2, 0.3]\nstd = [1.0, 2.0, 4.0]")
+    config = load_model_config(_config(tmp_path, text=text))
+    ds = load_manifest(tmp_path / "m.csv", label="y", sensitive="sex", check_inputs=False)
+    image = InputBuilder(config).build(ds, np.arange(3))["image"]
+    assert image.shape == (3, 3, 4, 4) and image.dtype == np.float32
+    assert (image[1] == -9.0).all()  # no image: the fill value
+    raw = np.asarray(Image.open(cohort / "img" / "0.png"), dtype=np.float32) / 255.0
+    small = torch.nn.functional.interpolate(torch.from_numpy(raw)[None, None], size=(4, 4),
+                                            mode="bilinear", antialias=True)[0, 0].numpy()
+    for c, (m, sd) in enumerate(((0.1, 1.0), (0.2, 2.0), (0.3, 4.0))):
+        np.testing.assert_allclose(image[0, c], (small - m) / sd, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("edit", "needle"), [
@@ -197,6 +230,11 @@ def _write_module(tmp_path: Path, name: str, marker: Path) -> None:
         def make():
             return Scorer()
 
+        def make_from(config_path):
+            scorer = Scorer()
+            scorer.threshold = float(Path(config_path).read_text())
+            return scorer
+
         def broken():
             return object()
     """), encoding="utf-8")
@@ -212,6 +250,9 @@ def test_entry_point_factory(cohort: Path, tmp_path: Path, monkeypatch: pytest.M
     assert result.run.model_adapter == "entry-point"
     assert result.run.model_sha256 == hashlib.sha256((tmp_path / "userscorer_ok.py").read_bytes()).hexdigest()
     assert result.threshold.value == 0.3
+    cfg = tmp_path / "threshold.txt"
+    cfg.write_text("0.7")
+    assert load_predictor("userscorer_ok:make_from", config=cfg).threshold == 0.7
     with pytest.raises(ModelError, match="has no predict_proba"):
         load_predictor("userscorer_ok:broken")
     with pytest.raises(ModelError, match="has no attribute 'nothing'"):

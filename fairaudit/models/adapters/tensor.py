@@ -58,6 +58,7 @@ class TorchScriptRunner:
     """A ``torch.jit.save`` archive; inputs are passed by position in config order."""
 
     kind = "torchscript"
+    fixed_batch: int | None = None
 
     def __init__(self, path: Path, config: ModelConfig) -> None:
         import torch
@@ -105,6 +106,8 @@ class OnnxRunner:
     """An ONNX file run by onnxruntime on the CPU; inputs are matched by name."""
 
     kind = "onnx"
+    fixed_batch: int | None = None
+    """The batch size the model was exported with, when its first dimension is not dynamic."""
 
     def __init__(self, path: Path, config: ModelConfig) -> None:
         try:
@@ -149,6 +152,11 @@ class OnnxRunner:
             info = model_inputs[spec.name]
             want = expected_shape(spec)
             shape = list(info.shape)
+            if shape and isinstance(shape[0], int) and shape[0] > 0:
+                if self.fixed_batch not in (None, shape[0]):
+                    raise ConfigError(f"ONNX model '{self.path}' has inputs with different fixed "
+                                      f"batch sizes ({self.fixed_batch} and {shape[0]}).")
+                self.fixed_batch = shape[0]
             fixed = [(a, b) for a, b in zip(shape[1:], want[1:], strict=False) if isinstance(a, int)]
             if len(shape) != len(want) or any(a != b for a, b in fixed):
                 raise ConfigError(f"input '{spec.name}': ONNX model '{self.path}' expects shape "
@@ -228,8 +236,15 @@ class TensorModelPredictor:
 
     def _batch(self, dataset: AuditDataset, rows: np.ndarray, probe: bool) -> np.ndarray:
         arrays = self.builder.build(dataset, rows)
+        fixed = self.runner.fixed_batch
+        if fixed is not None and len(rows) < fixed:
+            # A model exported with a fixed batch size: pad by repeating the last row.
+            pad = np.full(fixed - len(rows), len(rows) - 1)
+            arrays = {k: np.concatenate([v, v[pad]]) for k, v in arrays.items()}
         try:
             raw = self.runner.run(arrays)
+            if fixed is not None:
+                raw = raw[: len(rows)]
         except (ConfigError, ModelError):
             raise
         except Exception as exc:  # the model's runtime rejects the inputs
@@ -246,11 +261,13 @@ class TensorModelPredictor:
         """Probability of the positive class for every row of ``dataset``, shape (n,).
 
         The first row is run alone first (the probe); then every batch of ``batch_size`` rows
-        (default the config's ``model.batch_size``).
+        (default the config's ``model.batch_size``). An ONNX model exported with a fixed batch
+        size gets batches of exactly that size (the last one padded, the padding discarded).
         """
         size = int(batch_size or self.config.batch_size)
         if size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {size}.")
+        size = self.runner.fixed_batch or size
         self.builder.check_columns(dataset)
         n = dataset.n_rows
         out = np.empty(n, dtype=np.float64)
