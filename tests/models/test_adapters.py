@@ -195,6 +195,11 @@ def test_shape_mismatch_names_the_tensor_and_shapes(cohort: Path, exported: dict
     cfg = _config(tmp_path, columns='["x1", "x2", "x3"]')
     with pytest.raises(ConfigError, match=r"input 'tab'.*expects shape \['batch', 2\].*gives \['batch', 3\]"):
         load_predictor(exported["onnx"], config=cfg)
+    res = CliRunner().invoke(app, ["audit", "--model", str(exported["onnx"]), "--model-config", str(cfg),
+                                   "--data", str(tmp_path / "m.csv"), "--label", "y", "--sensitive",
+                                   "sex", "-o", str(tmp_path / "out.json")])
+    assert res.exit_code == 2 and "input 'tab'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out.json").exists()
     ds = load_manifest(tmp_path / "m.csv", label="y", sensitive="sex", check_inputs=False)
     with pytest.raises(ConfigError, match=r"rejected the inputs .*tab \[1, 3\] float32"):
         load_predictor(exported["torchscript"], config=cfg).predict_proba(ds)
