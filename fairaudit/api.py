@@ -131,6 +131,10 @@ def load_audit_data(
         scores = predictor.predict_proba(ds, progress=progress, **options)  # type: ignore[call-arg]
     else:
         scores = predictor.predict_proba(ds)
+    if ds.modalities is None and callable(getattr(predictor, "modalities", None)):
+        import dataclasses
+
+        ds = dataclasses.replace(ds, modalities=predictor.modalities(ds))
     described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
     ds = ds.with_scores(np.asarray(scores, dtype=np.float64),
                         f"model score ({described})" if described else "model score")

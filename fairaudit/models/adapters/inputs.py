@@ -68,6 +68,23 @@ class InputBuilder:
             require_columns(dataset.frame, list(spec.columns), dataset.source,
                             f"inputs[{i}].{key} of {where}")
 
+    def presence(self, dataset: AuditDataset) -> dict[str, np.ndarray] | None:
+        """Which rows have each input a ``mask`` input reports (``{name: bool array}``), or
+        None without mask inputs. Recorded per group like the built-in model's modalities."""
+        names = [n for s in self.config.inputs if s.kind == "mask" for n in s.options["of"]]
+        if not names:
+            return None
+        out: dict[str, np.ndarray] = {}
+        rows = np.arange(dataset.n_rows)
+        for name in dict.fromkeys(names):
+            spec = self.config.input(name)
+            if spec.kind == "tabular":
+                values = _numeric(dataset.frame, spec.columns, rows, dataset.source)
+                out[name] = np.isfinite(values).any(axis=1)
+            else:
+                out[name] = _nonempty(dataset.frame[spec.columns[0]])
+        return out
+
     def build(self, dataset: AuditDataset, rows: np.ndarray) -> dict[str, np.ndarray]:
         """``{input name: array}`` for ``rows`` (indices into ``dataset``), in config order."""
         sub = dataset.frame.iloc[rows]

@@ -256,6 +256,11 @@ class TensorModelPredictor:
                               f"model config ({given}): {_last_line(exc)}") from None
         return self._scores(raw, rows)
 
+    def modalities(self, dataset: AuditDataset) -> dict[str, np.ndarray] | None:
+        """Which rows have each input named by a ``mask`` input (None without one)."""
+        self.builder.check_columns(dataset)
+        return self.builder.presence(dataset)
+
     def predict_proba(self, dataset: AuditDataset, *, batch_size: int | None = None,
                       progress: bool = False) -> np.ndarray:
         """Probability of the positive class for every row of ``dataset``, shape (n,).
