@@ -162,6 +162,15 @@ def test_image_channels_resize_and_missing_images(cohort: Path, tmp_path: Path) 
                                             mode="bilinear", antialias=True)[0, 0].numpy()
     for c, (m, sd) in enumerate(((0.1, 1.0), (0.2, 2.0), (0.3, 4.0))):
         np.testing.assert_allclose(image[0, c], (small - m) / sd, rtol=1e-6)
+    # A colour image keeps its three channels.
+    rgb = np.random.default_rng(1).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    frame.loc[2, "scan"] = str(tmp_path / "colour.png")
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    ds = load_manifest(tmp_path / "m.csv", label="y", sensitive="sex", check_inputs=False)
+    image = InputBuilder(config).build(ds, np.arange(3))["image"]
+    for c, (m, sd) in enumerate(((0.1, 1.0), (0.2, 2.0), (0.3, 4.0))):
+        np.testing.assert_allclose(image[2, c], (rgb[..., c] / np.float32(255.0) - m) / sd, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("edit", "needle"), [
@@ -336,3 +345,31 @@ def test_the_readme_entry_point_example_runs(monkeypatch: pytest.MonkeyPatch) ->
     scores = predictor.predict_proba(ds)
     assert scores.shape == (ds.n_rows,) and 0 < scores.min() < scores.max() < 1
     assert predictor.sha256 == hashlib.sha256((root / "examples" / "lab_score.py").read_bytes()).hexdigest()
+
+
+def test_onnx_zipmap_output_of_a_scikit_learn_style_classifier(cohort: Path, tmp_path: Path) -> None:
+    """skl2onnx classifiers return [{class: probability}, ...] (ZipMap); output.index picks."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, 2])
+    probs = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])
+    seq = helper.make_value_info("output_probability", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))))
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["float_input"], ["probabilities"], axis=1),
+         helper.make_node("ZipMap", ["probabilities"], ["output_probability"],
+                          classlabels_int64s=[0, 1], domain="ai.onnx.ml")],
+        "zipmap", [x], [seq, probs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    path = tmp_path / "clf.onnx"
+    onnx.save(model, str(path))
+    cfg = tmp_path / "clf.toml"
+    cfg.write_text('[[inputs]]\nname = "float_input"\nkind = "tabular"\ncolumns = ["x1", "x2"]\n\n'
+                   '[output]\nname = "output_probability"\nindex = 1\n', encoding="utf-8")
+    ds = load_manifest(cohort, label="y", sensitive="sex", check_inputs=False)
+    got = load_predictor(path, config=cfg).predict_proba(ds)
+    x12 = pd.read_csv(cohort / "manifest.csv")[["x1", "x2"]].to_numpy(dtype=np.float32)
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(x12[:, 0] - x12[:, 1])), rtol=1e-5)

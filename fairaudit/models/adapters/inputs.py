@@ -125,21 +125,47 @@ class InputBuilder:
         o = spec.options
         h, w = o["size"]
         c = o["channels"]
-        images = np.full((len(rows), 1, h, w), np.nan, dtype=np.float32)
+        images = np.full((len(rows), c, h, w), np.nan, dtype=np.float32)
         paths = column.to_numpy(dtype=object)
         kwargs = {"window": o["window"]} if o["window"] is not None else {}
         for k in np.flatnonzero(has):
             rel = Path(str(paths[k]).strip())
             path = rel if rel.is_absolute() or dataset.root is None else dataset.root / rel
-            img = read_image(path, row=int(rows[k]), expected=None if o["resize"] else (h, w),
-                             source=dataset.source, **kwargs)
-            if img.shape != (h, w):
-                img = _resize(img, (h, w))
-            images[k, 0] = img
+            expected = None if o["resize"] else (h, w)
+            img = _read_rgb(path, int(rows[k]), expected, dataset.source) if c == 3 else None
+            if img is None:  # grayscale (PNG, NPY, DICOM...), repeated over the channels
+                img = read_image(path, row=int(rows[k]), expected=expected, source=dataset.source,
+                                 **kwargs)[None]
+            if img.shape[1:] != (h, w):
+                img = np.stack([_resize(x, (h, w)) for x in img])
+            images[k] = img
         mean = np.asarray(o["mean"], dtype=np.float32).reshape(-1, 1, 1)
         std = np.asarray(o["std"], dtype=np.float32).reshape(-1, 1, 1)
-        if c == 3:
-            images = np.repeat(images, 3, axis=1)
         out = (images - mean) / std
         out[~has] = o["fill"]
         return out
+
+
+_COLOUR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def _read_rgb(path: Path, row: int, expected: tuple[int, int] | None, source: str) -> np.ndarray | None:
+    """A colour image as (3, H, W) float32 in [0, 1]; None when the file is not a colour image
+    (it is then read as grayscale and repeated)."""
+    if path.suffix.lower() not in _COLOUR_SUFFIXES or not path.is_file():
+        return None
+    from PIL import Image
+
+    where = f"data row {row + 1} of {source}: image '{path}'"
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("RGB", "RGBA", "P", "CMYK", "YCbCr"):
+                return None
+            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except Exception as exc:  # PIL raises many types on corrupt files
+        msg = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise InputError(f"{where} cannot be read as an image ({msg}).") from None
+    if expected is not None and arr.shape[:2] != tuple(expected):
+        raise InputError(f"{where} has shape {arr.shape[:2]}; the model config says {expected[0]}x"
+                         f"{expected[1]} (set resize = true to resize).")
+    return arr.transpose(2, 0, 1)

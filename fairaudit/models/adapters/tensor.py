@@ -168,8 +168,13 @@ class OnnxRunner:
                                   f"\"{dtype}\").")
 
     def run(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        out = self.session.run([self.output], {k: np.ascontiguousarray(v) for k, v in arrays.items()})
-        return np.asarray(out[0], dtype=np.float64)
+        out = self.session.run([self.output], {k: np.ascontiguousarray(v) for k, v in arrays.items()})[0]
+        if isinstance(out, list) and out and isinstance(out[0], dict):
+            # A ZipMap output (scikit-learn through skl2onnx): one {class: probability} per row;
+            # the columns follow the classes' order, so output.index picks the class.
+            keys = list(out[0])
+            out = [[row[k] for k in keys] for row in out]
+        return np.asarray(out, dtype=np.float64)
 
 
 class TensorModelPredictor:
