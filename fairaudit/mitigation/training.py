@@ -221,6 +221,7 @@ def training_variants(
             raise ConfigError(f"{', '.join(tuning)} fine-tune the built-in model; a {kind} model "
                               "takes --method threshold (or threshold-fairlearn) only.")
         methods = [m for m in methods if m not in tuning] or ["threshold"]
+        progress(f"a {kind} model cannot be fine-tuned: {', '.join(tuning)} skipped")
     need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
     split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster,
