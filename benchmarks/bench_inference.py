@@ -97,9 +97,8 @@ def modalities(args: argparse.Namespace) -> None:
     import torch
 
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.ablation import remove_modality
     from fairaudit.models.checkpoint import load_model
-    from fairaudit.models.features import MODALITIES
+    from fairaudit.models.features import MODALITIES, remove_modality
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -79,7 +79,7 @@ def load_predictor(spec: str | Path, *, config: str | Path | ModelConfig | None 
     kind = model_kind(spec)
     if kind == "built-in":
         if config is not None:
-            raise ConfigError("a model config (--model-config) goes with TorchScript and ONNX models; "
+            raise ConfigError("a model config (`model_config`) goes with TorchScript and ONNX models; "
                               f"the fairaudit checkpoint '{spec}' carries its own preprocessing.")
         from fairaudit.models.checkpoint import load_model
 
@@ -89,7 +89,7 @@ def load_predictor(spec: str | Path, *, config: str | Path | ModelConfig | None 
             config = config.path
         return load_entry_point(str(spec), config)
     if config is None:
-        raise ConfigError(f"the {kind} model '{spec}' needs a model config (--model-config "
+        raise ConfigError(f"the {kind} model '{spec}' needs a model config (`model_config`, a "
                           "model.toml) saying which manifest columns feed which input; see "
                           "docs/adapters.md.")
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)

@@ -21,7 +21,7 @@ import numpy as np
 from fairaudit.errors import ConfigError, ModelError
 from fairaudit.models.adapters.config import InputSpec, ModelConfig
 from fairaudit.models.adapters.inputs import InputBuilder
-from fairaudit.models.progress import progress_bar
+from fairaudit.models.progress import Progress, track
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -267,7 +267,7 @@ class TensorModelPredictor:
         return self.builder.presence(dataset)
 
     def predict_proba(self, dataset: AuditDataset, *, batch_size: int | None = None,
-                      progress: bool = False) -> np.ndarray:
+                      progress: Progress | None = None) -> np.ndarray:
         """Probability of the positive class for every row of ``dataset``, shape (n,).
 
         The first row is run alone first (the probe); then every batch of ``batch_size`` rows
@@ -284,7 +284,7 @@ class TensorModelPredictor:
         if n == 0:
             return out
         self._batch(dataset, np.arange(1), probe=True)
-        with progress_bar(progress, n, "inference") as bar:
+        with track(progress, n, "inference") as bar:
             for start in range(0, n, size):
                 rows = np.arange(start, min(n, start + size))
                 out[rows] = self._batch(dataset, rows, probe=False)
