@@ -45,6 +45,8 @@ class LoadedData:
     threshold: float | None
     threshold_source: str | None
     model_sha256: str | None
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
 
 
 def load_audit_data(
@@ -55,6 +57,7 @@ def load_audit_data(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     cluster: str | None = None,
     progress: Progress | None = None,
     predict_options: dict[str, Any] | None = None,
@@ -74,8 +77,11 @@ def load_audit_data(
     predictions : path or DataFrame, optional
         A table with label, score and demographic columns (any model's predictions).
     data, model : path, optional
-        A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
-        is run on the manifest in batches.
+        A manifest and a model: a fairaudit checkpoint, a TorchScript or ONNX file, a Python
+        entry point ``package.module:factory`` (see :func:`fairaudit.models.adapters.load_predictor`),
+        or any ``Predictor`` object; the model is run on the manifest in batches.
+    model_config : path, optional
+        The ``model.toml`` of a TorchScript or ONNX model (docs/adapters.md).
     progress : Progress, optional
         Told of the model's inference batches (:mod:`fairaudit.models.progress`).
     predict_options : dict, optional
@@ -93,6 +99,8 @@ def load_audit_data(
     inputs: dict[str, Any] = {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
     if (predictions is None) == (model is None):
         raise ConfigError("give either `predictions` (a table) or `model` with `data` (a manifest).")
+    if model_config is not None and model is None:
+        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
     if split is None and split_column is not None:
         raise ConfigError(f"`split_column` {split_column} needs `split` (the split to audit).")
     if split is not None and predictions is None:
@@ -121,32 +129,41 @@ def load_audit_data(
         raise ConfigError(f"`score_type` {score_type!r} describes the score column of `predictions`; "
                           "a model's scores are probabilities.")
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.multimodal import MultimodalPredictor
+    from fairaudit.models.adapters import adapter_kind, load_predictor
 
+    predictor: Any
     if isinstance(model, str | Path):
-        from fairaudit.models.checkpoint import load_model
-
-        predictor = load_model(model)
+        predictor = load_predictor(model, config=model_config)
+    elif model_config is not None:
+        raise ConfigError("`model_config` goes with a model file (`model` a path), not a model object.")
     else:
         predictor = model
+    kind = adapter_kind(predictor)
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster,
-                       allow_many_groups=allow_many_groups, **inputs)
+                       allow_many_groups=allow_many_groups,
+                       check_inputs=kind in ("built-in", "python object"), **inputs)
     options = dict(predict_options or {})
-    if options and not isinstance(predictor, MultimodalPredictor):
+    if options and kind != "built-in":
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
                           "multimodal model only.")
-    if isinstance(predictor, MultimodalPredictor):
-        scores = predictor.predict_proba(ds, progress=progress, **options)
+    if kind in ("built-in", "torchscript", "onnx"):
+        scores = predictor.predict_proba(ds, progress=progress, **options)  # type: ignore[call-arg]
     else:
         scores = predictor.predict_proba(ds)
+    if ds.modalities is None and callable(getattr(predictor, "modalities", None)):
+        import dataclasses
+
+        ds = dataclasses.replace(ds, modalities=predictor.modalities(ds))
     described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
     ds = ds.with_scores(np.asarray(scores, dtype=np.float64),
                         f"model score ({described})" if described else "model score")
     thr = getattr(predictor, "threshold", None)
     rule = getattr(predictor, "threshold_rule", None)
-    source = f"checkpoint ({rule})" if rule else "checkpoint"
+    origin = getattr(predictor, "threshold_origin", "checkpoint")
+    source = f"{origin} ({rule})" if rule else origin
     return LoadedData(ds, None if thr is None else float(thr), source if thr is not None else None,
-                      getattr(predictor, "sha256", None))
+                      getattr(predictor, "sha256", None), kind,
+                      getattr(predictor, "config_sha256", None))
 
 
 def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
@@ -287,8 +304,14 @@ def audit_dataset(
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
     cross_check: bool = False,
+    model_adapter: str | None = None,
+    model_config_sha256: str | None = None,
 ) -> AuditResult:
-    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
+    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters).
+
+    ``model_adapter`` and ``model_config_sha256`` are recorded in ``result.run`` (which kind of
+    model produced the scores, and the hash of its ``model.toml``).
+    """
     if dataset.scores is None:
         raise InputError(f"{dataset.source} carries no scores; give `score` (a column) or a model.")
     warnings: list[str] = []
@@ -328,6 +351,8 @@ def audit_dataset(
             confidence_level=config.confidence_level,
             data_sha256=dataset.sha256,
             model_sha256=model_sha256,
+            model_adapter=model_adapter,
+            model_config_sha256=model_config_sha256,
             tool_version=__version__,
             command=command,
             bootstrap_unit=unit,
@@ -427,6 +452,7 @@ def audit(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     threshold: float | None = None,
     group_thresholds: Any = None,
     n_bootstrap: int = 1000,
@@ -463,8 +489,12 @@ def audit(
         Score column (probabilities in [0, 1], or logits with ``score_type="logit"``); default
         ``"score"``.
     data, model : path, optional
-        A manifest and a checkpoint (or any object with ``predict_proba(dataset)``), instead of
-        ``predictions``.
+        A manifest and a model instead of ``predictions``: a fairaudit checkpoint folder, a
+        TorchScript file, an ONNX file, a Python entry point ``package.module:factory`` (imports
+        and runs that code), or any object with ``predict_proba(dataset)``.
+    model_config : path, optional
+        With a TorchScript or ONNX model: its ``model.toml`` (which manifest columns feed which
+        input, and the output); see docs/adapters.md. An entry point's factory receives its path.
     threshold : float, optional
         Decision threshold (``score >= threshold`` is positive). Defaults to the model's
         validation threshold, else 0.5 with a warning.
@@ -518,7 +548,8 @@ def audit(
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster, predict_options=predict_options,
+                             data=data, model=model, model_config=model_config, cluster=cluster,
+                             predict_options=predict_options,
                              allow_many_groups=allow_many_groups,
                              split_column=split_column, split=split, metadata=metadata, on=on,
                              bins=bins, score_type=score_type, pos_label=pos_label)
@@ -529,6 +560,7 @@ def audit(
         min_group_size=min_group_size, min_group_events=min_group_events,
         n_permutations=n_permutations, intersections=intersections, policy=policy,
         model_sha256=loaded.model_sha256, cross_check=cross_check,
+        model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
     )
 
 

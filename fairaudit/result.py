@@ -211,6 +211,8 @@ class RunInfo:
     data_sha256: str
     model_sha256: str | None
     tool_version: str = ""
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
     command: str | None = None
     bootstrap_unit: str = "row"
     min_group_size: int = 30

@@ -28,7 +28,8 @@ def err(message: str) -> None:
 
 
 FLAGS = {
-    "predictions": "--predictions", "model": "--model", "data": "--data", "score": "--score",
+    "predictions": "--predictions", "model": "--model", "model_config": "--model-config",
+    "data": "--data", "score": "--score",
     "split_column": "--split-column", "split": "--split", "cluster": "--cluster",
     "seed": "--seed", "threshold": "--threshold", "n_bootstrap": "--bootstrap",
     "n_permutations": "--permutations", "confidence_level": "--confidence",

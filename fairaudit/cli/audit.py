@@ -30,7 +30,8 @@ HELP = (
 @handle_errors
 def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
-    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="The model to run on --data: a fairaudit checkpoint folder, a TorchScript file, an .onnx file (both with --model-config), or a Python entry point package.module:factory (imports and runs that code).", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: model.toml saying which manifest columns feed which input and what the output is (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
@@ -93,8 +94,8 @@ def audit_command(
                            suppress_small_cells=suppress_small_cells, no_fail=no_fail)
     with quiet_libraries(quiet):
         run = run_audit(
-            label=label, sensitive=sensitive, predictions=predictions, model=model, data=data,
-            score=score, cluster=cluster, split_column=split_column, split=split,
+            label=label, sensitive=sensitive, predictions=predictions, model=model,
+            model_config=model_config, data=data, score=score, cluster=cluster, split_column=split_column, split=split,
             allow_many_groups=allow_many_groups, predict_options=predict_options, policy=policy,
             group_thresholds=group_thresholds, threshold=threshold,
             threshold_source="given (--threshold)",

@@ -30,7 +30,8 @@ class Objective(enum.StrEnum):
 
 @handle_errors
 def mitigate_command(
-    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold; or any model `audit --model` takes (TorchScript, ONNX with --model-config, package.module:factory) for --method threshold.", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: its model.toml (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Cohort manifest or folder with train/val/test splits, for --model.", show_default=False),
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Any model's predictions (CSV/Parquet) with a split column (val/test); threshold adjustment only.", show_default=False),
     val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
@@ -79,8 +80,9 @@ def mitigate_command(
         raise ConfigError("--score-type describes the score column of --predictions; a model's "
                           "scores are probabilities.")
     check_input_flags(metadata, on, bins, sensitive)
-    inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
-              ("--val-predictions", val_predictions), ("--metadata", metadata)]
+    inputs = [("--model", model), ("--model-config", model_config), ("--data", data),
+              ("--predictions", predictions), ("--val-predictions", val_predictions),
+              ("--metadata", metadata)]
     check_output_dir(out)
     if out.is_dir():  # before any work: every file that will be written must be writable
         check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
@@ -107,6 +109,7 @@ def mitigate_command(
     with quiet_libraries(quiet):
         result = mitigate(
             label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
+            model_config=model_config,
             predictions=predictions, val_predictions=val_predictions, score=score,
             split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
             thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,

@@ -142,6 +142,7 @@ def load_manifest(
     on: str | None = None,
     bins: BinsSpec | None = None,
     pos_label: object | None = None,
+    check_inputs: bool = True,
 ) -> AuditDataset:
     """Read and validate a multimodal manifest into an :class:`AuditDataset`.
 
@@ -163,6 +164,10 @@ def load_manifest(
         Demographics from a separate table, binned numeric attributes and text labels, as in
         :func:`~fairaudit.data.dataset.from_frame`. Columns joined from the metadata are in the
         dataset's frame, so the model reads them too (e.g. ``sex`` from a patient table).
+    check_inputs : bool
+        Check the built-in model's columns and image files (``schema``). ``False`` for another
+        model (a TorchScript, ONNX or Python adapter), which checks the columns it reads itself;
+        the dataset then has no ``modalities``.
 
     Returns
     -------
@@ -183,7 +188,7 @@ def load_manifest(
     frame = read_table(p, "manifest")
     source = f"manifest '{p}'"
     root = p.resolve().parent
-    if metadata is None:
+    if check_inputs and metadata is None:
         check_manifest_frame(frame, source, root, schema)
     dataset = from_frame(
         frame,
@@ -199,6 +204,8 @@ def load_manifest(
         bins=bins,
         pos_label=pos_label,
     )
+    if not check_inputs:
+        return dataset
     if metadata is not None:  # the model columns may come from the metadata
         check_manifest_frame(dataset.frame, source, root, schema)
     return dataclasses.replace(dataset, modalities=modality_presence(dataset.frame, schema))

@@ -537,6 +537,10 @@ def _repro(result: AuditResult) -> list[dict[str, str]]:
         ("Data SHA-256", run.data_sha256),
         ("Model SHA-256", run.model_sha256 or "— (predictions file)"),
     ]
+    if run.model_adapter is not None:
+        rows.append(("Model adapter", run.model_adapter))
+    if run.model_config_sha256 is not None:
+        rows.append(("Model config SHA-256", run.model_config_sha256))
     if run.cross_check is not None:
         rows.append(("Cross-check", run.cross_check.describe()))
     rows += [(f"Package: {k}", v) for k, v in sorted(run.package_versions.items())]

@@ -71,6 +71,7 @@ def run_audit(
     sensitive: str | list[str] | tuple[str, ...],
     predictions: Path | None = None,
     model: Path | None = None,
+    model_config: Path | None = None,
     data: Path | None = None,
     score: str | None = None,
     cluster: str | None = None,
@@ -93,7 +94,7 @@ def run_audit(
 
     Parameters
     ----------
-    label, sensitive, predictions, model, data, score, cluster, split_column, split,
+    label, sensitive, predictions, model, model_config, data, score, cluster, split_column, split,
     allow_many_groups, predict_options
         What to audit; see :func:`fairaudit.api.load_audit_data`.
     policy : path, optional
@@ -133,7 +134,8 @@ def run_audit(
     loading = dict(input_options or {})
     metadata = loading.get("metadata")
     inputs = [(named.get(k, k), p) for k, p in (("predictions", predictions), ("data", data),
-              ("model", model), ("policy", policy), ("group_thresholds", group_thresholds),
+              ("model", model), ("model_config", model_config), ("policy", policy),
+              ("group_thresholds", group_thresholds),
               ("metadata", metadata if isinstance(metadata, str | Path) else None))]
     files_out = [(named.get(k, k), getattr(outputs, k))
                  for k in ("output", "html", "junit", "save_predictions")]
@@ -141,7 +143,7 @@ def run_audit(
     pol = _load_policy(policy)
     loaded = load_audit_data(
         predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-        cluster=cluster, progress=progress,
+        model_config=model_config, cluster=cluster, progress=progress,
         predict_options=dict(predict_options or {}), allow_many_groups=allow_many_groups,
         split_column=split_column, split=split, **loading,
     )
@@ -152,6 +154,7 @@ def run_audit(
         result = audit_dataset(
             loaded.dataset, threshold=thr, threshold_source=source,
             group_thresholds=group_thresholds, policy=pol, model_sha256=loaded.model_sha256,
+            model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
             command=command, progress=bar.advance, **options,
         )
     # Render everything before writing anything: no half-written outputs on error. Reports

@@ -190,6 +190,7 @@ def mitigate(
     methods: str | Sequence[str] = "all",
     model: str | Path | None = None,
     data: str | Path | None = None,
+    model_config: str | Path | None = None,
     predictions: str | Path | None = None,
     val_predictions: str | Path | None = None,
     score: str | None = None,
@@ -224,7 +225,12 @@ def mitigate(
     methods : "all" or names
         Any of ``reweighting``, ``stratified``, ``group-dro``, ``threshold``.
     model, data
-        A fairaudit checkpoint and its cohort (manifest or folder with train/val/test splits).
+        A model and its cohort (manifest or folder with train/val/test splits). The model is
+        a fairaudit checkpoint (every method) or any model ``load_predictor`` takes: a
+        TorchScript or ONNX file with ``model_config``, or a Python entry point (threshold
+        methods only).
+    model_config : path, optional
+        The ``model.toml`` of a TorchScript or ONNX ``model``.
     predictions, val_predictions, score, split_column, val_fraction
         Any model's predictions instead (threshold adjustment only); see
         :func:`split_predictions` for how validation rows are chosen.
@@ -252,13 +258,15 @@ def mitigate(
         raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
+    if model_config is not None and model is None:
+        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
+    asked_all = "all" in [m.strip().lower() for m in (
+        methods.split(",") if isinstance(methods, str) else map(str, methods))]
 
     if predictions is not None:
         if data is not None:
             raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
-        asked_all = "all" in [m.strip().lower() for m in (
-            methods.split(",") if isinstance(methods, str) else map(str, methods))]
         if training_asked and not asked_all:
             raise ConfigError(
                 f"{', '.join(training_asked)} re-train the model and need `model` and `data`; "
@@ -281,7 +289,8 @@ def mitigate(
             model=model, data=data, label=label, sensitive=sensitive, methods=chosen,
             out_dir=out / "checkpoints", target=target, threshold=threshold,
             threshold_settings=settings, training=dict(training or {}), seed=seed,
-            cluster=cluster, progress=say, inputs=inputs,
+            cluster=cluster, progress=say, inputs=inputs, model_config=model_config,
+            asked_all=asked_all,
         )
 
     say(f"auditing {len(variants)} variants on the test split")
