@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fairaudit.errors import ConfigError
-from fairaudit.metrics.paired import delong_paired, paired_changes, placements
+from fairaudit.metrics.delong import delong_paired, placements
+from fairaudit.metrics.paired import paired_changes
 from fairaudit.result_paired import PairedResult
 
 
