@@ -1,0 +1,274 @@
+"""``fairaudit compare``: a candidate against the deployed model on the same patients.
+
+Load both sides (a predictions table each, or a model run on one shared ``data`` manifest),
+pair their rows (on an ID column, or by position on one shared file), give each side its own
+decision threshold, run the paired engine (:func:`fairaudit.metrics.paired.paired_changes`:
+the same resampled patients for both models), judge the policy's ``[[change]]`` rules
+(:mod:`fairaudit.gate.change`) and return a :class:`~fairaudit.result_paired.CompareResult`.
+Nothing is written here; the CLI renders and writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fairaudit.errors import ConfigError, InputError
+from fairaudit.result_paired import CompareResult, CompareSide
+
+ROLES = ("baseline", "candidate")
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    """One side as the user gave it.
+
+    Attributes
+    ----------
+    path : Path
+        A predictions table (CSV/Parquet with a score column) or a model (a fairaudit
+        checkpoint folder) to run on the shared data.
+    score : str, optional
+        Score column of a predictions table (default ``"score"``).
+    threshold : float, optional
+        Decision threshold (default: the checkpoint's, else 0.5 with a warning).
+    group_thresholds : Path, optional
+        Per-group thresholds file (``fairaudit mitigate --method threshold``).
+    predict_options : mapping, optional
+        Options of the built-in model's ``predict_proba``.
+    """
+
+    path: Path
+    score: str | None = None
+    threshold: float | None = None
+    group_thresholds: Path | None = None
+    predict_options: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Scored:
+    scores: np.ndarray
+    kind: str
+    source: str
+    sha256: str | None
+    score: str | None
+    threshold: float | None = None  # the checkpoint's
+    threshold_source: str | None = None
+
+
+def is_model(path: Path) -> bool:
+    """A model is a checkpoint folder (or its ``model.json``); anything else is a table."""
+    from fairaudit.data.tables import table_format
+
+    p = Path(path)
+    if p.name in ("model.json", "model.safetensors"):
+        return True
+    return p.is_dir() and table_format(p) != "parquet"
+
+
+def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluster: str | None,
+               allow_many_groups: bool):
+    from fairaudit.api import load_audit_data
+
+    loaded = load_audit_data(model=spec.path, data=data, label=label, sensitive=sensitive,
+                             cluster=cluster, predict_options=dict(spec.predict_options or {}),
+                             allow_many_groups=allow_many_groups)
+    ds = loaded.dataset
+    return ds, _Scored(ds.scores, "model", str(spec.path), loaded.model_sha256, None,
+                       loaded.threshold, loaded.threshold_source)
+
+
+def _join_table(spec: SideSpec, role: str, shared, *, id_column: str | None, label: str) -> _Scored:
+    """Scores of a predictions table, in the order of ``shared``'s rows."""
+    from fairaudit.data.dataset import validate_labels, validate_scores
+    from fairaudit.data.pairing import id_values, pair_ids
+    from fairaudit.data.tables import file_sha256, read_table, require_columns
+
+    source = f"{role} predictions '{spec.path}'"
+    frame = read_table(spec.path, f"{role} predictions")
+    score = spec.score or "score"
+    require_columns(frame, [score], source, f"--{role}-score")
+    if id_column is None:
+        if not _same_path(spec.path, shared.source_path):
+            raise ConfigError(f"give --id COLUMN to pair the rows of {source} with {shared.source}; "
+                              "without it only one shared file (two score columns) can be paired.")
+        idx = np.arange(len(frame))
+    else:
+        idx = pair_ids(id_values(shared.frame, id_column, shared.source),
+                       id_values(frame, id_column, source),
+                       reference_source=shared.source, other_source=source)
+    scores = validate_scores(frame[score], source, score)[idx]
+    if label in frame.columns:
+        labels = validate_labels(frame[label], source, label)[idx]
+        bad = np.flatnonzero(labels != shared.labels)
+        if bad.size:
+            where = f"ID {shared.frame[id_column].iloc[bad[0]]!r}" if id_column else f"data row {bad[0] + 1}"
+            raise InputError(f"{source}: label '{label}' differs from {shared.source} in {bad.size} "
+                             f"paired row(s) (first: {where}); both sides must be scored on the same labels.")
+    return _Scored(scores, "predictions", str(spec.path), file_sha256(Path(spec.path)), score)
+
+
+def _same_path(a: Path | str, b: Path | str | None) -> bool:
+    return b is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The rows both sides are judged on: labels, groups, clusters (an AuditDataset) and its file."""
+
+    dataset: Any
+    source_path: Path | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dataset, name)
+
+
+def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive: str,
+               data: Path | None, id_column: str | None, cluster: str | None,
+               allow_many_groups: bool = False) -> tuple[_Shared, dict[str, _Scored]]:
+    """Read both sides and pair their rows; returns the shared rows and each side's scores."""
+    from fairaudit.data.dataset import load_table_dataset
+
+    specs = dict(zip(ROLES, (baseline, candidate), strict=True))
+    models = [r for r in ROLES if is_model(specs[r].path)]
+    scored: dict[str, _Scored] = {}
+    if models and data is None:
+        raise ConfigError(f"the {models[0]} is a model: give --data MANIFEST, the rows both sides are run on.")
+    if models:
+        ds = None
+        for r in models:
+            ds_r, scored[r] = _run_model(specs[r], data, label=label, sensitive=sensitive,
+                                         cluster=cluster, allow_many_groups=allow_many_groups)
+            ds = ds or ds_r
+        shared = _Shared(ds, Path(data))
+    elif data is not None:
+        shared = _Shared(load_table_dataset(data, label=label, sensitive=sensitive, cluster=cluster,
+                                            what="data table", allow_many_groups=allow_many_groups),
+                         Path(data))
+    else:
+        shared = _Shared(load_table_dataset(baseline.path, label=label, sensitive=sensitive,
+                                            cluster=cluster, what="baseline predictions",
+                                            allow_many_groups=allow_many_groups), Path(baseline.path))
+    for r in ROLES:
+        if r not in scored:
+            scored[r] = _join_table(specs[r], r, shared, id_column=id_column, label=label)
+    return shared, scored
+
+
+def _thresholds(spec: SideSpec, role: str, side: _Scored, shared: _Shared,
+                warnings: list[str]) -> tuple[float | np.ndarray, CompareSide]:
+    """The decision threshold of one side (one number, or one per row) and its description."""
+    if spec.threshold is not None and spec.group_thresholds is not None:
+        raise ConfigError(f"give the {role} either a threshold or a group-thresholds file, not both.")
+    gattr = gthr = None
+    if spec.group_thresholds is not None:
+        from fairaudit.mitigation.thresholds import dataset_groups
+        from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
+
+        gt = GroupThresholds.load(spec.group_thresholds)
+        overlap = fitted_rows_overlap(gt.provenance, shared.sha256) if gt.provenance else None
+        if overlap:
+            warnings.append(f"{role}: {overlap}")
+        names, gattr = dataset_groups(shared.dataset, gt.attribute)
+        row: float | np.ndarray = gt.row_thresholds(names)
+        thr, source, gthr = gt.default, f"group-thresholds file '{spec.group_thresholds}'", dict(gt.thresholds)
+    elif spec.threshold is not None:
+        if not 0.0 <= spec.threshold <= 1.0:
+            raise ConfigError(f"the {role} threshold must lie in [0, 1]; got {spec.threshold}.")
+        row = thr = float(spec.threshold)
+        source = "given"
+    elif side.threshold is not None:
+        row = thr = float(side.threshold)
+        source = side.threshold_source or "checkpoint"
+    else:
+        row = thr = 0.5
+        source = "default 0.5"
+        warnings.append(f"no threshold for the {role} (no option, no checkpoint): 0.5 is used; "
+                        "give the threshold the model is deployed with.")
+    return row, CompareSide(role=role, kind=side.kind, source=side.source, sha256=side.sha256,
+                            score=side.score, threshold=float(thr), threshold_source=source,
+                            group_attribute=gattr, group_thresholds=gthr)
+
+
+def compare(
+    baseline: SideSpec,
+    candidate: SideSpec,
+    *,
+    label: str,
+    sensitive: str,
+    data: Path | None = None,
+    id_column: str | None = None,
+    cluster: str | None = None,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    min_group_size: int = 30,
+    min_group_events: int = 10,
+    intersections: bool = True,
+    policy: Any = None,
+    allow_many_groups: bool = False,
+    command: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CompareResult:
+    """Compare a candidate with the baseline (deployed) model on the same rows.
+
+    Parameters
+    ----------
+    baseline, candidate : SideSpec
+        The two sides (see :class:`SideSpec`).
+    label, sensitive : str
+        Label column and protected attribute columns (comma-separated).
+    data : Path, optional
+        The shared rows: the manifest models run on, or a table of IDs, labels and
+        demographics that both predictions tables are joined to. Default: the baseline table.
+    id_column : str, optional
+        Column pairing the rows of the tables (unmatched or duplicated IDs are an error).
+    cluster : str, optional
+        Patient column: whole patients are resampled.
+    policy : Policy, optional
+        Its ``[[change]]`` rules are judged (gate ``not_run`` without a policy).
+
+    Returns
+    -------
+    CompareResult
+    """
+    from fairaudit._io import timestamp
+    from fairaudit._version import __version__
+    from fairaudit.metrics.paired import paired_changes
+    from fairaudit.result import GateOutcome
+
+    shared, scored = load_sides(baseline, candidate, label=label, sensitive=sensitive, data=data,
+                                id_column=id_column, cluster=cluster,
+                                allow_many_groups=allow_many_groups)
+    warnings: list[str] = []
+    thr, sides = {}, {}
+    for role, spec in zip(ROLES, (baseline, candidate), strict=True):
+        thr[role], sides[role] = _thresholds(spec, role, scored[role], shared, warnings)
+    ds = shared.dataset
+    paired = paired_changes(
+        ds.labels, {r: scored[r].scores for r in ROLES}, thr,
+        {a: np.asarray(ds.group_labels(a), dtype=str) for a in ds.attributes}, reference="baseline",
+        clusters=ds.clusters, n_bootstrap=n_bootstrap, seed=seed, confidence_level=confidence_level,
+        intersections=intersections, min_group_size=min_group_size,
+        min_group_events=min_group_events, progress=progress,
+    )
+    gate = GateOutcome(status="not_run")
+    if policy is not None:
+        from fairaudit.gate.change import evaluate_changes
+
+        gate = evaluate_changes(paired, policy, "candidate")
+    return CompareResult(
+        created=timestamp(), tool_version=__version__, command=command,
+        baseline=sides["baseline"], candidate=sides["candidate"], n_rows=ds.n_rows,
+        label=label, attributes=tuple(ds.attributes), data_source=ds.source,
+        data_sha256=ds.sha256, id_column=id_column, cluster_column=cluster, paired=paired,
+        gate=gate, warnings=tuple(warnings),
+    )
+
+
+__all__ = ["SideSpec", "compare", "is_model", "load_sides"]
