@@ -240,6 +240,9 @@ class CompareResult:
     cluster_column: str | None
     paired: PairedResult
     gate: GateOutcome
+    change_rules: tuple[Mapping[str, Any], ...] = ()
+    """The policy's ``[[change]]`` rules as judged (id, metric or criterion, per_group,
+    attributes, max_drop, max_increase, preset)."""
     warnings: tuple[str, ...] = ()
     schema_version: str = COMPARE_SCHEMA_VERSION
 
@@ -290,5 +293,6 @@ class CompareResult:
             label=d["label"], attributes=tuple(d["attributes"]), data_source=d["data_source"],
             data_sha256=d["data_sha256"], id_column=d.get("id_column"),
             cluster_column=d.get("cluster_column"), paired=PairedResult.from_dict(d["paired"]),
-            gate=gate, warnings=tuple(d.get("warnings", ())), schema_version=d["schema_version"],
+            gate=gate, change_rules=tuple(dict(r) for r in d.get("change_rules", ())),
+            warnings=tuple(d.get("warnings", ())), schema_version=d["schema_version"],
         )

@@ -258,16 +258,18 @@ def compare(
         min_group_events=min_group_events, progress=progress,
     )
     gate = GateOutcome(status="not_run")
+    rules: tuple[dict[str, Any], ...] = ()
     if policy is not None:
         from fairaudit.gate.change import evaluate_changes
 
         gate = evaluate_changes(paired, policy, "candidate")
+        rules = tuple({k: v for k, v in vars(r).items() if k != "location"} for r in policy.changes)
     return CompareResult(
         created=timestamp(), tool_version=__version__, command=command,
         baseline=sides["baseline"], candidate=sides["candidate"], n_rows=ds.n_rows,
         label=label, attributes=tuple(ds.attributes), data_source=ds.source,
         data_sha256=ds.sha256, id_column=id_column, cluster_column=cluster, paired=paired,
-        gate=gate, warnings=tuple(warnings),
+        gate=gate, change_rules=rules, warnings=tuple(warnings),
     )
 
 
