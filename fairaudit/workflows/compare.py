@@ -142,6 +142,11 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
     if models:
         ds = None
         for r in models:
+            same = [o for o in scored if _same_path(specs[o].path, specs[r].path)
+                    and specs[o].predict_options == specs[r].predict_options]
+            if same:  # one model on both sides (e.g. only the threshold differs): run it once
+                scored[r] = scored[same[0]]
+                continue
             ds_r, scored[r] = _run_model(specs[r], data, label=label, sensitive=sensitive,
                                          cluster=cluster, allow_many_groups=allow_many_groups)
             ds = ds or ds_r
