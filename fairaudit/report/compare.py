@@ -15,7 +15,7 @@ from typing import Any
 
 from fairaudit.naming import SEPARATOR
 from fairaudit.report.context import Suppressor, verdict_context
-from fairaudit.report.figures import RC, legend, new_figure, plot_label, to_data_uri
+from fairaudit.report.figures import RC, new_figure, plot_label, to_data_uri
 from fairaudit.report.formatting import fmt, fmt_p
 from fairaudit.result_paired import CompareResult, MetricChange
 
@@ -48,6 +48,24 @@ def rule_subject(rule_id: str, subjects: set[str]) -> str | None:
         if rule_id[pos + 1:-1] in subjects:
             return rule_id[pos + 1:-1]
     return None
+
+
+def _judged_subjects(result: CompareResult) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Per metric, the subjects (``"race = White"``) of failed and of inconclusive rule outcomes."""
+    subjects = {f"{c.attribute} = {c.group}" for c in result.paired.changes} | set(result.paired.attributes)
+    metric_of = {r["id"]: r.get("metric") for r in result.change_rules}
+    failed: dict[str, set[str]] = {}
+    undecided: dict[str, set[str]] = {}
+    for o in result.gate.rules:
+        subject = rule_subject(o.id, subjects)
+        if subject is None or o.status == "pass":
+            continue
+        metric = metric_of.get(o.id[: -len(subject) - 3])
+        if metric is not None:
+            (failed if o.status == "fail" else undecided).setdefault(metric, set()).add(subject)
+    for m in undecided:
+        undecided[m] -= failed.get(m, set())
+    return failed, undecided
 
 
 def _hidden_subjects(result: CompareResult, sup: Suppressor) -> set[str]:
@@ -112,7 +130,7 @@ def forest_figure(rows: Sequence[MetricChange], attribute: str, metric: str,
 
         rows = sorted(rows, key=harm, reverse=True)[:MAX_FOREST_GROUPS]
     with matplotlib.rc_context(RC):
-        fig = new_figure(6.2, 1.3 + 0.3 * len(rows))
+        fig = new_figure(6.2, 1.5 + 0.3 * len(rows))
         ax = fig.add_subplot()
         ax.axvline(0.0, color="#8a929b", linewidth=0.9)
         for b in bounds:
@@ -131,20 +149,25 @@ def forest_figure(rows: Sequence[MetricChange], attribute: str, metric: str,
         ax.set_yticks(range(len(rows)), labels)
         ax.invert_yaxis()
         ax.set(xlabel=f"Change in {METRIC_LABELS.get(metric, metric)}: candidate − baseline")
+        shown = {f"{attribute} = {c.group}" for c in rows}
         handles = [matplotlib.lines.Line2D([], [], color="#0072B2", linewidth=3.2, label="paired CI"),
-                   matplotlib.lines.Line2D([], [], color="#0072B2", linewidth=1.0, label="simultaneous"),
-                   matplotlib.lines.Line2D([], [], color="#D55E00", marker="X", linestyle="none", label="rule failed")]
-        if undecided:
+                   matplotlib.lines.Line2D([], [], color="#0072B2", linewidth=1.0, label="simultaneous")]
+        if failed & shown:
+            handles.append(matplotlib.lines.Line2D([], [], color="#D55E00", marker="X", linestyle="none",
+                                                   label="rule failed"))
+        if undecided & shown:
             handles.append(matplotlib.lines.Line2D([], [], color="#E69F00", marker="o", linestyle="none",
                                                    label="inconclusive"))
         if bounds:
             handles.append(matplotlib.lines.Line2D([], [], color="#D55E00", linestyle="--", label="rule bound"))
-        legend(ax, handles=handles, ncol=4)
+        # Above the axes: below them it would meet the axis label when there are few groups.
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=len(handles),
+                  handlelength=2.0, columnspacing=1.2)
         return to_data_uri(fig, f"Change in {metric} by group of {attribute}")
 
 
 def _attribute_context(result: CompareResult, attribute: str, sup: Suppressor, figures: bool,
-                       failed: set[str], undecided: set[str]) -> dict[str, Any]:
+                       failed: dict[str, set[str]], undecided: dict[str, set[str]]) -> dict[str, Any]:
     p = result.paired
     cond = result.condition
     rows = [_change_row(p.change(cond, attribute, g, m), sup) for g in p.groups[attribute] for m in p.metrics]
@@ -153,7 +176,8 @@ def _attribute_context(result: CompareResult, attribute: str, sup: Suppressor, f
         for m in (x for x in FOREST_METRICS if x in p.metrics):
             shown = [p.change(cond, attribute, g, m) for g in p.groups[attribute]]
             shown = [c for c in shown if not sup.hides(c.n)]
-            uri = forest_figure(shown, attribute, m, _bound_lines(result, m), failed, undecided)
+            uri = forest_figure(shown, attribute, m, _bound_lines(result, m), failed.get(m, set()),
+                                undecided.get(m, set()))
             if uri:
                 forests.append({"uri": uri, "metric": METRIC_LABELS[m]})
     crits = [
@@ -178,13 +202,14 @@ def build_compare_context(result: CompareResult, *, suppress_small_cells: int = 
     sup = Suppressor(suppress_small_cells)
     verdict = verdict_context(result, no_fail=no_fail, sup=sup)  # reads result.gate only
     hidden = _hidden_subjects(result, sup)
+    outcomes = {sup.text(o.id): o for o in result.gate.rules}
     for r in verdict["rules"] + verdict["rules_folded"]:
+        o = outcomes.get(r["id"])
+        if o is not None:  # changes read better signed: "-0.117 to -0.068"
+            r.update(value=signed(o.value), ci=signed_ci(o.ci))
         if rule_subject(r["id"], hidden):
             r.update(value="suppressed", ci="", message="values withheld: small cell.", message_head="")
-    subjects = {f"{c.attribute} = {c.group}" for c in result.paired.changes} | set(result.paired.attributes)
-    failed = {s for r in result.gate.rules if r.status == "fail" for s in [rule_subject(r.id, subjects)] if s}
-    undecided = {s for r in result.gate.rules if r.status == "inconclusive"
-                 for s in [rule_subject(r.id, subjects)] if s} - failed
+    failed, undecided = _judged_subjects(result)
     p = result.paired
     overall = [_change_row(p.change(result.condition, "overall", "overall", m), sup) for m in p.metrics]
     sides = [
