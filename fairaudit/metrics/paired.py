@@ -113,9 +113,11 @@ def _layout(groups: Mapping[str, np.ndarray], n: int, intersections: bool) -> _L
     labels, offsets, cols = [], [], []
     start = 0
     for _, row_labels in parts:
-        order = _ordered(row_labels) if row_labels.size else []
+        uniq, inv = np.unique(row_labels, return_inverse=True)
+        order = _ordered(uniq)
         index = {g: i for i, g in enumerate(order)}
-        cols.append(start + np.fromiter((index[g] for g in row_labels.tolist()), np.int64, n))
+        rank = np.array([index[g] for g in uniq.tolist()], dtype=np.int64)
+        cols.append(start + rank[np.asarray(inv).ravel()] if n else np.zeros(0, np.int64))
         labels.append(tuple(order))
         offsets.append(start)
         start += len(order)
