@@ -160,3 +160,19 @@ def test_small_cell_suppression_withholds_small_groups(tmp_path):
     assert "suppressed" in html and "values withheld: small cell." in html
     assert "&lt;5000" in html and "Forest plot" not in html  # every group withheld: no plots
     assert "values withheld" in res.stdout
+
+
+def test_two_score_tables_joined_to_a_shared_data_table(tmp_path):
+    base, cand = _tables(tmp_path, n=600)
+    df = pd.read_csv(base)
+    df[["study", "patient", "sex", "y"]].to_csv(tmp_path / "labels.csv", index=False)
+    df[["study", "score"]].iloc[::-1].to_csv(tmp_path / "deployed_scores.csv", index=False)
+    res = runner.invoke(app, ["compare", "--baseline", str(tmp_path / "deployed_scores.csv"),
+                              "--candidate", str(cand), "--data", str(tmp_path / "labels.csv"),
+                              "--id", "study", "--label", "y", "--sensitive", "sex", "--cluster", "patient",
+                              "--bootstrap", "100", "--quiet", "--format", "json",
+                              "--baseline-threshold", "0.5", "--candidate-threshold", "0.5"])
+    assert res.exit_code == 0, res.output
+    raw = json.loads(res.stdout)
+    assert raw["data_source"].endswith("labels.csv'") and raw["paired"]["unit"] == "patient"
+    assert all(c["change"] in (0.0, None) for c in raw["paired"]["changes"])  # same scores, re-ordered
