@@ -192,10 +192,14 @@ def _bounds(rule: ChangeRule) -> dict[str, float | None]:
 
 def _judged(rule: ChangeRule, subject: str, quantity: str, change: float | None,
             ci: tuple[float, float] | None, decision_ci: tuple[float, float] | None,
-            policy: Policy, level: float, family: int | None = None, note: str = "") -> RuleOutcome:
-    status, why = decide(change, decision_ci, rule.bound, without_ci=policy.without_ci,
-                         no_ci="there is no interval of the change (too few replicates defined it)"
-                         if ci is None and change is not None else None)
+            policy: Policy, level: float, family: int | None = None, note: str = "",
+            replicates: bool = True) -> RuleOutcome:
+    no_ci = None
+    if ci is None and change is not None:
+        no_ci = ("the comparison ran without bootstrap replicates, so the change has no interval; "
+                 "rerun with replicates or set without_ci = \"point\" in the policy" if not replicates
+                 else "the change has no interval (it is undefined in too many replicates)")
+    status, why = decide(change, decision_ci, rule.bound, without_ci=policy.without_ci, no_ci=no_ci)
     text = "undefined" if change is None else _num(change)
     if ci is not None:
         text += f" ({level:.0%} CI {_num(ci[0])} to {_num(ci[1])})"
@@ -225,7 +229,8 @@ def _metric_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
     quantity = METRIC_NAMES.get(rule.metric or "", rule.metric or "")
     if not rule.per_group:
         c = paired.change(condition, "overall", "overall", rule.metric)
-        yield _judged(rule, "overall", quantity, c.change, c.ci, c.ci, policy, level)
+        yield _judged(rule, "overall", quantity, c.change, c.ci, c.ci, policy, level,
+                      replicates=paired.n_bootstrap > 0)
         return
     for attribute in _targets(rule, paired.attributes[1:]):
         rows = [paired.change(condition, attribute, g, rule.metric) for g in paired.groups[attribute]]
@@ -237,7 +242,7 @@ def _metric_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
                     yield _insufficient(rule, subject, quantity, f"the group is insufficient ({c.reason})", policy)
                 continue
             yield _judged(rule, subject, quantity, c.change, c.ci, c.simultaneous_ci, policy, level,
-                          family=family)
+                          family=family, replicates=paired.n_bootstrap > 0)
         if family == 0 and policy.insufficient == "sufficient_groups_only":
             yield RuleOutcome(id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                               message=f"{attribute} has no sufficient group to judge {quantity} on.",
@@ -262,7 +267,8 @@ def _criterion_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
                 yield _insufficient(rule, attribute, rule.criterion, detail, policy)
                 continue
             note = f" (judged over sufficient groups only; {detail})"
-        yield _judged(rule, attribute, rule.criterion, c.change, c.ci, c.ci, policy, level, note=note)
+        yield _judged(rule, attribute, rule.criterion, c.change, c.ci, c.ci, policy, level, note=note,
+                      replicates=paired.n_bootstrap > 0)
 
 
 def evaluate_changes(paired: PairedResult, policy: Policy, condition: str) -> GateOutcome:

@@ -150,3 +150,14 @@ def test_unknown_attribute_names_the_rule():
     p = _policy('[[change]]\nmetric = "tpr"\nmax_drop = 0.1\nattributes = ["race"]\n')
     with pytest.raises(ConfigError, match=r"p.toml:1: policy rule .* names attribute 'race'"):
         evaluate_changes(_paired(BASE + [_mc("F", 0.0, (0, 0), (0, 0))]), p, "candidate")
+
+
+def test_without_replicates_rules_are_inconclusive_unless_point_is_allowed():
+    rows = [_mc("overall", -0.05, None, None, attribute="overall"), _mc("F", -0.05, None, None)]
+    paired = _paired(rows)
+    paired = PairedResult(**{**{f: getattr(paired, f) for f in paired.__dataclass_fields__ if f != "_index"},
+                             "n_bootstrap": 0})
+    out = evaluate_changes(paired, _policy(TPR_RULE), "candidate")
+    assert out.status == "inconclusive" and "without bootstrap replicates" in out.rules[0].message
+    out = evaluate_changes(paired, _policy(TPR_RULE, '[policy]\nwithout_ci = "point"\n'), "candidate")
+    assert out.status == "fail"
