@@ -172,8 +172,8 @@ def _thresholds(spec: SideSpec, role: str, side: _Scored, shared: _Shared,
         raise ConfigError(f"give the {role} either a threshold or a group-thresholds file, not both.")
     gattr = gthr = None
     if spec.group_thresholds is not None:
+        from fairaudit.group_thresholds import GroupThresholds, fitted_rows_overlap
         from fairaudit.mitigation.thresholds import dataset_groups
-        from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
 
         gt = GroupThresholds.load(spec.group_thresholds)
         overlap = fitted_rows_overlap(gt.provenance, shared.sha256) if gt.provenance else None
