@@ -35,6 +35,11 @@ FLAGS = {
     "methods": "--method", "val_fraction": "--val-fraction", "val_predictions": "--val-predictions",
     "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
     "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
+    # fairaudit compare
+    "baseline": "--baseline", "candidate": "--candidate", "id_column": "--id", "out_dir": "--out",
+    "markdown": "--markdown", "baseline_score": "--baseline-score",
+    "candidate_score": "--candidate-score", "baseline_group_thresholds": "--baseline-group-thresholds",
+    "candidate_group_thresholds": "--candidate-group-thresholds",
 }
 """The flag of each library parameter: library messages name parameters in backquotes
 (```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""

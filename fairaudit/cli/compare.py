@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import emit, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
 
 HELP = (
     "Pre-deployment check: compare a candidate with the deployed (baseline) model on the same "
@@ -20,10 +20,6 @@ HELP = (
     "gate on them.\n\n"
     "Exit codes: 0 passed (or no policy), 1 policy failed, 2 error, 3 inconclusive."
 )
-
-OUT_FILES = {"json": "compare.json", "html": "compare.html", "markdown": "compare.md",
-             "junit": "compare-junit.xml"}
-
 
 class Format(enum.StrEnum):
     table = "table"
@@ -65,9 +61,10 @@ def compare_command(
     suppress_small_cells: int = typer.Option(0, "--suppress-small-cells", help="Show counts below K as <K and withhold the numbers of groups with fewer than K rows in every report; the JSON keeps exact counts."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
-    from fairaudit._io import check_output_dir, check_outputs
     from fairaudit.api import check_resamples, check_seed
+    from fairaudit.cli.progress import cli_progress
     from fairaudit.errors import ConfigError
+    from fairaudit.workflows.compare import CompareOutputs, SideSpec, run_compare
 
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
@@ -75,79 +72,29 @@ def compare_command(
         raise ConfigError(f"--confidence must lie strictly between 0 and 1; got {confidence}.")
     check_resamples(bootstrap, "--bootstrap")
     check_seed(seed)
-    inputs = [("--baseline", baseline), ("--candidate", candidate), ("--data", data), ("--policy", policy),
-              ("--baseline-group-thresholds", baseline_group_thresholds),
-              ("--candidate-group-thresholds", candidate_group_thresholds)]
-    outputs = [("--output", output), ("--html", html), ("--markdown", markdown), ("--junit", junit)]
-    if out is not None:
-        check_output_dir(out)
-        outputs += [(f"--out file {name}", out / name) for name in OUT_FILES.values()]
-    check_outputs(outputs, inputs)  # before any work
-    pol = None
-    if policy is not None:
-        from fairaudit.gate import load_policy
-
-        pol = load_policy(policy)
-        if not pol.changes:
-            raise ConfigError(f"{policy}: has no [[change]] rules; `fairaudit compare` judges changes "
-                              "(see docs/report-and-gate.md).")
-
-    from fairaudit.workflows.compare import SideSpec, compare
-
+    outputs = CompareOutputs(fmt=fmt.value, output=output, out_dir=out, html=html, markdown=markdown,
+                             junit=junit, suppress_small_cells=suppress_small_cells, no_fail=no_fail)
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     with quiet_libraries(quiet):
-        result = compare(
+        run = run_compare(
             SideSpec(baseline, baseline_score or score, baseline_threshold, baseline_group_thresholds),
             SideSpec(candidate, candidate_score or score, candidate_threshold, candidate_group_thresholds),
-            label=label, sensitive=sensitive, data=data, id_column=id_column, cluster=cluster,
-            n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
+            label=label, sensitive=sensitive, policy=policy, outputs=outputs,
+            progress=cli_progress(quiet), names=FLAGS, data=data, id_column=id_column,
+            cluster=cluster, n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
             min_group_size=min_group_size, min_group_events=min_group_events,
-            intersections=intersections, policy=pol, allow_many_groups=allow_many_groups,
-            command=command,
+            intersections=intersections, allow_many_groups=allow_many_groups, command=command,
         )
-        options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}
-        payload, files = _render(result, fmt, options, out, html, markdown, junit)
-    emit(payload, output, files, inputs)  # all files or none
+    if output is None:
+        sys.stdout.write(run.payload)
+        sys.stdout.flush()
     if not quiet:
         from fairaudit.report.context import Suppressor
 
-        for w in result.warnings:
+        for w in run.result.warnings:
             err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
-        for option, path, _ in files:
-            err(f"wrote {option.removeprefix('--out file ')}: {path}")
-        if result.gate.status != "not_run":
-            err(f"gate: {result.gate.status}")
-    from fairaudit.exit_codes import exit_code
-
-    raise typer.Exit(exit_code(result.gate, no_fail=no_fail) if pol is not None else 0)
-
-
-def _render(result, fmt: Format, options: dict, out: Path | None, html: Path | None,
-            markdown: Path | None, junit: Path | None) -> tuple[str, list[tuple[str, Path, str]]]:
-    """Every requested view, rendered before anything is written."""
-    from fairaudit.report.compare import render_compare_html
-    from fairaudit.report.compare_text import (
-        render_compare_junit,
-        render_compare_markdown,
-        render_compare_table,
-    )
-
-    views = {"json": lambda: result.to_json(), "html": lambda: render_compare_html(result, **options),
-             "markdown": lambda: render_compare_markdown(result, **options),
-             "junit": lambda: render_compare_junit(result, **options),
-             "table": lambda: render_compare_table(result, **options)}
-    cache: dict[str, str] = {}
-
-    def view(kind: str) -> str:
-        if kind not in cache:
-            cache[kind] = views[kind]()
-        return cache[kind]
-
-    files: list[tuple[str, Path, str]] = []
-    for option, path, kind in (("--html", html, "html"), ("--markdown", markdown, "markdown"),
-                               ("--junit", junit, "junit")):
-        if path is not None:
-            files.append((option, path, view(kind)))
-    if out is not None:
-        files += [(f"--out file {name}", out / name, view(kind)) for kind, name in OUT_FILES.items()]
-    return view(fmt.value), files
+        for option, path in run.written.items():
+            err(f"wrote {option}: {path}")
+        if run.result.gate.status != "not_run":
+            err(f"gate: {run.result.gate.status}")
+    raise typer.Exit(run.exit_code)

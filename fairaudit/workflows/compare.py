@@ -72,12 +72,12 @@ def is_model(path: Path) -> bool:
 
 
 def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluster: str | None,
-               allow_many_groups: bool):
+               allow_many_groups: bool, progress: Any = None):
     from fairaudit.api import load_audit_data
 
     loaded = load_audit_data(model=spec.path, data=data, label=label, sensitive=sensitive,
                              cluster=cluster, predict_options=dict(spec.predict_options or {}),
-                             allow_many_groups=allow_many_groups)
+                             allow_many_groups=allow_many_groups, progress=progress)
     ds = loaded.dataset
     return ds, _Scored(ds.scores, "model", str(spec.path), loaded.model_sha256, None,
                        loaded.threshold, loaded.threshold_source)
@@ -92,10 +92,10 @@ def _join_table(spec: SideSpec, role: str, shared, *, id_column: str | None, lab
     source = f"{role} predictions '{spec.path}'"
     frame = read_table(spec.path, f"{role} predictions")
     score = spec.score or "score"
-    require_columns(frame, [score], source, f"--{role}-score")
+    require_columns(frame, [score], source, f"`{role}_score`")
     if id_column is None:
         if not _same_path(spec.path, shared.source_path):
-            raise ConfigError(f"give --id COLUMN to pair the rows of {source} with {shared.source}; "
+            raise ConfigError(f"give `id_column` to pair the rows of {source} with {shared.source}; "
                               "without it only one shared file (two score columns) can be paired.")
         idx = np.arange(len(frame))
     else:
@@ -130,7 +130,7 @@ class _Shared:
 
 def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive: str,
                data: Path | None, id_column: str | None, cluster: str | None,
-               allow_many_groups: bool = False) -> tuple[_Shared, dict[str, _Scored]]:
+               allow_many_groups: bool = False, progress: Any = None) -> tuple[_Shared, dict[str, _Scored]]:
     """Read both sides and pair their rows; returns the shared rows and each side's scores."""
     from fairaudit.data.dataset import load_table_dataset
 
@@ -138,7 +138,7 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
     models = [r for r in ROLES if is_model(specs[r].path)]
     scored: dict[str, _Scored] = {}
     if models and data is None:
-        raise ConfigError(f"the {models[0]} is a model: give --data MANIFEST, the rows both sides are run on.")
+        raise ConfigError(f"the {models[0]} is a model: give `data`, the manifest both sides are run on.")
     if models:
         ds = None
         for r in models:
@@ -148,7 +148,8 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
                 scored[r] = scored[same[0]]
                 continue
             ds_r, scored[r] = _run_model(specs[r], data, label=label, sensitive=sensitive,
-                                         cluster=cluster, allow_many_groups=allow_many_groups)
+                                         cluster=cluster, allow_many_groups=allow_many_groups,
+                                         progress=progress)
             ds = ds or ds_r
         shared = _Shared(ds, Path(data))
     elif data is not None:
@@ -218,7 +219,7 @@ def compare(
     policy: Any = None,
     allow_many_groups: bool = False,
     command: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Any = None,
 ) -> CompareResult:
     """Compare a candidate with the baseline (deployed) model on the same rows.
 
@@ -237,6 +238,9 @@ def compare(
         Patient column: whole patients are resampled.
     policy : Policy, optional
         Its ``[[change]]`` rules are judged (gate ``not_run`` without a policy).
+    progress : Progress, optional
+        Told of a model side's inference and of the paired bootstrap
+        (:class:`fairaudit.models.progress.Progress`).
 
     Returns
     -------
@@ -245,23 +249,31 @@ def compare(
     from fairaudit._io import timestamp
     from fairaudit._version import __version__
     from fairaudit.metrics.paired import paired_changes
+    from fairaudit.models.progress import track
     from fairaudit.result import GateOutcome
 
     shared, scored = load_sides(baseline, candidate, label=label, sensitive=sensitive, data=data,
                                 id_column=id_column, cluster=cluster,
-                                allow_many_groups=allow_many_groups)
+                                allow_many_groups=allow_many_groups, progress=progress)
     warnings: list[str] = []
     thr, sides = {}, {}
     for role, spec in zip(ROLES, (baseline, candidate), strict=True):
         thr[role], sides[role] = _thresholds(spec, role, scored[role], shared, warnings)
     ds = shared.dataset
-    paired = paired_changes(
-        ds.labels, {r: scored[r].scores for r in ROLES}, thr,
-        {a: np.asarray(ds.group_labels(a), dtype=str) for a in ds.attributes}, reference="baseline",
-        clusters=ds.clusters, n_bootstrap=n_bootstrap, seed=seed, confidence_level=confidence_level,
-        intersections=intersections, min_group_size=min_group_size,
-        min_group_events=min_group_events, progress=progress,
-    )
+    with track(progress, n_bootstrap, "paired bootstrap") as bar:
+        done = [0]
+
+        def advance(now: int, _total: int) -> None:
+            bar.advance(now - done[0])
+            done[0] = now
+
+        paired = paired_changes(
+            ds.labels, {r: scored[r].scores for r in ROLES}, thr,
+            {a: np.asarray(ds.group_labels(a), dtype=str) for a in ds.attributes},
+            reference="baseline", clusters=ds.clusters, n_bootstrap=n_bootstrap, seed=seed,
+            confidence_level=confidence_level, intersections=intersections,
+            min_group_size=min_group_size, min_group_events=min_group_events, progress=advance,
+        )
     gate = GateOutcome(status="not_run")
     rules: tuple[dict[str, Any], ...] = ()
     if policy is not None:
@@ -278,4 +290,117 @@ def compare(
     )
 
 
-__all__ = ["SideSpec", "compare", "is_model", "load_sides"]
+OUT_FILES = {"json": "compare.json", "html": "compare.html", "markdown": "compare.md",
+             "junit": "compare-junit.xml"}
+"""The files of ``out_dir``, by view."""
+
+
+@dataclass(frozen=True)
+class CompareOutputs:
+    """The views of one comparison and where they go.
+
+    ``fmt`` is the payload (``table``, ``json``, ``markdown``), written to ``output`` or returned
+    for the caller to print; ``out_dir`` receives every view (:data:`OUT_FILES`); ``html``,
+    ``markdown``, ``junit`` single views. ``suppress_small_cells`` and ``no_fail`` as for the audit.
+    """
+
+    fmt: str = "table"
+    output: Path | None = None
+    out_dir: Path | None = None
+    html: Path | None = None
+    markdown: Path | None = None
+    junit: Path | None = None
+    suppress_small_cells: int = 0
+    no_fail: bool = False
+
+
+@dataclass(frozen=True)
+class CompareRun:
+    """What :func:`run_compare` produced: the result, the payload, the files written, the code."""
+
+    result: CompareResult
+    payload: str
+    written: Mapping[str, Path]
+    exit_code: int
+
+
+def render_views(result: CompareResult, outputs: CompareOutputs,
+                 names: Mapping[str, str] | None = None) -> tuple[str, list[tuple[str, Path, str]]]:
+    """The payload and every requested file, rendered before anything is written."""
+    from fairaudit.report.compare import render_compare_html
+    from fairaudit.report.compare_text import (
+        render_compare_junit,
+        render_compare_markdown,
+        render_compare_table,
+    )
+
+    named = dict(names or {})
+    opts = {"suppress_small_cells": outputs.suppress_small_cells, "no_fail": outputs.no_fail}
+    views: dict[str, Callable[[], str]] = {
+        "json": result.to_json, "html": lambda: render_compare_html(result, **opts),
+        "markdown": lambda: render_compare_markdown(result, **opts),
+        "junit": lambda: render_compare_junit(result, **opts),
+        "table": lambda: render_compare_table(result, **opts)}
+    cache: dict[str, str] = {}
+
+    def view(kind: str) -> str:
+        if kind not in cache:
+            cache[kind] = views[kind]()
+        return cache[kind]
+
+    files = [(named.get(kind, kind), path, view(kind)) for kind, path in
+             (("html", outputs.html), ("markdown", outputs.markdown), ("junit", outputs.junit))
+             if path is not None]
+    if outputs.out_dir is not None:
+        files += [(f"{named.get('out_dir', 'out_dir')} file {name}", outputs.out_dir / name, view(kind))
+                  for kind, name in OUT_FILES.items()]
+    payload = view(outputs.fmt)
+    if outputs.output is not None:
+        files.append((named.get("output", "output"), outputs.output, payload))
+    return payload, files
+
+
+def run_compare(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive: str,
+                policy: Path | None = None, outputs: CompareOutputs = CompareOutputs(),
+                progress: Any = None, names: Mapping[str, str] | None = None,
+                **options: Any) -> CompareRun:
+    """Check every output path, compare, render every view, write them all or none.
+
+    ``options`` are the keyword arguments of :func:`compare` (``data``, ``id_column``,
+    ``cluster``, ``n_bootstrap``, ...); ``progress`` (a :class:`fairaudit.models.progress.Progress`)
+    is told of the models' inference and the paired bootstrap; ``names`` say how messages name
+    the path parameters (the CLI passes its flags). The exit code is the gate's (0 without a
+    policy).
+    """
+    from fairaudit._io import check_output_dir, check_outputs, write_files
+    from fairaudit.exit_codes import exit_code
+
+    named = dict(names or {})
+    inputs = [(named.get(k, k), p) for k, p in (
+        ("baseline", baseline.path), ("candidate", candidate.path), ("data", options.get("data")),
+        ("policy", policy), ("baseline_group_thresholds", baseline.group_thresholds),
+        ("candidate_group_thresholds", candidate.group_thresholds))]
+    planned = [(named.get(k, k), getattr(outputs, k)) for k in ("output", "html", "markdown", "junit")]
+    if outputs.out_dir is not None:
+        check_output_dir(outputs.out_dir, named.get("out_dir", "out_dir"))
+        planned += [(f"{named.get('out_dir', 'out_dir')} file {n}", outputs.out_dir / n) for n in OUT_FILES.values()]
+    check_outputs(planned, inputs)  # before any work: a bad path fails in a second
+    pol = None
+    if policy is not None:
+        from fairaudit.gate import load_policy
+
+        pol = load_policy(policy)
+        if not pol.changes:
+            raise ConfigError(f"{policy}: has no [[change]] rules; `fairaudit compare` judges changes "
+                              "(see docs/report-and-gate.md).")
+    result = compare(baseline, candidate, label=label, sensitive=sensitive, policy=pol,
+                     progress=progress, **options)
+    payload, files = render_views(result, outputs, named)
+    if files:
+        write_files(files, inputs)  # all files or none
+    code = exit_code(result.gate, no_fail=outputs.no_fail) if pol is not None else 0
+    return CompareRun(result, payload, {label_: path for label_, path, _ in files}, code)
+
+
+__all__ = ["OUT_FILES", "CompareOutputs", "CompareRun", "SideSpec", "compare", "is_model",
+           "load_sides", "render_views", "run_compare"]

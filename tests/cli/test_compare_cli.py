@@ -111,7 +111,7 @@ def test_other_bad_inputs_are_one_line_errors(tmp_path):
     base, cand = _tables(tmp_path, n=400)
     res = runner.invoke(app, ["compare", "--baseline", str(base), "--candidate", str(cand),
                               "--label", "y", "--sensitive", "sex", "--quiet"])
-    assert res.exit_code == 2 and "give --id COLUMN" in res.stderr
+    assert res.exit_code == 2 and "give --id to pair the rows" in res.stderr
     res = _run(tmp_path, base, cand, policy='[[criterion]]\nname = "equalized_odds_difference"\nmax = 0.1\n')
     assert res.exit_code == 2 and "has no [[change]] rules" in res.stderr
     res = _run(tmp_path, base, cand, "--candidate-score", "nope")

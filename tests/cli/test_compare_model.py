@@ -48,4 +48,4 @@ def test_model_against_a_predictions_table_joined_on_the_manifest(manifest, tmp_
     overall_auc = next(c for c in raw["paired"]["changes"] if c["metric"] == "auc" and c["group"] == "overall")
     assert overall_auc["value"] == 0.5 and overall_auc["change"] < 0
     missing = runner.invoke(app, [*args, "--candidate", str(tmp_path / "flat.csv")])
-    assert missing.exit_code == 2 and "give --id COLUMN" in missing.stderr
+    assert missing.exit_code == 2 and "give --id to pair the rows" in missing.stderr
