@@ -39,6 +39,11 @@ FLAGS = {
     "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
     "metadata": "--metadata", "on": "--on", "bins": "--bins", "score_type": "--score-type",
     "pos_label": "--pos-label",
+    # fairaudit compare
+    "baseline": "--baseline", "candidate": "--candidate", "id_column": "--id", "out_dir": "--out",
+    "markdown": "--markdown", "baseline_score": "--baseline-score",
+    "candidate_score": "--candidate-score", "baseline_group_thresholds": "--baseline-group-thresholds",
+    "candidate_group_thresholds": "--candidate-group-thresholds",
 }
 """The flag of each library parameter: library messages name parameters in backquotes
 (```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""
