@@ -343,25 +343,11 @@ def audit_dataset(
             f"rows or {config.min_group_events} positives/negatives); their criteria are 'insufficient'."
         )
     unit = "row" if parts.bootstrap_unit == "row" else f"patient ({dataset.cluster_column})"
-    result = AuditResult(
-        run=RunInfo(
-            created=created,
-            seed=config.seed,
-            n_bootstrap=config.n_bootstrap,
-            confidence_level=config.confidence_level,
-            data_sha256=dataset.sha256,
-            model_sha256=model_sha256,
-            model_adapter=model_adapter,
-            model_config_sha256=model_config_sha256,
-            tool_version=__version__,
-            command=command,
-            bootstrap_unit=unit,
-            min_group_size=config.min_group_size,
-            min_group_events=config.min_group_events,
-            p_value_method=_p_value_method(config),
-            interval_method=_interval_method(config),
-            package_versions=_package_versions(),
-        ),
+    result = _assemble(
+        parts, config, created=created, data_sha256=dataset.sha256, bootstrap_unit=unit,
+        command=command, warnings=tuple(warnings),
+        model=dict(model_sha256=model_sha256, model_adapter=model_adapter,
+                   model_config_sha256=model_config_sha256),
         dataset=DatasetInfo(
             n_rows=dataset.n_rows, n_used=dataset.n_rows, n_excluded=0,
             label=dataset.label_column, attributes=dataset.attributes,
@@ -377,23 +363,41 @@ def audit_dataset(
             group_thresholds=dict(spec.thresholds) if spec else None,
             group_attribute=spec.attribute if spec else None,
         ),
-        overall=parts.overall,
-        groups=parts.groups,
-        criteria=parts.criteria,
-        summaries=parts.summaries,
-        curves=parts.curves,
-        warnings=tuple(warnings) + parts.warnings,
     )
     if cross_check:
         result = _cross_checked(result, dataset, config.threshold, spec)
-    if policy is not None:
-        from fairaudit.gate import evaluate, load_policy
+    return _gated(result, policy)
 
-        pol = load_policy(policy) if isinstance(policy, str | Path) else policy
-        result = result.with_gate(evaluate(result, pol))
-    else:
-        result = result.with_gate(GateOutcome(status="not_run"))
-    return result
+
+def _assemble(parts: Any, config: AuditConfig, *, created: str, data_sha256: str,
+              bootstrap_unit: str, dataset: DatasetInfo, threshold: ThresholdInfo,
+              command: str | None, warnings: tuple[str, ...], model: dict | None = None,
+              p_value_method: str | None = None, interval_method: str | None = None) -> AuditResult:
+    """The (ungated) result of audit parts: the run record, the dataset, every estimate."""
+    return AuditResult(
+        run=RunInfo(
+            created=created, seed=config.seed, n_bootstrap=config.n_bootstrap,
+            confidence_level=config.confidence_level, data_sha256=data_sha256,
+            **(model or {"model_sha256": None}), tool_version=__version__, command=command,
+            bootstrap_unit=bootstrap_unit, min_group_size=config.min_group_size,
+            min_group_events=config.min_group_events,
+            p_value_method=p_value_method or _p_value_method(config),
+            interval_method=interval_method or _interval_method(config),
+            package_versions=_package_versions(),
+        ),
+        dataset=dataset, threshold=threshold, overall=parts.overall, groups=parts.groups,
+        criteria=parts.criteria, summaries=parts.summaries, curves=parts.curves,
+        warnings=tuple(warnings) + tuple(parts.warnings),
+    )
+
+
+def _gated(result: AuditResult, policy: Any) -> AuditResult:
+    if policy is None:
+        return result.with_gate(GateOutcome(status="not_run"))
+    from fairaudit.gate import evaluate, load_policy
+
+    pol = load_policy(policy) if isinstance(policy, str | Path) else policy
+    return result.with_gate(evaluate(result, pol))
 
 
 def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
@@ -586,25 +590,9 @@ def result_from_parts(
     ``warnings`` come before the parts' own.
     """
     _check_config(config)
-    result = AuditResult(
-        run=RunInfo(
-            created=timestamp(), seed=config.seed, n_bootstrap=config.n_bootstrap,
-            confidence_level=config.confidence_level, data_sha256=data_sha256, model_sha256=None,
-            tool_version=__version__, command=command, bootstrap_unit=bootstrap_unit,
-            min_group_size=config.min_group_size, min_group_events=config.min_group_events,
-            p_value_method=p_value_method or _p_value_method(config),
-            interval_method=interval_method or _interval_method(config),
-            package_versions=_package_versions(),
-        ),
-        dataset=dataset,
-        threshold=ThresholdInfo(value=config.threshold, source=threshold_source),
-        overall=parts.overall, groups=parts.groups, criteria=parts.criteria,
-        summaries=parts.summaries, curves=parts.curves,
-        warnings=tuple(warnings) + tuple(parts.warnings),
-    )
-    if policy is not None:
-        from fairaudit.gate import evaluate, load_policy
-
-        pol = load_policy(policy) if isinstance(policy, str | Path) else policy
-        return result.with_gate(evaluate(result, pol))
-    return result.with_gate(GateOutcome(status="not_run"))
+    result = _assemble(parts, config, created=timestamp(), data_sha256=data_sha256,
+                       bootstrap_unit=bootstrap_unit, dataset=dataset,
+                       threshold=ThresholdInfo(value=config.threshold, source=threshold_source),
+                       command=command, warnings=tuple(warnings), p_value_method=p_value_method,
+                       interval_method=interval_method)
+    return _gated(result, policy)
