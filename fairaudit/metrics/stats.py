@@ -1,7 +1,8 @@
 """Mergeable sufficient statistics: what any slice of rows reduces to, added up exactly.
 
 An audit needs, per (fine group, label, score value), a row count and the sums of scores and
-squared scores. :class:`AuditStats` keeps them on a fixed grid of score cells, so that two
+squared scores. :class:`AuditStats` keeps the counts (and each cell's score range) on a fixed
+grid of fine score cells and the sums per coarse bin (all that needs them), so that two
 slices of a dataset (two files, two Dask partitions, two batches of one file) reduce
 independently and :func:`merge` adds them. Everything is exact and associative:
 
