@@ -59,6 +59,9 @@ def _register() -> None:
 
     app.command("sample-data", help=sample_data.HELP)(sample_data.sample_data_command)
     app.command("train", help=train.HELP)(train.train_command)
+    from fairaudit.cli import export
+
+    app.command("export", help=export.HELP)(export.export_command)
     from fairaudit.cli import schema
 
     app.command("schema", help=schema.HELP)(schema.schema_command)

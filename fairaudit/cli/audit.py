@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import (
+    FLAGS,
+    ScoreType,
+    check_input_flags,
+    err,
+    handle_errors,
+    metadata_summary,
+    quiet_libraries,
+)
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -22,13 +30,19 @@ HELP = (
 @handle_errors
 def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
-    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="The model to run on --data: a fairaudit checkpoint folder, a TorchScript file, an .onnx file (both with --model-config), or a Python entry point package.module:factory (imports and runs that code).", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: model.toml saying which manifest columns feed which input and what the output is (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
+    metadata: Path | None = typer.Option(None, "--metadata", metavar="FILE", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on. Unmatched rows are kept with every attribute 'unknown'.", show_default=False),
+    on: str | None = typer.Option(None, "--on", metavar="COL|PRED_COL=META_COL", help="Key of --metadata: COL, or PRED_COL=META_COL when the names differ.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", metavar="COL=CUTS|COL=qN", help="Bin a numeric sensitive column: COL=40,60,80 (cut points: < 40, [40, 60), [60, 80), >= 80) or COL=q4 (quantiles). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="What the score column holds: probability (in [0, 1]) or logit (turned into probabilities by the logistic function)."),
+    pos_label: str | None = typer.Option(None, "--pos-label", metavar="VALUE", help="For text labels (yes/no, disease/healthy): the positive value; the other value is 0.", show_default=False),
     threshold: float | None = typer.Option(None, "--threshold", "-t", help="Decision threshold (score >= t is positive), chosen on validation data. Default: the checkpoint's, else 0.5 with a warning.", show_default=False),
     group_thresholds: Path | None = typer.Option(None, "--group-thresholds", help="Per-group thresholds JSON from `fairaudit mitigate --method threshold`.", show_default=False),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Payload format written to stdout or --output."),
@@ -71,13 +85,17 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
     outputs = AuditOutputs(fmt=fmt.value, output=output, html=html, junit=junit,
                            save_predictions=save_predictions,
                            suppress_small_cells=suppress_small_cells, no_fail=no_fail)
     with quiet_libraries(quiet):
         run = run_audit(
-            label=label, sensitive=sensitive, predictions=predictions, model=model, data=data,
-            score=score, cluster=cluster, split_column=split_column, split=split,
+            label=label, sensitive=sensitive, predictions=predictions, model=model,
+            model_config=model_config, data=data, score=score, cluster=cluster, split_column=split_column, split=split,
             allow_many_groups=allow_many_groups, predict_options=predict_options, policy=policy,
             group_thresholds=group_thresholds, threshold=threshold,
             threshold_source="given (--threshold)",
@@ -86,7 +104,11 @@ def audit_command(
                            "n_permutations": permutations, "intersections": intersections,
                            "cross_check": cross_check},
             outputs=outputs, command=_command_line(), progress=cli_progress(quiet), names=FLAGS,
+            input_options={"metadata": metadata, "on": on, "bins": bins or None,
+                           "score_type": score_type.value, "pos_label": pos_label},
         )
+    if not quiet and (line := metadata_summary(run.result.dataset)):
+        err(line)
     if output is None:
         sys.stdout.write(run.payload)
         sys.stdout.flush()
