@@ -564,3 +564,47 @@ def audit(
     )
 
 
+
+
+def result_from_parts(
+    parts: Any,
+    config: AuditConfig,
+    *,
+    dataset: DatasetInfo,
+    data_sha256: str,
+    threshold_source: str,
+    bootstrap_unit: str,
+    p_value_method: str | None = None,
+    interval_method: str | None = None,
+    command: str | None = None,
+    warnings: tuple[str, ...] = (),
+    policy: Any = None,
+) -> AuditResult:
+    """An :class:`AuditResult` from audit parts computed elsewhere (merged statistics), gated.
+
+    ``p_value_method`` and ``interval_method`` default to those of :func:`audit_dataset`;
+    ``warnings`` come before the parts' own.
+    """
+    _check_config(config)
+    result = AuditResult(
+        run=RunInfo(
+            created=timestamp(), seed=config.seed, n_bootstrap=config.n_bootstrap,
+            confidence_level=config.confidence_level, data_sha256=data_sha256, model_sha256=None,
+            tool_version=__version__, command=command, bootstrap_unit=bootstrap_unit,
+            min_group_size=config.min_group_size, min_group_events=config.min_group_events,
+            p_value_method=p_value_method or _p_value_method(config),
+            interval_method=interval_method or _interval_method(config),
+            package_versions=_package_versions(),
+        ),
+        dataset=dataset,
+        threshold=ThresholdInfo(value=config.threshold, source=threshold_source),
+        overall=parts.overall, groups=parts.groups, criteria=parts.criteria,
+        summaries=parts.summaries, curves=parts.curves,
+        warnings=tuple(warnings) + tuple(parts.warnings),
+    )
+    if policy is not None:
+        from fairaudit.gate import evaluate, load_policy
+
+        pol = load_policy(policy) if isinstance(policy, str | Path) else policy
+        return result.with_gate(evaluate(result, pol))
+    return result.with_gate(GateOutcome(status="not_run"))

@@ -45,6 +45,9 @@ FLAGS = {
     "candidate_score": "--candidate-score", "baseline_group_thresholds": "--baseline-group-thresholds",
     "candidate_group_thresholds": "--candidate-group-thresholds",
     "baseline_model_config": "--baseline-model-config", "candidate_model_config": "--candidate-model-config",
+    "engine": "--engine", "scheduler": "--scheduler", "n_workers": "--workers",
+    "n_partitions": "--partitions", "bootstrap_method": "--bootstrap-method", "row_id": "--row-id",
+    "allow_many_groups": "--allow-many-groups", "label": "--label", "sensitive": "--sensitive",
 }
 """The flag of each library parameter: library messages name parameters in backquotes
 (```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""

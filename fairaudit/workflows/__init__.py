@@ -11,4 +11,6 @@ CLI (layer 4) parses options, calls one workflow and maps errors to exit codes.
   :mod:`fairaudit.workflows.before_after`;
 - :mod:`fairaudit.workflows.compare`: ``fairaudit compare`` (a candidate against the deployed
   model on the same patients, through the paired engine :mod:`fairaudit.metrics.paired`).
+- :mod:`fairaudit.workflows.scale`: ``fairaudit audit`` of Parquet datasets from merged
+  statistics, streaming or on Dask.
 """
