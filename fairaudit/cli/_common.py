@@ -44,6 +44,7 @@ FLAGS = {
     "markdown": "--markdown", "baseline_score": "--baseline-score",
     "candidate_score": "--candidate-score", "baseline_group_thresholds": "--baseline-group-thresholds",
     "candidate_group_thresholds": "--candidate-group-thresholds",
+    "baseline_model_config": "--baseline-model-config", "candidate_model_config": "--candidate-model-config",
     "engine": "--engine", "scheduler": "--scheduler", "n_workers": "--workers",
     "n_partitions": "--partitions", "bootstrap_method": "--bootstrap-method", "row_id": "--row-id",
     "allow_many_groups": "--allow-many-groups", "label": "--label", "sensitive": "--sensitive",

@@ -29,8 +29,10 @@ class Format(enum.StrEnum):
 
 @handle_errors
 def compare_command(
-    baseline: Path = typer.Option(..., "--baseline", "-b", help="The deployed model: a predictions table (CSV/Parquet) or a model checkpoint folder run on --data.", show_default=False),
-    candidate: Path = typer.Option(..., "--candidate", "-c", help="The candidate: a predictions table or a model checkpoint folder.", show_default=False),
+    baseline: Path = typer.Option(..., "--baseline", "-b", help="The deployed model: a predictions table (CSV/TSV/Parquet) or a model run on --data (anything --model of `audit` takes: checkpoint folder, TorchScript or ONNX file, package.module:factory).", show_default=False),
+    candidate: Path = typer.Option(..., "--candidate", "-c", help="The candidate: a predictions table or a model.", show_default=False),
+    baseline_model_config: Path | None = typer.Option(None, "--baseline-model-config", help="model.toml of a TorchScript/ONNX baseline.", show_default=False),
+    candidate_model_config: Path | None = typer.Option(None, "--candidate-model-config", help="model.toml of a TorchScript/ONNX candidate.", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated; each alone and every intersection is compared."),
     id_column: str | None = typer.Option(None, "--id", help="Column pairing the rows of the two sides (unmatched or duplicated IDs are an error).", show_default=False),
@@ -77,8 +79,10 @@ def compare_command(
     command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     with quiet_libraries(quiet):
         run = run_compare(
-            SideSpec(baseline, baseline_score or score, baseline_threshold, baseline_group_thresholds),
-            SideSpec(candidate, candidate_score or score, candidate_threshold, candidate_group_thresholds),
+            SideSpec(baseline, baseline_score or score, baseline_threshold, baseline_group_thresholds,
+                     model_config=baseline_model_config),
+            SideSpec(candidate, candidate_score or score, candidate_threshold, candidate_group_thresholds,
+                     model_config=candidate_model_config),
             label=label, sensitive=sensitive, policy=policy, outputs=outputs,
             progress=cli_progress(quiet), names=FLAGS, data=data, id_column=id_column,
             cluster=cluster, n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,

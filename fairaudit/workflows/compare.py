@@ -31,8 +31,9 @@ class SideSpec:
     Attributes
     ----------
     path : Path
-        A predictions table (CSV/Parquet with a score column) or a model (a fairaudit
-        checkpoint folder) to run on the shared data.
+        A predictions table (CSV/TSV/Parquet with a score column) or a model to run on the
+        shared data: anything ``--model`` takes (a fairaudit checkpoint folder, a TorchScript
+        or ONNX file with ``model_config``, or ``package.module:factory``).
     score : str, optional
         Score column of a predictions table (default ``"score"``).
     threshold : float, optional
@@ -41,6 +42,8 @@ class SideSpec:
         Per-group thresholds file (``fairaudit mitigate --method threshold``).
     predict_options : mapping, optional
         Options of the built-in model's ``predict_proba``.
+    model_config : Path, optional
+        The ``model.toml`` of a TorchScript or ONNX model (:mod:`fairaudit.models.adapters`).
     """
 
     path: Path
@@ -48,6 +51,7 @@ class SideSpec:
     threshold: float | None = None
     group_thresholds: Path | None = None
     predict_options: Mapping[str, Any] | None = None
+    model_config: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,10 @@ class _Scored:
 
 
 def is_model(path: Path) -> bool:
-    """A model is a checkpoint folder (or its ``model.json``); anything else is a table."""
+    """A table is a CSV, TSV or Parquet path (compressed CSV too); anything else is a model."""
     from fairaudit.data.tables import table_format
 
-    p = Path(path)
-    if p.name in ("model.json", "model.safetensors"):
-        return True
-    return p.is_dir() and table_format(p) != "parquet"
+    return table_format(Path(path)) == ""
 
 
 def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluster: str | None,
@@ -77,7 +78,8 @@ def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluste
 
     loaded = load_audit_data(model=spec.path, data=data, label=label, sensitive=sensitive,
                              cluster=cluster, predict_options=dict(spec.predict_options or {}),
-                             allow_many_groups=allow_many_groups, progress=progress)
+                             allow_many_groups=allow_many_groups, progress=progress,
+                             model_config=spec.model_config)
     ds = loaded.dataset
     return ds, _Scored(ds.scores, "model", str(spec.path), loaded.model_sha256, None,
                        loaded.threshold, loaded.threshold_source)
@@ -143,7 +145,8 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
         ds = None
         for r in models:
             same = [o for o in scored if _same_path(specs[o].path, specs[r].path)
-                    and specs[o].predict_options == specs[r].predict_options]
+                    and specs[o].predict_options == specs[r].predict_options
+                    and specs[o].model_config == specs[r].model_config]
             if same:  # one model on both sides (e.g. only the threshold differs): run it once
                 scored[r] = scored[same[0]]
                 continue
@@ -379,6 +382,8 @@ def run_compare(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitiv
     inputs = [(named.get(k, k), p) for k, p in (
         ("baseline", baseline.path), ("candidate", candidate.path), ("data", options.get("data")),
         ("policy", policy), ("baseline_group_thresholds", baseline.group_thresholds),
+        ("baseline_model_config", baseline.model_config),
+        ("candidate_model_config", candidate.model_config),
         ("candidate_group_thresholds", candidate.group_thresholds))]
     planned = [(named.get(k, k), getattr(outputs, k)) for k in ("output", "html", "markdown", "junit")]
     if outputs.out_dir is not None:

@@ -49,3 +49,34 @@ def test_model_against_a_predictions_table_joined_on_the_manifest(manifest, tmp_
     assert overall_auc["value"] == 0.5 and overall_auc["change"] < 0
     missing = runner.invoke(app, [*args, "--candidate", str(tmp_path / "flat.csv")])
     assert missing.exit_code == 2 and "give --id to pair the rows" in missing.stderr
+
+
+def test_entry_point_models_on_a_plain_manifest(tmp_path, monkeypatch):
+    """Two user models (Python entry points) on one manifest: each keeps its own threshold."""
+    import numpy as np
+
+    (tmp_path / "twoscorers.py").write_text(
+        "import numpy as np\n"
+        "class Scorer:\n"
+        "    def __init__(self, shift, threshold):\n"
+        "        self.shift, self.threshold = shift, threshold\n"
+        "    def predict_proba(self, dataset):\n"
+        "        x = dataset.frame['x1'].to_numpy(dtype=float) + self.shift\n"
+        "        return 1.0 / (1.0 + np.exp(-x))\n"
+        "def old():\n    return Scorer(0.0, 0.5)\n"
+        "def new():\n    return Scorer(0.0, 0.6)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(0)
+    n = 400
+    x1 = rng.normal(size=n)
+    pd.DataFrame({"study": [f"s{i}" for i in range(n)], "x1": x1, "sex": rng.choice(["F", "M"], n),
+                  "y": (x1 + rng.normal(size=n) > 0).astype(int)}).to_csv(tmp_path / "m.csv", index=False)
+    res = runner.invoke(app, ["compare", "--baseline", "twoscorers:old", "--candidate", "twoscorers:new",
+                              "--data", str(tmp_path / "m.csv"), "--label", "y", "--sensitive", "sex",
+                              "--bootstrap", "100", "--quiet", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    raw = json.loads(res.stdout)
+    assert (raw["baseline"]["threshold"], raw["candidate"]["threshold"]) == (0.5, 0.6)
+    tpr = next(c for c in raw["paired"]["changes"] if c["metric"] == "tpr" and c["group"] == "overall")
+    auc = next(c for c in raw["paired"]["changes"] if c["metric"] == "auc" and c["group"] == "overall")
+    assert tpr["change"] < 0 and tpr["ci"][1] <= 0 and auc["change"] == 0.0

@@ -373,3 +373,24 @@ def test_onnx_zipmap_output_of_a_scikit_learn_style_classifier(cohort: Path, tmp
     got = load_predictor(path, config=cfg).predict_proba(ds)
     x12 = pd.read_csv(cohort / "manifest.csv")[["x1", "x2"]].to_numpy(dtype=np.float32)
     np.testing.assert_allclose(got, 1 / (1 + np.exp(x12[:, 0] - x12[:, 1])), rtol=1e-5)
+
+
+def test_dicom_window_from_the_config_reaches_the_image_reader(tmp_path: Path) -> None:
+    """``window = [centre, width]`` overrides the DICOM file's own window."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+    from dicomkit import write_dicom
+
+    from fairaudit.models.adapters.inputs import InputBuilder
+    from fairaudit.models.features import read_image
+
+    stored = np.arange(64, dtype=np.uint16).reshape(8, 8) * 50
+    write_dicom(tmp_path / "a.dcm", stored, window=(1600.0, 3200.0))
+    pd.DataFrame({"scan": ["a.dcm"], "x1": [0.0], "x2": [0.0], "sex": ["F"], "y": [1]}).to_csv(
+        tmp_path / "m.csv", index=False)
+    text = CONFIG.format(columns='["x1", "x2"]').replace("std = [0.25]", "std = [0.25]\nwindow = [1000.0, 800.0]")
+    ds = load_manifest(tmp_path / "m.csv", label="y", sensitive="sex", check_inputs=False)
+    image = InputBuilder(load_model_config(_config(tmp_path, text=text))).build(ds, np.arange(1))["image"]
+    windowed = read_image(tmp_path / "a.dcm", row=0, expected=(8, 8), source="t", window=(1000.0, 800.0))
+    own = read_image(tmp_path / "a.dcm", row=0, expected=(8, 8), source="t")
+    np.testing.assert_allclose(image[0, 0], (windowed - 0.5) / 0.25, rtol=1e-6)
+    assert not np.allclose(windowed, own)

@@ -127,7 +127,6 @@ class InputBuilder:
         c = o["channels"]
         images = np.full((len(rows), c, h, w), np.nan, dtype=np.float32)
         paths = column.to_numpy(dtype=object)
-        kwargs = {"window": o["window"]} if o["window"] is not None else {}
         for k in np.flatnonzero(has):
             rel = Path(str(paths[k]).strip())
             path = rel if rel.is_absolute() or dataset.root is None else dataset.root / rel
@@ -135,7 +134,7 @@ class InputBuilder:
             img = _read_rgb(path, int(rows[k]), expected, dataset.source) if c == 3 else None
             if img is None:  # grayscale (PNG, NPY, DICOM...), repeated over the channels
                 img = read_image(path, row=int(rows[k]), expected=expected, source=dataset.source,
-                                 **kwargs)[None]
+                                 window=o["window"])[None]
             if img.shape[1:] != (h, w):
                 img = np.stack([_resize(x, (h, w)) for x in img])
             images[k] = img
