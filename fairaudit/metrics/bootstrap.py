@@ -28,9 +28,18 @@ def canonical_group_order(count: np.ndarray) -> np.ndarray:
 
 
 class RowBootstrap:
-    """Multinomial redraw of all cell counts (rows resampled with replacement)."""
+    """Multinomial redraw of all cell counts (rows resampled with replacement).
+
+    Two exact samplers of the same multinomial, chosen by cost: one multinomial draw over the
+    occupied cells (a binomial per cell), or ``n`` uniform row positions counted per cell (a
+    random integer per row), which is cheaper when most rows have a cell of their own (many
+    small groups). Either way the rows are taken in a canonical order of the cells, so the
+    replicates do not depend on the order of the rows or on the names of the groups.
+    """
 
     unit = "row"
+    INDEX_COST = 5
+    """A multinomial cell costs about this many sampled rows (measured: ~57 ns vs ~11 ns)."""
 
     def __init__(self, cells: CellTable) -> None:
         # Cells are drawn in a canonical order (fine groups sorted by their contents), so
@@ -41,13 +50,42 @@ class RowBootstrap:
         nz = np.flatnonzero(flat)
         index = np.arange(flat.size).reshape(self._shape)[canon].ravel()
         self._nz = index[nz]  # positions in the original layout
+        self.occupied = np.flatnonzero(cells.count.ravel())
+        self._at = np.searchsorted(self.occupied, self._nz)  # positions among the occupied cells
         self._n = int(round(flat.sum()))
         self._p = flat[nz] / flat[nz].sum() if nz.size else np.empty(0)
+        self._by_index = self._n < self.INDEX_COST * nz.size
+        if self._by_index:  # the occupied-cell position of each row, rows in canonical order
+            self._row_cell = np.repeat(self._at, np.rint(flat[nz]).astype(np.int64))
+
+    @property
+    def width(self) -> int:
+        """Rows of the largest (rows, replicates) array of a draw."""
+        return int(self.occupied.size)
+
+    def draw_occupied(self, rng: np.random.Generator, r: int) -> np.ndarray:
+        """Replicate counts on the occupied cells (``self.occupied``), shape (K, r)."""
+        k = self.occupied.size
+        if k == 0:
+            return np.zeros((0, r))
+        if not self._by_index:
+            out = np.zeros((k, r))
+            out[self._at] = rng.multinomial(self._n, self._p, size=r).T
+            return out
+        out = np.empty((k, r))
+        step = max(1, (1 << 20) // max(self._n, 1))  # replicates per batch of random rows
+        for a in range(0, r, step):
+            b = min(r, a + step)
+            rows = rng.integers(0, self._n, size=(b - a, self._n))
+            # Replicate-major keys: each replicate's counts stay in cache while counted.
+            key = self._row_cell[rows] + (np.arange(b - a) * k)[:, None]
+            out[:, a:b] = np.bincount(key.ravel(), minlength=k * (b - a)).reshape(b - a, k).T
+        return out
 
     def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:
+        """Replicate counts in the dense (r, F, 2, B) layout."""
         out = np.zeros((r, int(np.prod(self._shape))))
-        if self._nz.size:
-            out[:, self._nz] = rng.multinomial(self._n, self._p, size=r)
+        out[:, self.occupied] = self.draw_occupied(rng, r).T
         return out.reshape((r, *self._shape))
 
 
@@ -90,7 +128,8 @@ class ClusterBootstrap:
         rep_rows = np.isin(cl, first)
         rep_type = kind[cl[rep_rows]]
         uniq_cells, col = np.unique(ce[rep_rows], return_inverse=True)
-        self._cells = uniq_cells
+        self.occupied = np.flatnonzero(cells.count.ravel())
+        self._at = np.searchsorted(self.occupied, uniq_cells)
         self._mt = sparse.csr_matrix(
             (np.ones(col.size), (np.asarray(col).ravel(), rep_type)),
             shape=(uniq_cells.size, m.size),
@@ -104,11 +143,22 @@ class ClusterBootstrap:
     def n_types(self) -> int:
         return int(self._weights.size)
 
-    def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:
+    @property
+    def width(self) -> int:
+        """Rows of the largest (rows, replicates) array of a draw (the types)."""
+        return max(int(self._weights.size), int(self.occupied.size))
+
+    def draw_occupied(self, rng: np.random.Generator, r: int) -> np.ndarray:
+        """Replicate counts on the occupied cells (``self.occupied``), shape (K, r)."""
         k = rng.multinomial(self._n_clusters, self._weights, size=r).astype(np.float64)  # (r, T)
-        counts = np.asarray(self._mt @ k.T).T  # (r, used cells)
+        out = np.zeros((self.occupied.size, r))
+        out[self._at] = self._mt @ k.T
+        return out
+
+    def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:
+        """Replicate counts in the dense (r, F, 2, B) layout."""
         out = np.zeros((r, int(np.prod(self._shape))))
-        out[:, self._cells] = counts
+        out[:, self.occupied] = self.draw_occupied(rng, r).T
         return out.reshape((r, *self._shape))
 
 

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.metrics.bootstrap import (
-    ClusterBootstrap,
-    RowBootstrap,
-    percentile_ci,
-    replicate_chunks,
-)
+from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci
 from fairaudit.metrics.cells import (
     CellTable,
     Partition,
@@ -36,6 +31,7 @@ from fairaudit.metrics.rates import (
     group_metrics,
     pairwise_wins,
 )
+from fairaudit.metrics.replicates import ReplicateMetrics
 from fairaudit.metrics.significance import (
     auc_permutation_pvalues,
     benjamini_hochberg,
@@ -316,14 +312,20 @@ def _estimate(
             sampler = RowBootstrap(cells)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
         chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
+        # Replicates are counts on the occupied cells only; every group of every partition
+        # is summed from them (see replicates.py).
+        plan = ReplicateMetrics(cells, all_parts)
         # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
-        chunk = max(1, min(config.chunk, (1 << 22) // max(cells.count.size, 1)))
-        for count, ssum, ssq in replicate_chunks(sampler, cells, config.n_bootstrap, rng, chunk):
-            m = group_metrics(count, ssum, ssq, cells, stack)
+        chunk = max(1, min(config.chunk, (1 << 22) // max(plan.width, sampler.width, 1)))
+        done = 0
+        while done < config.n_bootstrap:
+            r = min(chunk, config.n_bootstrap - done)
+            m = plan(sampler.draw_occupied(rng, r))
             for key in METRIC_NAMES:
                 chunks[key].append(m[key])
             if progress is not None:
-                progress(count.shape[0])
+                progress(r)
+            done += r
         full = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
         # Replicate AUCs are binned (pairs in one bin count 1/2): centre them on the exact AUC.
         # The shift can carry a replicate past a bound of [0, 1] for a small, well-separated
