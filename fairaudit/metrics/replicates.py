@@ -40,10 +40,10 @@ class _AucLayout:
     collect: object  # sparse (K_p, K_source) 0/1 matrix, or None when the layout is the source's
     neg_rows: np.ndarray
     pos_rows: np.ndarray
-    n_incl: np.ndarray  # per positive cell: negatives cells up to and including its bin
-    n_base: np.ndarray  # per positive cell: negative cells before its group
-    tie: np.ndarray  # per positive cell: 0.5 if a negative cell shares its bin, else 0
+    n_incl: np.ndarray  # per positive cell: negative cells of its group's bins up to its own
+    n_excl: np.ndarray  # per positive cell: the same, below its bin
     seg_starts: np.ndarray  # first positive cell of each group that has positives
+    seg_base: np.ndarray  # negative cells before each of those groups
     seg_groups: np.ndarray  # those groups
     n_groups: int
     group_of: np.ndarray  # group of each cell
@@ -67,32 +67,30 @@ def _auc_layout(keys: np.ndarray, inverse: np.ndarray, n_source: int, n_groups: 
         (np.ones(inverse.size), (inverse, np.arange(inverse.size))), shape=(keys.size, n_source))
     neg_rows, pos_rows = np.flatnonzero(label == 0), np.flatnonzero(label == 1)
     n_incl = np.searchsorted(neg_rows, pos_rows)
-    group_start = np.searchsorted(group, np.arange(n_groups))
-    n_base = np.searchsorted(neg_rows, group_start[group[pos_rows]])
-    prev = pos_rows - 1
-    tie = np.zeros(pos_rows.size)
-    has_prev = prev >= 0
-    same = np.zeros(pos_rows.size, dtype=bool)
-    same[has_prev] = keys[prev[has_prev]] == keys[pos_rows[has_prev]] - 1
-    tie[same] = 0.5
+    # A negative cell shares the positive cell's bin when it is the cell just before it.
+    prev = np.maximum(pos_rows - 1, 0)
+    tie = (pos_rows > 0) & (keys[prev] == keys[pos_rows] - 1)
     gp = group[pos_rows]
     seg_starts = np.flatnonzero(np.r_[True, gp[1:] != gp[:-1]]) if gp.size else np.zeros(0, np.int64)
-    return _AucLayout(source, collect, neg_rows, pos_rows, n_incl, n_base, tie, seg_starts,
-                      gp[seg_starts] if gp.size else np.zeros(0, np.int64), n_groups, group, keys.size)
+    group_start = np.searchsorted(group, np.arange(n_groups))
+    seg_groups = gp[seg_starts] if gp.size else np.zeros(0, np.int64)
+    return _AucLayout(source, collect, neg_rows, pos_rows, n_incl, n_incl - tie, seg_starts,
+                      np.searchsorted(neg_rows, group_start[seg_groups]), seg_groups, n_groups,
+                      group, keys.size)
 
 
-def _cumsum_rows(x: np.ndarray, block: int = 64) -> np.ndarray:
-    """Cumulative sums down the rows of a C-ordered (K, r) array, with a zero row first.
+def _cumsum_rows(x: np.ndarray, rows: np.ndarray, block: int = 64) -> np.ndarray:
+    """Cumulative sums down ``x[rows]`` (C-ordered (K, r)), with a zero row first.
 
-    ``np.cumsum(x, axis=0)`` walks each column with a stride of a whole row (slow for large
+    ``np.cumsum(a, axis=0)`` walks each column with a stride of a whole row (slow for large
     K); cumulative sums inside blocks of rows plus the running block totals touch memory in
     order. Exact for counts (integers in float64).
     """
-    k, r = x.shape
-    nb = -(-k // block)
+    k, r = rows.size, x.shape[1]
+    nb = max(1, -(-k // block))
     out = np.zeros((nb * block + 1, r))
+    np.take(x, rows, axis=0, out=out[1:k + 1])
     v = out[1:].reshape(nb, block, r)
-    v.reshape(-1, r)[:k] = x
     np.cumsum(v, axis=1, out=v)
     if nb > 1:
         v[1:] += np.cumsum(v[:-1, -1, :], axis=0)[:, None, :]
@@ -157,12 +155,15 @@ class AucPlan:
             arrays[i] = xp
             if lay.pos_rows.size == 0 or lay.neg_rows.size == 0:
                 continue
-            c = _cumsum_rows(xp[lay.neg_rows])
+            # Negatives below a positive cell, ties counted 1/2: the mean of the cumulative
+            # sums up to its bin and up to the bin before; less those before its group.
+            c = _cumsum_rows(xp, lay.neg_rows)
+            xpos = xp[lay.pos_rows]
             below = c[lay.n_incl]
-            below -= c[lay.n_base]
-            below -= lay.tie[:, None] * (c[lay.n_incl] - c[np.maximum(lay.n_incl - 1, 0)])
-            below *= xp[lay.pos_rows]
-            seg = np.add.reduceat(below, lay.seg_starts, axis=0)
+            below += c[lay.n_excl]
+            below *= xpos
+            seg = 0.5 * np.add.reduceat(below, lay.seg_starts, axis=0)
+            seg -= np.add.reduceat(xpos, lay.seg_starts, axis=0) * c[lay.seg_base]
             out[self.offsets[i] + lay.seg_groups] = seg
         return out
 
