@@ -106,29 +106,37 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
     return out
 
 
-def _hierarchy(parts: list, member: list[np.ndarray]) -> list[tuple[int, int, object]]:
-    """How to build each partition's tables from a finer one's: (partition, parent, sum) in
-    building order; parent -1 is the fine groups; ``sum`` is a sparse (G, G_parent) 0/1
-    matrix, or None to reuse the parent's tables (the same groups in another order: the AUC
-    range does not change)."""
+def _hierarchy(parts: list, member: list[np.ndarray]) -> tuple[list, list[np.ndarray]]:
+    """How to build each partition's tables from a finer one's.
+
+    Returns the steps (partition, parent, sum) in building order, where parent -1 is the fine
+    groups and ``sum`` a sparse (G, G_parent) 0/1 matrix, or None to reuse the parent's tables
+    (the same groups in another order: the AUC range does not change); and for every
+    partition the table row of each fine group.
+    """
     from scipy import sparse
 
+    n_fine = member[0].size if member else 0
+    rows: list[np.ndarray] = [np.arange(n_fine)] * len(parts)
     done: list[int] = []
     steps = []
     for i in sorted(range(len(parts)), key=lambda i: -len(parts[i].attributes)):
         cands = [j for j in done if set(parts[i].attributes) < set(parts[j].attributes)]
         j = min(cands, key=lambda j: parts[j].n_groups) if cands else -1
-        n_src = parts[j].n_groups if j >= 0 else member[i].size
+        src_rows = rows[j] if j >= 0 else np.arange(n_fine)
+        n_src = int(src_rows.max()) + 1 if n_fine else 0
         if n_src == parts[i].n_groups:
             steps.append((i, j, None))
+            rows[i] = src_rows
         else:
             lut = np.zeros(n_src, dtype=np.int64)
-            lut[member[j] if j >= 0 else np.arange(n_src)] = member[i]
+            lut[src_rows] = member[i]
             steps.append((i, j, sparse.csr_matrix(
                 (np.ones(n_src, dtype=np.int64), (lut, np.arange(n_src))),
                 shape=(parts[i].n_groups, n_src))))
+            rows[i] = member[i]
         done.append(i)
-    return steps
+    return steps, rows
 
 
 def auc_permutation_pvalues(
@@ -167,9 +175,9 @@ def auc_permutation_pvalues(
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = count[canon]
     member = [np.asarray(p.member)[canon] for p in parts]
-    steps = _hierarchy(parts, member)
+    steps, rows = _hierarchy(parts, member)
     totals = [[np.bincount(m, weights=count[:, y].sum(axis=1), minlength=p.n_groups)
-               for y in (0, 1)] for p, m in zip(parts, member, strict=True)]
+               for y in (0, 1)] for p, m in zip(parts, rows, strict=True)]
 
     def tables(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """(r, P) binned-AUC range of every eligible partition from fine (F, r, B) tables."""
