@@ -139,6 +139,28 @@ def _hierarchy(parts: list, member: list[np.ndarray]) -> tuple[list, list[np.nda
     return steps, rows
 
 
+PERM_CELLS = 32_768
+"""Group x bin cells the AUC permutation statistic is computed on, at most (see
+:func:`merge_bins`); never fewer than ``PERM_MIN_BINS`` bins."""
+PERM_MIN_BINS = 16
+
+
+def merge_bins(count: np.ndarray, n_groups: int) -> np.ndarray:
+    """Merge adjacent score bins of (F, 2, B) counts so that ``n_groups`` groups x bins stay
+    within ``PERM_CELLS`` (at least ``PERM_MIN_BINS`` bins, each holding about the same share of
+    all rows). The permutation test stays exact: its statistic is computed on the merged bins
+    for the data and for every permutation alike."""
+    n_b = count.shape[2]
+    target = min(n_b, max(PERM_MIN_BINS, PERM_CELLS // max(n_groups, 1)))
+    if target >= n_b:
+        return count
+    pooled = count.sum(axis=(0, 1))
+    cum = np.cumsum(pooled)
+    coarse = np.minimum(((cum - pooled / 2) * target) // max(cum[-1], 1), target - 1)
+    starts = np.flatnonzero(np.r_[True, np.diff(coarse) > 0])
+    return np.add.reduceat(count, starts, axis=2)
+
+
 def auc_permutation_pvalues(
     count: np.ndarray, parts: list, eligible: np.ndarray, sizes: list[int],
     n_permutations: int, rng: np.random.Generator,
@@ -165,7 +187,8 @@ def auc_permutation_pvalues(
     combinations of all attributes) shuffles them uniformly for every coarser partition too, so
     one random table per replicate serves every attribute and intersection. Each partition's
     tables are summed from those of its finest already-built parent (an attribute from an
-    intersection), not from the fine groups. Fine groups are taken in a canonical order (by
+    intersection), not from the fine groups. With many groups, adjacent score bins are merged
+    first (:func:`merge_bins`). Fine groups are taken in a canonical order (by
     content), so renaming groups cannot change a p-value.
     """
     out = np.full(len(sizes), np.nan)
@@ -173,7 +196,7 @@ def auc_permutation_pvalues(
         return out
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
-    count = count[canon]
+    count = merge_bins(count[canon], sum(sizes))
     member = [np.asarray(p.member)[canon] for p in parts]
     steps, rows = _hierarchy(parts, member)
     totals = [[np.bincount(m, weights=count[:, y].sum(axis=1), minlength=p.n_groups)

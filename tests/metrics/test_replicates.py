@@ -12,11 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fairaudit.metrics import significance
 from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, TypeCounts
 from fairaudit.metrics.cells import build_cells, make_partitions, overall_partition
 from fairaudit.metrics.rates import aggregate, group_matrix, group_metrics
 from fairaudit.metrics.replicates import ReplicateMetrics
-from fairaudit.metrics.significance import auc_permutation_pvalues, random_tables_by_group
+from fairaudit.metrics.significance import (
+    auc_permutation_pvalues,
+    merge_bins,
+    random_tables_by_group,
+)
 
 
 def _table(seed: int, n: int = 3000, sizes=(3, 4, 5), tied: bool = True, thresholds: bool = True):
@@ -114,7 +119,7 @@ def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
     """The direct computation: every partition's tables summed from the fine tables."""
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
-    count = count[canon]
+    count = merge_bins(count[canon], sum(p.n_groups for p in parts))
     m = group_matrix(parts)[:, canon]
     offsets = np.cumsum([0] + [p.n_groups for p in parts])
 
@@ -132,10 +137,15 @@ def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
     return np.where(eligible, (1 + extreme) / (1 + n_perm), np.nan)
 
 
-@pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 2)), (1, (5,)), (2, (2, 3))])
-def test_auc_permutation_pvalues_equal_the_direct_computation(seed, sizes):
+@pytest.mark.parametrize("seed,sizes,budget", [(0, (3, 4, 2), None), (1, (5,), None),
+                                              (2, (2, 3), None), (3, (3, 4), 400)])
+def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed, sizes, budget):
+    if budget is not None:  # bins merged (few cells allowed per group)
+        monkeypatch.setattr(significance, "PERM_CELLS", budget)
     cells, parts, _ = _table(seed, n=800, sizes=sizes, thresholds=False)
     parts = parts[1:]
+    merged = merge_bins(cells.count, sum(p.n_groups for p in parts)).shape[2]
+    assert (merged < cells.n_bins) == (budget is not None)
     by_class = cells.count.sum(axis=2)  # (F, 2)
     eligible = np.array([bool((aggregate(by_class, p, 0) > 0).all()) for p in parts])
     assert eligible.any()
