@@ -69,7 +69,7 @@ def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Gen
 
     Two exact samplers of the same distribution, chosen by cost: a shuffle of the items
     (O(items) per table) or conditional hypergeometric draws, group by group and bin by bin
-    (O(G x B) per table, vectorised over the tables).
+    (a NumPy call per cell, vectorised over the ``r`` tables).
     """
     return random_tables_by_group(rows, cols, r, rng).transpose(1, 0, 2)
 
@@ -82,7 +82,8 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
     cols = np.asarray(cols, dtype=np.int64)
     g, b = rows.size, cols.size
     total = int(cols.sum())
-    if total <= 2 * g * b:
+    # Measured costs: ~15 ns per shuffled item; ~8 us per hypergeometric call + ~60 ns per table.
+    if total * 15e-9 <= g * b * (8e-6 / max(r, 1) + 60e-9):
         items = np.repeat(np.arange(b, dtype=np.int64), cols)
         shuffled = np.empty((r, total), dtype=np.int64)
         for i in range(r):  # an in-place shuffle of an int64 row is numpy's fastest path
@@ -225,9 +226,7 @@ def auc_permutation_pvalues(
     # tables, or every partition's tables) under 8M elements: the hypergeometric draws cost a
     # Python call per cell whatever the chunk, so few groups over many rows take large chunks.
     n_f, n_b = count.shape[0], count.shape[2]
-    per_table = max(n_f * n_b, 2 * sum(sizes) * n_b,
-                    *(int(count[:, y].sum()) if count[:, y].sum() <= 2 * n_f * n_b else 0
-                      for y in (0, 1)))
+    per_table = max(n_f * n_b, 2 * sum(sizes) * n_b, int(count.sum()))
     chunk = max(1, min(n_permutations, (1 << 23) // max(per_table, 1)))
     done = 0
     while done < n_permutations:
