@@ -311,7 +311,7 @@ def _estimate(
         else:
             sampler = RowBootstrap(cells)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
-        chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
+        full = {k: np.empty((config.n_bootstrap, stack.shape[0])) for k in METRIC_NAMES}
         # Replicates are counts on the occupied cells only; every group of every partition
         # is summed from them (see replicates.py).
         plan = ReplicateMetrics(cells, all_parts)
@@ -322,11 +322,10 @@ def _estimate(
             r = min(chunk, config.n_bootstrap - done)
             m = plan(sampler.draw_occupied(rng, r))
             for key in METRIC_NAMES:
-                chunks[key].append(m[key])
+                full[key][done:done + r] = m[key]
             if progress is not None:
                 progress(r)
             done += r
-        full = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
         # Replicate AUCs are binned (pairs in one bin count 1/2): centre them on the exact AUC.
         # The shift can carry a replicate past a bound of [0, 1] for a small, well-separated
         # group; AUC cannot leave it, so neither can its replicates or its interval.

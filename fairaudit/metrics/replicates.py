@@ -88,8 +88,10 @@ def _cumsum_rows(x: np.ndarray, rows: np.ndarray, block: int = 64) -> np.ndarray
     """
     k, r = rows.size, x.shape[1]
     nb = max(1, -(-k // block))
-    out = np.zeros((nb * block + 1, r))
-    np.take(x, rows, axis=0, out=out[1:k + 1])
+    out = np.empty((nb * block + 1, r))
+    out[0] = 0.0
+    out[k + 1:] = 0.0
+    np.take(x, rows, axis=0, out=out[1:k + 1], mode="clip")  # "raise" would buffer ``out``
     v = out[1:].reshape(nb, block, r)
     np.cumsum(v, axis=1, out=v)
     if nb > 1:
