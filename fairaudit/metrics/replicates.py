@@ -1,8 +1,8 @@
 """Replicate metrics of every group from counts on a list of cells (sparse layout).
 
-A bootstrap replicate (or an AUC permutation) is a vector of counts on cells (fine group,
-label, score bin). The dense (F, 2, B) layout costs F x 2 x B per replicate for every sum,
-although with many small groups most cells are empty: 1,000 groups of 50 rows over 75 bins
+A bootstrap replicate is a vector of counts on cells (fine group, label, score bin). The dense
+(F, 2, B) layout costs F x 2 x B per replicate for every sum, although with many small groups
+most cells are empty: 1,000 groups of 50 rows over 75 bins
 occupy about 40,000 of 150,000 cells. Here only the listed cells are carried, as a (K, r) array
 (cells x replicates), and every group quantity is a sparse product or a segmented sum:
 
