@@ -222,3 +222,12 @@ class ReplicateMetrics:
             out["ece"] = np.where(n > 0, np.abs(lin[..., 5:]).sum(axis=-1) / n, np.nan)
         out["_n"], out["_pos"], out["_neg"] = n, pos, neg
         return out
+
+
+def draw_occupied(sampler, occupied: np.ndarray, rng: np.random.Generator, r: int) -> np.ndarray:
+    """Replicate counts (K, r) on the ``occupied`` cells from a sampler's ``draw_occupied``, or,
+    for a sampler with only dense draws (r, F, 2, B) (``PoissonBootstrap``), from those: cells
+    without rows get no count from any resampler."""
+    if hasattr(sampler, "draw_occupied"):
+        return sampler.draw_occupied(rng, r)
+    return np.ascontiguousarray(sampler.draw(rng, r).reshape(r, -1)[:, occupied].T)
