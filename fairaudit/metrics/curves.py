@@ -18,6 +18,14 @@ def _r(x: np.ndarray) -> tuple[float | None, ...]:
     return tuple(v if ok else None for v, ok in zip(vals, finite.tolist(), strict=True))
 
 
+def _rows(x: np.ndarray) -> list[tuple[float | None, ...]]:
+    """:func:`_r` of every row of a (G, k) array, rounded in one pass."""
+    finite = np.isfinite(x)
+    vals = np.round(np.where(finite, x, 0.0), 6).tolist()
+    clean = finite.all(axis=1).tolist()
+    return [tuple(v) if ok else _r(row) for v, ok, row in zip(vals, clean, x, strict=True)]
+
+
 def group_curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
     """ROC, reliability and threshold-sweep curves of every group of ``p`` (for the report)."""
     count = aggregate(cells.count, p, 0)  # (G, 2, B)
@@ -27,27 +35,29 @@ def group_curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
     pick = np.unique(np.round(np.linspace(0, n_bins - 1, CURVE_POINTS)).astype(int))
     onehot = np.zeros((n_bins, ECE_BINS))
     onehot[np.arange(n_bins), cells.ece_bin] = 1.0
-    out = []
-    for gi, g in enumerate(p.groups):
-        neg, pos = count[gi, 0], count[gi, 1]
-        # Rates when the threshold is each bin's left edge (score >= edge is positive).
-        tp = np.cumsum(pos[::-1])[::-1]
-        fp = np.cumsum(neg[::-1])[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tpr = tp / pos.sum() if pos.sum() > 0 else np.full(n_bins, np.nan)
-            fpr = fp / neg.sum() if neg.sum() > 0 else np.full(n_bins, np.nan)
-            n_k = (count[gi].sum(axis=0)) @ onehot
-            obs = (pos @ onehot) / n_k
-            mean_s = (ssum[gi].sum(axis=0) @ onehot) / n_k
-        roc_f = np.concatenate([fpr[pick], [0.0]])
-        roc_t = np.concatenate([tpr[pick], [0.0]])
-        out.append(
-            GroupCurves(
-                attribute=p.name, group=g,
-                roc_fpr=_r(roc_f), roc_tpr=_r(roc_t),
-                reliability_score=_r(mean_s), reliability_observed=_r(obs),
-                reliability_count=tuple(int(v) for v in n_k),
-                thresholds=_r(left[pick]), threshold_tpr=_r(tpr[pick]), threshold_fpr=_r(fpr[pick]),
-            )
+    neg, pos = count[:, 0], count[:, 1]
+    # Rates when the threshold is each bin's left edge (score >= edge is positive).
+    tp = np.cumsum(pos[:, ::-1], axis=1)[:, ::-1]
+    fp = np.cumsum(neg[:, ::-1], axis=1)[:, ::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_tot, n_tot = pos.sum(axis=1, keepdims=True), neg.sum(axis=1, keepdims=True)
+        tpr = np.where(p_tot > 0, tp / p_tot, np.nan)[:, pick]
+        fpr = np.where(n_tot > 0, fp / n_tot, np.nan)[:, pick]
+        n_k = count.sum(axis=1) @ onehot
+        obs = (pos @ onehot) / n_k
+        mean_s = (ssum.sum(axis=1) @ onehot) / n_k
+    zero = np.zeros((count.shape[0], 1))
+    roc_f, roc_t = _rows(np.hstack([fpr, zero])), _rows(np.hstack([tpr, zero]))
+    rel_s, rel_o, thr_t, thr_f = _rows(mean_s), _rows(obs), _rows(tpr), _rows(fpr)
+    thresholds = _r(left[pick])
+    counts = np.rint(n_k).astype(np.int64).tolist()
+    return [
+        GroupCurves(
+            attribute=p.name, group=g,
+            roc_fpr=roc_f[gi], roc_tpr=roc_t[gi],
+            reliability_score=rel_s[gi], reliability_observed=rel_o[gi],
+            reliability_count=tuple(counts[gi]),
+            thresholds=thresholds, threshold_tpr=thr_t[gi], threshold_fpr=thr_f[gi],
         )
-    return out
+        for gi, g in enumerate(p.groups)
+    ]

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.metrics.bootstrap import (
-    ClusterBootstrap,
-    RowBootstrap,
-    percentile_ci,
-    replicate_chunks,
-)
+from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci
 from fairaudit.metrics.cells import (
     CellTable,
     Partition,
@@ -36,6 +31,7 @@ from fairaudit.metrics.rates import (
     group_metrics,
     pairwise_wins,
 )
+from fairaudit.metrics.replicates import ReplicateMetrics, draw_occupied
 from fairaudit.metrics.significance import (
     auc_permutation_pvalues,
     benjamini_hochberg,
@@ -330,16 +326,22 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         unit = sampler.unit
         n_clusters = getattr(sampler, "n_clusters", n_clusters)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
-        chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
+        full = {k: np.empty((config.n_bootstrap, stack.shape[0])) for k in METRIC_NAMES}
+        # Replicates are counts on the occupied cells only; every group of every partition
+        # is summed from them (see replicates.py).
+        plan = ReplicateMetrics(cells, all_parts)
         # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
-        chunk = max(1, min(config.chunk, (1 << 22) // max(cells.count.size, 1)))
-        for count, ssum, ssq in replicate_chunks(sampler, cells, config.n_bootstrap, rng, chunk):
-            m = group_metrics(count, ssum, ssq, cells, stack)
+        width = getattr(sampler, "width", cells.count.size)  # dense draws: every cell
+        chunk = max(1, min(config.chunk, (1 << 22) // max(plan.width, width, 1)))
+        done = 0
+        while done < config.n_bootstrap:
+            r = min(chunk, config.n_bootstrap - done)
+            m = plan(draw_occupied(sampler, plan.occupied, rng, r))
             for key in METRIC_NAMES:
-                chunks[key].append(m[key])
+                full[key][done:done + r] = m[key]
             if progress is not None:
-                progress(count.shape[0])
-        full = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
+                progress(r)
+            done += r
         # Replicate AUCs are binned (pairs in one bin count 1/2): centre them on the exact AUC.
         # The shift can carry a replicate past a bound of [0, 1] for a small, well-separated
         # group; AUC cannot leave it, so neither can its replicates or its interval.

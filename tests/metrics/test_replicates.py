@@ -1,0 +1,156 @@
+"""The fast replicate paths equal the reference computations they replace.
+
+- ReplicateMetrics (counts on occupied cells) == group_metrics on the dense (F, 2, B) layout.
+- Both row-bootstrap samplers (multinomial over cells, uniform row positions) and the
+  Poissonised patient-type sampler draw the same multinomial as NumPy's.
+- The AUC permutation p-values (partition tables summed from parents) == a direct computation
+  from the same random tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fairaudit.metrics import significance
+from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, TypeCounts
+from fairaudit.metrics.cells import build_cells, make_partitions, overall_partition
+from fairaudit.metrics.rates import aggregate, group_matrix, group_metrics
+from fairaudit.metrics.replicates import ReplicateMetrics
+from fairaudit.metrics.significance import (
+    auc_permutation_pvalues,
+    merge_bins,
+    random_tables_by_group,
+)
+
+
+def _table(seed: int, n: int = 3000, sizes=(3, 4, 5), tied: bool = True, thresholds: bool = True):
+    rng = np.random.default_rng(seed)
+    codes = np.stack([rng.integers(0, k, n) for k in sizes], axis=1)
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    s = rng.random(n)
+    if tied:
+        s = np.round(s, 2)
+    thr = np.where(codes[:, 0] == 1, 0.3, 0.5) if thresholds else 0.5
+    cells = build_cells(y, s, codes, thr)
+    names = tuple(tuple(f"v{i}" for i in range(k)) for k in sizes)
+    attrs = tuple(f"a{j}" for j in range(len(sizes)))
+    return cells, [overall_partition(cells.n_fine), *make_partitions(cells, attrs, names)], y
+
+
+@pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 5)), (1, (2,)), (2, (40,)), (3, (2, 2))])
+def test_replicate_metrics_equal_the_dense_computation(seed, sizes):
+    cells, parts, _ = _table(seed, sizes=sizes)
+    plan = ReplicateMetrics(cells, parts)
+    dense = RowBootstrap(cells).draw(np.random.default_rng(seed), 9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
+        mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)
+    ref = group_metrics(dense, dense * mean, dense * mean_sq, cells, parts)
+    got = plan(dense.reshape(9, -1)[:, plan.occupied].T.copy())
+    assert set(ref) <= set(got)
+    for key in ref:
+        np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=1e-12, equal_nan=True, err_msg=key)
+    # The AUC sums are exact (integers and halves), not merely close.
+    assert np.array_equal(np.nan_to_num(got["auc"]), np.nan_to_num(ref["auc"]))
+
+
+def _moments_match(draws: np.ndarray, n: int, p: np.ndarray) -> None:
+    assert (draws.sum(axis=1) == n).all()
+    np.testing.assert_allclose(draws.mean(axis=0), n * p, atol=4 * np.sqrt(n * p / len(draws)).max() + 1e-9)
+    np.testing.assert_allclose(draws.var(axis=0), n * p * (1 - p), rtol=0.12, atol=0.02)
+    c = np.cov(draws[:, :2].T)[0, 1]
+    assert c == pytest.approx(-n * p[0] * p[1], abs=0.12 * n * np.sqrt(p[0] * p[1]))
+
+
+@pytest.mark.parametrize("by_index", [False, True])
+def test_both_row_samplers_draw_the_multinomial(monkeypatch, by_index):
+    cells, _, _ = _table(4, n=600, sizes=(6,), tied=False, thresholds=False)
+    monkeypatch.setattr(RowBootstrap, "INDEX_COST", 10**9 if by_index else 0)
+    boot = RowBootstrap(cells)
+    assert boot._by_index is by_index
+    x = boot.draw_occupied(np.random.default_rng(0), 6000).T  # (r, K)
+    counts = cells.count.ravel()[boot.occupied]
+    _moments_match(x, int(counts.sum()), counts / counts.sum())
+    again = boot.draw_occupied(np.random.default_rng(0), 6000).T
+    assert np.array_equal(x, again)  # deterministic per seed
+
+
+def test_index_sampler_does_not_depend_on_row_order(monkeypatch):
+    monkeypatch.setattr(RowBootstrap, "INDEX_COST", 10**9)
+    rng = np.random.default_rng(5)
+    n = 500
+    y, s, g = rng.integers(0, 2, n), rng.random(n), rng.integers(0, 7, (n, 1))
+    perm = rng.permutation(n)
+    a = RowBootstrap(build_cells(y, s, g, 0.5)).draw(np.random.default_rng(1), 50)
+    b = RowBootstrap(build_cells(y[perm], s[perm], g[perm], 0.5)).draw(np.random.default_rng(1), 50)
+    assert np.array_equal(a, b)
+
+
+def test_poissonised_type_counts_draw_the_multinomial():
+    # Small and large multiplicities (above MAX_TABLE: NumPy's Poisson sampler).
+    m = np.array([1, 1, 1, 2, 3, 5, 8, 13, 1500])
+    tc = TypeCounts(m)
+    k = tc.draw(np.random.default_rng(0), 40000)[:, np.argsort(tc.order)]
+    _moments_match(k, int(m.sum()), m / m.sum())
+
+
+def test_patient_bootstrap_by_poissonisation_matches_resampling_patients(monkeypatch):
+    rng = np.random.default_rng(0)
+    n = 3000
+    cl = np.unique(rng.integers(0, 1200, n), return_inverse=True)[1]
+    y, s, g = rng.integers(0, 2, n), rng.random(n), rng.integers(0, 2, (n, 1))
+    cells = build_cells(y, s, g, 0.5, n_quantiles=4)
+    monkeypatch.setattr(ClusterBootstrap, "POISSON_FROM", 1)
+    boot = ClusterBootstrap(cells, y, cl)
+    assert boot._types is not None
+    r = 20000
+    fast = boot.draw(np.random.default_rng(1), r).reshape(r, -1)
+    cell = cells.cell_index(y)
+    per_patient = np.zeros((boot.n_clusters, fast.shape[1]))
+    np.add.at(per_patient, (cl, cell), 1)
+    naive = np.stack([per_patient[rng.integers(0, boot.n_clusters, boot.n_clusters)].sum(0)
+                      for _ in range(5000)])
+    np.testing.assert_allclose(fast.mean(0), naive.mean(0), atol=0.6)
+    np.testing.assert_allclose(np.cov(fast[:, :10].T), np.cov(naive[:, :10].T), atol=6.0)
+
+
+def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
+    """The direct computation: every partition's tables summed from the fine tables."""
+    count = np.rint(count).astype(np.int64)
+    canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
+    count = merge_bins(count[canon], sum(p.n_groups for p in parts))
+    m = group_matrix(parts)[:, canon]
+    offsets = np.cumsum([0] + [p.n_groups for p in parts])
+
+    def ranges(neg, pos):  # (r, G_total, B)
+        below = np.cumsum(neg, axis=-1) - neg
+        auc = (pos * (below + 0.5 * neg)).sum(axis=-1) / (pos.sum(axis=-1) * neg.sum(axis=-1))
+        return np.stack([auc[:, a:b].max(axis=-1) - auc[:, a:b].min(axis=-1)
+                         for a, b in zip(offsets[:-1], offsets[1:], strict=True)], axis=-1)
+
+    obs = ranges(aggregate(count[None, :, 0, :], m, 1), aggregate(count[None, :, 1, :], m, 1))[0]
+    neg = random_tables_by_group(count[:, 0].sum(1), count[:, 0].sum(0), n_perm, rng).transpose(1, 0, 2)
+    pos = random_tables_by_group(count[:, 1].sum(1), count[:, 1].sum(0), n_perm, rng).transpose(1, 0, 2)
+    stat = ranges(aggregate(neg.astype(float), m, 1), aggregate(pos.astype(float), m, 1))
+    extreme = (stat >= obs[None, :] - 1e-12).sum(axis=0)
+    return np.where(eligible, (1 + extreme) / (1 + n_perm), np.nan)
+
+
+@pytest.mark.parametrize("seed,sizes,budget", [(0, (3, 4, 2), None), (1, (5,), None),
+                                              (2, (2, 3), None), (3, (3, 4), 400)])
+def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed, sizes, budget):
+    if budget is not None:  # bins merged (few cells allowed per group)
+        monkeypatch.setattr(significance, "PERM_CELLS", budget)
+    cells, parts, _ = _table(seed, n=800, sizes=sizes, thresholds=False)
+    parts = parts[1:]
+    merged = merge_bins(cells.count, sum(p.n_groups for p in parts)).shape[2]
+    assert (merged < cells.n_bins) == (budget is not None)
+    by_class = cells.count.sum(axis=2)  # (F, 2)
+    eligible = np.array([bool((aggregate(by_class, p, 0) > 0).all()) for p in parts])
+    assert eligible.any()
+    n_perm = 300
+    got = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts], n_perm,
+                                  np.random.default_rng(seed))
+    ref = _reference_auc_pvalues(cells.count, parts, eligible, n_perm, np.random.default_rng(seed))
+    np.testing.assert_array_equal(got, ref)
