@@ -181,6 +181,22 @@ def fine_tune_method(
     return tuned, provenance
 
 
+def _fine_tune_settings(training: Mapping[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
+    """The :class:`TrainSettings` of fine-tuning and the mitigation options, from ``training``."""
+    from fairaudit.models.training import TrainSettings
+
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    unknown = [k for k in training if k not in fields and k not in MITIGATION_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"unknown fine-tuning setting(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(fields | set(MITIGATION_KEYS)))}."
+        )
+    settings = TrainSettings(**{**FINE_TUNE_DEFAULTS, **{k: v for k, v in training.items() if k in fields},
+                                "seed": int(seed)})
+    return settings, {k: training[k] for k in MITIGATION_KEYS if k in training}
+
+
 def training_variants(
     *,
     model: str | Path,
@@ -219,7 +235,6 @@ def training_variants(
     )
     from fairaudit.models.adapters import adapter_kind, load_predictor
     from fairaudit.models.checkpoint import save_model
-    from fairaudit.models.training import TrainSettings
 
     predictor: Any = load_predictor(model, config=model_config)
     kind = adapter_kind(predictor)
@@ -259,16 +274,7 @@ def training_variants(
                                     "model_adapter": kind, "threshold": base_thr,
                                     "threshold_source": base_source})]
 
-    fields = {f.name for f in dataclasses.fields(TrainSettings)}
-    unknown = [k for k in training if k not in fields and k not in MITIGATION_KEYS]
-    if unknown:
-        raise ConfigError(
-            f"unknown fine-tuning setting(s) {', '.join(unknown)}; known: "
-            f"{', '.join(sorted(fields | set(MITIGATION_KEYS)))}."
-        )
-    settings = TrainSettings(**{**FINE_TUNE_DEFAULTS, **{k: v for k, v in training.items() if k in fields},
-                                "seed": int(seed)})
-    options = {k: training[k] for k in MITIGATION_KEYS if k in training}
+    settings, options = _fine_tune_settings(training, seed)
 
     checkpoints: dict[str, Path] = {}
     out = Path(out_dir)

@@ -182,6 +182,17 @@ def _split_frame(frame: pd.DataFrame, p: Path, is_val: np.ndarray, is_test: np.n
 # --------------------------------------------------------------------------------------------
 
 
+def _check_sources(model: object, predictions: object, model_config: object,
+                   threshold: float | None) -> None:
+    """Exactly one of ``model`` and ``predictions``; ``model_config`` only with ``model``."""
+    if (model is None) == (predictions is None):
+        raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
+    if model_config is not None and model is None:
+        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
+
+
 def mitigate(
     *,
     label: str,
@@ -254,12 +265,7 @@ def mitigate(
     settings = thresholds or ThresholdSettings()
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
-    if (model is None) == (predictions is None):
-        raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
-    if model_config is not None and model is None:
-        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
+    _check_sources(model, predictions, model_config, threshold)
     asked_all = "all" in [m.strip().lower() for m in (
         methods.split(",") if isinstance(methods, str) else map(str, methods))]
 
