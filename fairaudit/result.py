@@ -14,11 +14,22 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from fairaudit._io import to_jsonable
 
 SCHEMA_VERSION = "1.2"
+
+# The status vocabularies of the result (and of the JSON schema's ``enum``s): checked by mypy
+# wherever a status is produced or compared, and by :meth:`AuditResult.from_dict` on reading.
+GroupStatus: TypeAlias = Literal["ok", "insufficient"]
+"""A group is ``insufficient`` when it has too few rows, positives or negatives to judge."""
+CriterionStatus: TypeAlias = Literal["ok", "insufficient"]
+"""A criterion is ``insufficient`` when a group of its attribute is, or a rate it needs is undefined."""
+RuleStatus: TypeAlias = Literal["pass", "fail", "inconclusive"]
+"""The decision on one policy rule (and judged attribute or group)."""
+GateStatus: TypeAlias = Literal["pass", "fail", "inconclusive", "not_run"]
+"""The combined decision of the gate; ``not_run`` when no policy was given."""
 
 # The metrics every group (and the overall row) carries, in display order.
 METRIC_NAMES: tuple[str, ...] = (
@@ -69,7 +80,7 @@ class GroupResult:
     n: int
     n_pos: int
     n_neg: int
-    status: str  # "ok" | "insufficient"
+    status: GroupStatus
     metrics: Mapping[str, Estimate]
     reasons: tuple[str, ...] = ()
     missing_modalities: Mapping[str, int] = field(default_factory=dict)
@@ -97,7 +108,7 @@ class Criterion:
     name: str
     value: float | None
     ci: tuple[float, float] | None
-    status: str  # "ok" | "insufficient"
+    status: CriterionStatus
     p_value: float | None = None
     q_value: float | None = None
     reason: str | None = None
@@ -143,8 +154,8 @@ class GroupCurves:
 
     attribute: str
     group: str
-    roc_fpr: tuple[float, ...]
-    roc_tpr: tuple[float, ...]
+    roc_fpr: tuple[float | None, ...]  # None where the group has no negatives (positives)
+    roc_tpr: tuple[float | None, ...]
     reliability_score: tuple[float | None, ...]
     reliability_observed: tuple[float | None, ...]
     reliability_count: tuple[int, ...]
@@ -156,7 +167,7 @@ class GroupCurves:
 @dataclass(frozen=True)
 class RuleOutcome:
     id: str
-    status: str  # "pass" | "fail" | "inconclusive"
+    status: RuleStatus
     message: str
     value: float | None = None
     ci: tuple[float, float] | None = None
@@ -170,7 +181,7 @@ class RuleOutcome:
 
 @dataclass(frozen=True)
 class GateOutcome:
-    status: str  # "pass" | "fail" | "inconclusive" | "not_run"
+    status: GateStatus
     rules: tuple[RuleOutcome, ...] = ()
     policy: str | None = None
     inconclusive_is_warning: bool = False
@@ -327,6 +338,11 @@ def _from_jsonable(tp: Any, data: Any) -> Any:
     args = typing.get_args(tp)
     if data is None:
         return None
+    if origin is Literal:
+        if data not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ValueError(f"status {data!r} is not one of {allowed}")
+        return data
     if origin in (typing.Union, types.UnionType):
         non_none = [a for a in args if a is not type(None)]
         return _from_jsonable(non_none[0], data) if len(non_none) == 1 else data
@@ -334,7 +350,8 @@ def _from_jsonable(tp: Any, data: Any) -> Any:
         hints = typing.get_type_hints(tp)
         names = {f.name for f in dataclasses.fields(tp)}
         kwargs = {k: _from_jsonable(hints[k], v) for k, v in data.items() if k in names}
-        return tp(**kwargs)
+        make: Any = tp
+        return make(**kwargs)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_from_jsonable(args[0], v) for v in data)

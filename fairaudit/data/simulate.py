@@ -317,11 +317,11 @@ def simulate_cohort(config: CohortConfig = CohortConfig()) -> SimulatedCohort:
     paths = []
     for i, row in enumerate(df.itertuples(index=False)):
         factor = contrast_bias.strength if low_contrast[i] and contrast_bias else 1.0
-        img = _image(r_img, config.image_size, bool(truth_d[i]), factor, row.site, config.lesion_contrast)
+        img = _image(r_img, config.image_size, bool(truth_d[i]), factor, str(row.site), config.lesion_contrast)
         if no_image[i]:
             paths.append("")
         else:
-            images[row.study_id] = img
+            images[str(row.study_id)] = img
             paths.append(f"images/{row.study_id}.png")
     notes, omitted = [], np.zeros(n, dtype=int)
     for i, row in enumerate(df.itertuples(index=False)):

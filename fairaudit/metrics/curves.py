@@ -47,7 +47,7 @@ def group_curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
                 roc_fpr=_r(roc_f), roc_tpr=_r(roc_t),
                 reliability_score=_r(mean_s), reliability_observed=_r(obs),
                 reliability_count=tuple(int(v) for v in n_k),
-                thresholds=_r(left[pick]), threshold_tpr=_r(tpr[pick]), threshold_fpr=_r(fpr[pick]),
+                thresholds=tuple(np.round(left[pick].astype(np.float64), 6).tolist()), threshold_tpr=_r(tpr[pick]), threshold_fpr=_r(fpr[pick]),
             )
         )
     return out

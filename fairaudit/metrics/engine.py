@@ -53,6 +53,7 @@ from fairaudit.metrics.simultaneous import (
 )
 from fairaudit.result import (
     METRIC_NAMES,
+    CriterionStatus,
     Criterion,
     Estimate,
     ExcludedGroup,
@@ -121,7 +122,7 @@ class AuditParts:
     n_clusters: int | None
 
 
-def _f(x: float) -> float | None:
+def _f(x: float | np.ndarray | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
@@ -237,7 +238,7 @@ def compute_audit(
         n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
         metrics=_estimates(est, display, {}, "overall", 0),
     )
-    groups = []
+    groups: list[GroupResult] = []
     for p in parts:
         missing = _missing_by_group(modalities, p, cells)
         m = est.point[p.name]
@@ -309,9 +310,10 @@ def _estimate(
     n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
     if config.n_bootstrap > 0:
         if clusters is not None:
-            sampler: RowBootstrap | ClusterBootstrap = ClusterBootstrap(cells, labels, clusters)
+            by_cluster = ClusterBootstrap(cells, labels, clusters)
+            sampler: RowBootstrap | ClusterBootstrap = by_cluster
             unit = "patient"
-            n_clusters = sampler.n_clusters
+            n_clusters = by_cluster.n_clusters
         else:
             sampler = RowBootstrap(cells)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
@@ -489,7 +491,7 @@ def _criteria(
                 for rate in rates for gi in idx if not np.isfinite(m[rate][gi])
             ]
             reason = "; ".join(undefined) or "undefined (largest rate is 0)"
-        status = "ok" if reason is None else "insufficient"
+        status: CriterionStatus = "ok" if reason is None else "insufficient"
         est_only = Estimate(_f(v), ci, None) if idx.size >= 2 else None
         out.append(
             Criterion(
@@ -499,7 +501,7 @@ def _criteria(
                 status=status,
                 p_value=pvals.get(name) if status == "ok" else None,
                 reason=reason,
-                groups=(lo_g, hi_g) if lo_g is not None else (),
+                groups=(lo_g, hi_g) if lo_g is not None and hi_g is not None else (),
                 excluded_groups=excluded,
                 sufficient_groups_only=est_only if (excluded and est_only is not None) else None,
             )

@@ -60,8 +60,8 @@ def group_matrix(groups: Partition | np.ndarray | list[Partition]):
         n_rows = sum(p.n_groups for p in groups)
         n_fine = groups[0].member.shape[0] if groups else 0
         return sparse.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_rows, n_fine))
-    if sparse.issparse(groups):
-        return groups.tocsr()
+    if sparse.issparse(groups):  # a scipy sparse matrix (typed as the dense array it stands for)
+        return sparse.csr_matrix(groups)
     return sparse.csr_matrix(np.asarray(groups, dtype=np.float64))
 
 
