@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +25,7 @@ from fairaudit.errors import InputError
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.result import METRIC_NAMES, SCHEMA_VERSION, FlaggedValue
 from fairaudit.schema import SCHEMA_FILE, load_schema, schema_text, validate_result
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ROOT / "fairaudit" / "schema" / SCHEMA_FILE

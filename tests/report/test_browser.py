@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import render_html
-
-sys.path.insert(0, str(Path(__file__).parent))
-from manydata import N_SITES, PLANTED, many_group_result  # noqa: E402
-from reportdata import make_result  # noqa: E402
+from tests.report.manydata import N_SITES, PLANTED, many_group_result
+from tests.report.reportdata import make_result
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,9 +15,7 @@ from typer.testing import CliRunner
 from fairaudit.cli.app import app
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import environment, render_html
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 GOLDEN = Path(__file__).parent / "golden" / "report.html"
 NASTY = {
