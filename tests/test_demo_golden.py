@@ -44,7 +44,7 @@ def test_demo_audit_json_is_unchanged(tmp_path: Path, monkeypatch: pytest.Monkey
     ])
     assert res.exit_code == 1, res.output  # the planted biases fail the sample policy
     got = _stable(json.loads(out.read_text(encoding="utf-8")))
-    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN"):
+    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN") == "1":  # only on request, never on its own
         GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert got == expected, ("the demo's audit JSON changed; review the difference and "

@@ -72,10 +72,27 @@ def scrub(text: str) -> str:
 
 def test_golden(html):
     got = scrub(html)
-    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN"):
+    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN") == "1":  # only on request, never on its own
         GOLDEN.write_text(got, encoding="utf-8")
     expected = GOLDEN.read_text(encoding="utf-8")
     assert got == expected, "HTML changed; review and regenerate with FAIRAUDIT_UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize("flag", [None, "", "0", "true"])
+def test_golden_file_is_rewritten_only_on_request(html, tmp_path, monkeypatch, flag) -> None:
+    stale = tmp_path / "report.html"
+    stale.write_text("stale", encoding="utf-8")
+    monkeypatch.setattr(f"{__name__}.GOLDEN", stale)
+    if flag is None:
+        monkeypatch.delenv("FAIRAUDIT_UPDATE_GOLDEN", raising=False)
+    else:
+        monkeypatch.setenv("FAIRAUDIT_UPDATE_GOLDEN", flag)
+    with pytest.raises(AssertionError, match="regenerate with FAIRAUDIT_UPDATE_GOLDEN=1"):
+        test_golden(html)
+    assert stale.read_text(encoding="utf-8") == "stale"
+    monkeypatch.setenv("FAIRAUDIT_UPDATE_GOLDEN", "1")
+    test_golden(html)
+    assert stale.read_text(encoding="utf-8") == scrub(html)
 
 
 def test_sections_present(html):
