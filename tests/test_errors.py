@@ -21,4 +21,4 @@ def test_messages_are_collapsed_to_one_line() -> None:
 
 
 def test_a_non_string_message_is_converted() -> None:
-    assert str(ConfigError(42)) == "42"  # type: ignore[arg-type]
+    assert str(ConfigError(42)) == "42"
