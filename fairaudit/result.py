@@ -31,32 +31,62 @@ RuleStatus: TypeAlias = Literal["pass", "fail", "inconclusive"]
 GateStatus: TypeAlias = Literal["pass", "fail", "inconclusive", "not_run"]
 """The combined decision of the gate; ``not_run`` when no policy was given."""
 
-# The metrics every group (and the overall row) carries, in display order.
-METRIC_NAMES: tuple[str, ...] = (
-    "prevalence",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "ppv",
-    "npv",
-    "selection_rate",
-    "accuracy",
-    "balanced_accuracy",
-    "auc",
-    "brier",
-    "ece",
+@dataclass(frozen=True)
+class MetricInfo:
+    """What every layer knows about one per-group metric (the one table: :data:`METRICS`).
+
+    Attributes
+    ----------
+    label
+        Its name in the reports.
+    undefined
+        Why its value can be undefined (the ``reason`` of an :class:`Estimate` with no value).
+    higher_is_better
+        Its direction: True or False for a performance metric, None for a descriptive one
+        (prevalence, selection rate). Summaries and mitigation verdicts read it.
+    """
+
+    label: str
+    undefined: str
+    higher_is_better: bool | None = None
+
+
+# The metrics every group (and the overall row) carries, in display order. Adding one: an entry
+# here, its computation in fairaudit/metrics/rates.py (a confusion rate is one RATES entry), its
+# key in fairaudit/schema/audit-result.schema.json, and a test (docs/architecture.md).
+METRICS: Mapping[str, MetricInfo] = {
+    "prevalence": MetricInfo("Prevalence", "group is empty"),
+    "tpr": MetricInfo("TPR (sensitivity)", "no positives in group", True),
+    "fpr": MetricInfo("FPR", "no negatives in group", False),
+    "tnr": MetricInfo("TNR (specificity)", "no negatives in group", True),
+    "fnr": MetricInfo("FNR (underdiagnosis)", "no positives in group", False),
+    "ppv": MetricInfo("PPV", "no positive predictions in group", True),
+    "npv": MetricInfo("NPV", "no negative predictions in group", True),
+    "selection_rate": MetricInfo("Selection rate", "group is empty"),
+    "accuracy": MetricInfo("Accuracy", "group is empty", True),
+    "balanced_accuracy": MetricInfo("Balanced accuracy", "needs both positives and negatives", True),
+    "auc": MetricInfo("AUC", "needs both positives and negatives (all labels are one class)", True),
+    "brier": MetricInfo("Brier score", "group is empty", False),
+    "ece": MetricInfo("ECE", "group is empty", False),
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
+
+# The performance metrics whose spread across groups is summarised (SD, SER), in output order.
+SUMMARISED: tuple[str, ...] = (
+    "auc", "accuracy", "balanced_accuracy", "tpr", "tnr", "ppv", "npv", "fnr", "fpr", "brier", "ece",
 )
 
-CRITERIA_NAMES: tuple[str, ...] = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "auc_difference",
-)
+# The fairness criteria (computed in fairaudit/metrics/criteria.py), with their report labels.
+CRITERION_LABELS: Mapping[str, str] = {
+    "demographic_parity_difference": "Demographic parity difference",
+    "demographic_parity_ratio": "Demographic parity ratio",
+    "equal_opportunity_difference": "Equal opportunity difference",
+    "equal_opportunity_ratio": "Equal opportunity ratio",
+    "equalized_odds_difference": "Equalised odds difference",
+    "equalized_odds_ratio": "Equalised odds ratio",
+    "auc_difference": "AUC difference",
+}
+CRITERIA_NAMES: tuple[str, ...] = tuple(CRITERION_LABELS)
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ from fairaudit.metrics.simultaneous import (
 )
 from fairaudit.result import (
     METRIC_NAMES,
-    CriterionStatus,
     Criterion,
+    CriterionStatus,
     Estimate,
     ExcludedGroup,
     FlaggedValue,
