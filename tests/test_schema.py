@@ -232,3 +232,15 @@ def test_the_schema_ships_in_the_wheel_and_jsonschema_is_a_runtime_dependency() 
     assert any(PACKAGED.match(g) for g in globs)
     deps = project["project"]["dependencies"]
     assert any(d.startswith("jsonschema") for d in deps)
+
+
+def test_the_schema_names_every_metric_and_criterion_of_the_result() -> None:
+    """A metric added to fairaudit.result.METRICS needs its key in the schema (an enum entry and
+    a property; not a required key, which would reject results written before it existed)."""
+    from fairaudit.result import CRITERIA_NAMES
+
+    defs = load_schema()["$defs"]
+    assert defs["metric_name"]["enum"] == list(METRIC_NAMES)
+    assert list(defs["metrics"]["properties"]) == list(METRIC_NAMES)
+    assert set(defs["metrics"]["required"]) <= set(METRIC_NAMES)
+    assert defs["criterion_name"]["enum"] == list(CRITERIA_NAMES)
