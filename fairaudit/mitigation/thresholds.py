@@ -211,6 +211,8 @@ class GroupThresholdOptimizer:
             m = groups == g
             curves.append(group_curve(s[m], labels[m], candidate_thresholds(s[m], self.max_candidates)))
         self.randomized_reference_ = None
+        tolerance: float | None
+        chosen: list[float]
         if not curves:
             tolerance, chosen = None, []
         elif self.tolerance == "auto" and self.objective != "sensitivity_floor":
