@@ -463,7 +463,7 @@ def _criteria(
         ExcludedGroup(g, "; ".join(reasons_of[gi])) for gi, g in enumerate(p.groups) if not ok[gi]
     )
     m = est.point[p.name]
-    sub_point = {k: m[k][idx] for k in ("selection_rate", "tpr", "fpr", "auc")}
+    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
     values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
               for name in CRITERIA}
     pvals: dict[str, float] = {}

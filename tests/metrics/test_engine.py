@@ -85,3 +85,15 @@ def test_group_thresholds_apply_per_group_and_name_what_is_missing() -> None:
         _run(group_thresholds=GroupThresholdSpec("sex", {"F": 0.3}))
     with pytest.raises(InputError, match="'age', which is not audited"):
         _run(group_thresholds=GroupThresholdSpec("age", {"F": 0.3}))
+
+
+def test_a_criterion_added_to_the_table_is_computed_with_an_interval(monkeypatch) -> None:
+    from fairaudit.metrics import criteria
+
+    monkeypatch.setitem(criteria.CRITERIA, "npv_difference", (("npv",), "difference"))
+    parts = _run(AuditConfig(n_bootstrap=100, n_permutations=50, min_group_size=10, min_group_events=5))
+    c = next(c for c in parts.criteria if c.attribute == "sex" and c.name == "npv_difference")
+    npv = {g.group: g.metrics["npv"].value for g in parts.groups if g.attribute == "sex"}
+    assert c.value == pytest.approx(max(npv.values()) - min(npv.values())) and c.value > 0.1
+    assert c.ci is not None and c.ci[0] <= c.value <= c.ci[1]
+    assert c.p_value is None  # no permutation test over NPV

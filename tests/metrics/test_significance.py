@@ -52,3 +52,14 @@ def test_benjamini_hochberg_matches_the_step_up_rule() -> None:
     np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.5])
     assert (q >= p).all() and (q <= 1).all()
     assert benjamini_hochberg(np.array([])).size == 0
+
+
+def test_a_criterion_over_a_rate_without_a_permutation_test_gets_no_p_value(monkeypatch) -> None:
+    from fairaudit.metrics import criteria, significance
+
+    table = {**criteria.CRITERIA, "predictive_parity_difference": (("ppv",), "difference")}
+    monkeypatch.setattr(significance, "CRITERIA", table)
+    conf = np.array([[[80, 20], [10, 40]], [[95, 5], [35, 15]]], dtype=np.float64)
+    observed = {**_observed(conf), "predictive_parity_difference": 0.2}
+    p = permutation_pvalues(conf, observed, 50, np.random.default_rng(0))
+    assert "predictive_parity_difference" not in p and "equalized_odds_difference" in p
