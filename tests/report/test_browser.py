@@ -125,6 +125,7 @@ def test_console_errors_are_detected(driver, tmp_path):
     assert len(_severe(driver)) >= 1
 
 
+@pytest.mark.slow  # a 1,000-group page in headless Chromium
 def test_many_group_report_loads_without_console_errors(driver, tmp_path):
     """A 1,000-group audit from the real API: under 2 MB, opens cleanly, folded rows sort and open."""
     from selenium.webdriver.common.by import By
