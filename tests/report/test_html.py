@@ -235,7 +235,7 @@ def test_report_command_renders_every_view_the_audit_writes(result, tmp_path, fm
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--format", "pdf"], "--format must be one of")],  # no --out: tests/cli/test_report_cli.py
+    [(["--format", "pdf"], "--format must be one of")],  # no --out: tests/cli/test_report.py
 )
 def test_report_command_bad_options(result, tmp_path, args, fragment):
     saved = tmp_path / "result.json"
