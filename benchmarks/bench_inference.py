@@ -36,9 +36,8 @@ def main() -> None:
     import torch
 
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.ablation import remove_modality
     from fairaudit.models.checkpoint import load_model
-    from fairaudit.models.features import MODALITIES
+    from fairaudit.models.features import MODALITIES, remove_modality
 
     if args.threads:
         torch.set_num_threads(args.threads)

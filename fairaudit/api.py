@@ -1,7 +1,8 @@
 """The Python API: ``fairaudit.audit(...)`` returns a frozen :class:`AuditResult`.
 
-The CLI is a thin layer over these functions: :func:`load_audit_data` (read and validate the
-table, run the model if one is given) and :func:`audit_dataset` (compute, gate).
+The audit workflow (:mod:`fairaudit.workflows.audit`, behind ``fairaudit audit``) is built on
+these functions: :func:`load_audit_data` (read and validate the table, run the model if one is
+given) and :func:`audit_dataset` (compute, gate). They write nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from fairaudit.data.dataset import missing_group
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.models.progress import Progress
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_THRESHOLD_WARNING = (
@@ -51,7 +55,7 @@ def load_audit_data(
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
     cluster: str | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
     split_column: str | None = None,
@@ -66,6 +70,8 @@ def load_audit_data(
     data, model : path, optional
         A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
         is run on the manifest in batches.
+    progress : Progress, optional
+        Told of the model's inference batches (:mod:`fairaudit.models.progress`).
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
@@ -77,15 +83,15 @@ def load_audit_data(
         ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
     """
     if (predictions is None) == (model is None):
-        raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+        raise ConfigError("give either `predictions` (a table) or `model` with `data` (a manifest).")
     if split is None and split_column is not None:
-        raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
+        raise ConfigError(f"`split_column` {split_column} needs `split` (the split to audit).")
     if split is not None and predictions is None:
-        raise ConfigError("--split selects rows of a --predictions table; with --model give the "
-                          "manifest of the split itself as --data.")
+        raise ConfigError("`split` selects rows of a `predictions` table; with `model` give the "
+                          "manifest of the split itself as `data`.")
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         score = score or "score"
         if split is not None:
             ds = _split_dataset(predictions, split_column or "split", split, label=label,
@@ -100,7 +106,7 @@ def load_audit_data(
         return LoadedData(ds, None, None, None)
 
     if data is None:
-        raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
+        raise ConfigError("`model` needs `data`, a manifest (the studies to run the model on).")
     from fairaudit.data.manifest import load_manifest
     from fairaudit.models.multimodal import MultimodalPredictor
 
@@ -144,14 +150,14 @@ def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: s
         frame = read_table(p, "predictions file")
         source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
     if column not in frame.columns:
-        raise InputError(f"{source} has no split column '{column}' (--split-column); its columns "
+        raise InputError(f"{source} has no split column '{column}' (`split_column`); its columns "
                          f"are: {', '.join(map(str, frame.columns))}.")
     values = frame[column].astype("string").str.strip()
     wanted = str(value).strip()
     mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
     if not mask.any():
         found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
-        raise InputError(f"{source} has no rows with {column} = '{wanted}' (--split); its "
+        raise InputError(f"{source} has no rows with {column} = '{wanted}' (`split`); its "
                          f"values are: {found}.")
     sub = frame.loc[mask].reset_index(drop=True)
     return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
@@ -168,7 +174,10 @@ MIN_CLUSTERS = 20
 
 
 def check_resamples(value: int, option: str) -> None:
-    """The one rule for ``--bootstrap`` and ``--permutations``: 0 (off) or at least 100.
+    """The one rule for ``n_bootstrap`` and ``n_permutations``: 0 (off) or at least 100.
+
+    ``option`` names the parameter in the message (e.g. ``"`n_bootstrap`"``; the CLI shows
+    the flag).
 
     Fewer replicates give intervals and p-values too coarse to act on (a p-value from 20
     permutations cannot go below 0.048).
@@ -192,19 +201,19 @@ def check_seed(seed: int) -> None:
         ``seed`` is negative or not an integer.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"--seed must be a whole number, 0 or more; got {seed}.")
+        raise ConfigError(f"`seed` must be a whole number, 0 or more; got {seed}.")
 
 
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {config.threshold}.")
     check_seed(config.seed)
-    check_resamples(config.n_bootstrap, "--bootstrap")
-    check_resamples(config.n_permutations, "--permutations")
+    check_resamples(config.n_bootstrap, "`n_bootstrap`")
+    check_resamples(config.n_permutations, "`n_permutations`")
     if not 0.0 < config.confidence_level < 1.0:
-        raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
+        raise ConfigError(f"`confidence_level` must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
     if config.min_group_size < 0 or config.min_group_events < 0:
-        raise ConfigError("--min-group-size and --min-group-events must be 0 or more.")
+        raise ConfigError("`min_group_size` and `min_group_events` must be 0 or more.")
 
 
 def _package_versions() -> dict[str, str]:
@@ -221,7 +230,7 @@ def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings:
     """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
     if group_thresholds is None:
         return None
-    from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
+    from fairaudit.group_thresholds import GroupThresholds, fitted_rows_overlap
 
     if isinstance(group_thresholds, str | Path):
         group_thresholds = GroupThresholds.load(group_thresholds)
@@ -236,7 +245,7 @@ def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
     if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
         return group_thresholds
     if isinstance(group_thresholds, str | Path):
-        from fairaudit.mitigation.thresholds_file import GroupThresholds
+        from fairaudit.group_thresholds import GroupThresholds
 
         group_thresholds = GroupThresholds.load(group_thresholds)
     return GroupThresholdSpec(
@@ -267,7 +276,7 @@ def audit_dataset(
 ) -> AuditResult:
     """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
     if dataset.scores is None:
-        raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
+        raise InputError(f"{dataset.source} carries no scores; give `score` (a column) or a model.")
     warnings: list[str] = []
     group_thresholds = _fitted_rows_warning(group_thresholds, dataset, warnings)
     spec = _threshold_spec(group_thresholds)

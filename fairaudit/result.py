@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from fairaudit._io import to_jsonable
+from fairaudit._io import json_text, to_jsonable
 
 SCHEMA_VERSION = "1.2"
 
@@ -351,7 +351,7 @@ class AuditResult:
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+        return json_text(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:

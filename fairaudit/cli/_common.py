@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -25,6 +26,25 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+FLAGS = {
+    "predictions": "--predictions", "model": "--model", "data": "--data", "score": "--score",
+    "split_column": "--split-column", "split": "--split", "cluster": "--cluster",
+    "seed": "--seed", "threshold": "--threshold", "n_bootstrap": "--bootstrap",
+    "n_permutations": "--permutations", "confidence_level": "--confidence",
+    "min_group_size": "--min-group-size", "min_group_events": "--min-group-events",
+    "methods": "--method", "val_fraction": "--val-fraction", "val_predictions": "--val-predictions",
+    "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
+    "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
+}
+"""The flag of each library parameter: library messages name parameters in backquotes
+(```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""
+
+
+def cli_message(message: str) -> str:
+    """A library message as the CLI shows it: every backquoted parameter it knows becomes its flag."""
+    return re.sub(r"`([a-z_]+)`", lambda m: FLAGS.get(m.group(1), m.group(0)), message)
+
+
 def handle_errors(fn: F) -> F:
     """Map FairauditError to exit code 2 with a one-line message and no traceback.
 
@@ -39,7 +59,7 @@ def handle_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except FairauditError as exc:
-            err(f"error: {exc}")
+            err(f"error: {cli_message(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _ignore_further_interrupts()  # a second Ctrl-C must not turn the exit into "Aborted!"

@@ -22,9 +22,6 @@ HELP = (
 )
 
 
-OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
-
-
 class Objective(enum.StrEnum):
     equalized_odds = "equalized_odds"
     equal_opportunity = "equal_opportunity"
@@ -68,10 +65,11 @@ def mitigate_command(
     from fairaudit._io import check_output_dir, check_outputs
     from fairaudit.api import check_resamples, check_seed
     from fairaudit.errors import ConfigError
-    from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate
+    from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.workflows.mitigate import OUTPUT_FILES, mitigate, write_outputs
 
     check_seed(seed)
-    check_resamples(bootstrap, "--bootstrap")
+    check_resamples(bootstrap, "`n_bootstrap`")
     inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
               ("--val-predictions", val_predictions)]
     check_output_dir(out)
@@ -108,7 +106,7 @@ def mitigate_command(
             min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
             progress=say,
         )
-        files = _write(result, out, inputs)
+        files = write_outputs(result, out, inputs=inputs, what="--out file {name}")
     if not quiet:
         err(result.comparison.to_markdown(warnings=False).rstrip())
         for v in result.comparison.variants:
@@ -122,20 +120,3 @@ def mitigate_command(
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)
-
-
-def _write(result, out: Path, inputs: list) -> dict[str, Path]:
-    """Render every file, then write them all or none (see :mod:`fairaudit._io`)."""
-    from fairaudit._io import write_files
-    from fairaudit.report.comparison import render_comparison_html
-
-    texts = {
-        "comparison.json": result.comparison.to_json(),
-        "comparison.md": result.comparison.to_markdown(),
-        "comparison.html": render_comparison_html(result.comparison),
-    }
-    if result.group_thresholds is not None:
-        texts["thresholds.json"] = result.group_thresholds.to_json()
-    out.mkdir(parents=True, exist_ok=True)
-    write_files([(f"--out file {name}", out / name, text) for name, text in texts.items()], inputs)
-    return {name: out / name for name in texts}

@@ -6,6 +6,7 @@ the training split only and travel in the checkpoint's JSON.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairaudit.data import AuditDataset
 from fairaudit.data.manifest import ManifestSchema, modality_presence
 from fairaudit.errors import InputError
 from fairaudit.models.tokenizer import WordTokenizer
@@ -251,3 +253,16 @@ def encode_rows(
         "covariates": cov,
         "present": present,
     }
+
+
+def remove_modality(dataset: AuditDataset, modality: str, schema: ManifestSchema) -> AuditDataset:
+    """A copy of ``dataset`` in which no study has ``modality`` (for ablations and benchmarks)."""
+    frame = dataset.frame.copy()
+    if modality == "image":
+        frame[schema.image] = ""
+    elif modality == "note":
+        frame[schema.note] = ""
+    else:
+        for col in schema.lab_columns(frame):
+            frame[col] = np.nan
+    return dataclasses.replace(dataset, frame=frame, modalities=modality_presence(frame, schema))

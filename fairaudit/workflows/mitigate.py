@@ -1,4 +1,4 @@
-"""``fairaudit mitigate`` as a library call: mitigate, re-audit on test, compare.
+"""The ``fairaudit mitigate`` workflow: mitigate, re-audit on test, compare, write.
 
 Two entry points:
 
@@ -9,7 +9,10 @@ Two entry points:
   from ``val_predictions=`` or from the rows of ``predictions`` whose ``split`` column says
   validation; the others (``split == "test"``) are the test rows.
 
-Thresholds are always fitted on validation rows and judged on test rows.
+Thresholds are always fitted on validation rows and judged on test rows. The fine-tuning runs
+are :mod:`fairaudit.workflows.fine_tune`; the before/after audits
+:mod:`fairaudit.workflows.before_after`; the estimators themselves live in
+:mod:`fairaudit.mitigation`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fairaudit.comparison_result import Comparison, Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import compare_variants
-from fairaudit.mitigation.comparison_result import Comparison, Variant
+from fairaudit.group_thresholds import GroupThresholds
 from fairaudit.mitigation.threshold_variant import (
     ThresholdSettings,
     columns,
@@ -32,12 +35,14 @@ from fairaudit.mitigation.threshold_variant import (
     resolve_target,
     threshold_variant,
 )
-from fairaudit.mitigation.thresholds_file import GroupThresholds
 from fairaudit.naming import attribute_label
+from fairaudit.workflows.before_after import compare_variants
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
+OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
+"""What :func:`write_outputs` may write into the output folder."""
 METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
 ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
 """What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
@@ -52,13 +57,13 @@ def parse_methods(spec: str | Sequence[str]) -> tuple[str, ...]:
     items = [spec] if isinstance(spec, str) else list(spec)
     names = [m.strip().lower() for item in items for m in str(item).split(",") if m.strip()]
     if not names:
-        raise ConfigError(f"--method needs one of {', '.join(METHODS)} or all.")
+        raise ConfigError(f"`methods` needs one of {', '.join(METHODS)} or all.")
     if "all" in names:
         return ALL_METHODS + tuple(m for m in METHODS if m in names and m not in ALL_METHODS)
     bad = [m for m in names if m not in METHODS]
     if bad:
         raise ConfigError(
-            f"--method must be one of {', '.join(METHODS)} or all (comma-separated); got "
+            f"`methods` must be one of {', '.join(METHODS)} or all (comma-separated); got "
             f"{', '.join(map(repr, bad))}."
         )
     return tuple(m for m in METHODS if m in names)
@@ -109,7 +114,7 @@ def split_predictions(
     frame = read_table(p, "predictions file")
     if val_fraction is not None:
         if not 0.0 < val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be between 0 and 1; got {val_fraction}.")
+            raise ConfigError(f"`val_fraction` must be between 0 and 1; got {val_fraction}.")
         if cluster is not None and cluster in frame.columns:
             units = pd.factorize(frame[cluster], sort=True)[0]
         else:
@@ -120,13 +125,13 @@ def split_predictions(
         is_test = ~is_val
         found = f"a random {val_fraction:g} of the {'patients' if cluster else 'rows'} (seed {seed})"
         if not is_val.any() or not is_test.any():
-            raise InputError(f"--val-fraction {val_fraction:g} left no validation or no test rows in '{p}'.")
+            raise InputError(f"`val_fraction` {val_fraction:g} left no validation or no test rows in '{p}'.")
         return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster, found)
     if split_column not in frame.columns:
         raise InputError(
             f"predictions file '{p}' has no '{split_column}' column to tell validation rows from "
-            "test rows; add one (values val/test), name it with --split-column, or give the "
-            "validation predictions separately with --val-predictions."
+            "test rows; add one (values val/test), name it with `split_column`, or give the "
+            "validation predictions separately with `val_predictions`."
         )
     split = frame[split_column].astype("string").str.strip().str.lower()
     is_val = split.isin(VALIDATION_SPLITS).fillna(False).to_numpy()
@@ -220,20 +225,20 @@ def mitigate(
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     if (model is None) == (predictions is None):
-        raise ConfigError("give either --model CKPT with --data COHORT, or --predictions FILE.")
+        raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
 
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
         asked_all = "all" in [m.strip().lower() for m in (
             methods.split(",") if isinstance(methods, str) else map(str, methods))]
         if training_asked and not asked_all:
             raise ConfigError(
-                f"{', '.join(training_asked)} re-train the model and need --model and --data; "
-                "with --predictions only --method threshold (or threshold-fairlearn) applies."
+                f"{', '.join(training_asked)} re-train the model and need `model` and `data`; "
+                "with `predictions` only `methods` threshold (or threshold-fairlearn) applies."
             )
         chosen = tuple(m for m in chosen if m in THRESHOLD_METHODS) or ("threshold",)
         variants, gt, test, tgt = _prediction_variants(
@@ -245,8 +250,8 @@ def mitigate(
         checkpoints: dict[str, Path] = {}
     else:
         if data is None:
-            raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
-        from fairaudit.mitigation.training import training_variants
+            raise ConfigError("`model` needs `data` (the cohort with train/val/test splits).")
+        from fairaudit.workflows.fine_tune import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(
             model=model, data=data, label=label, sensitive=sensitive, methods=chosen,
@@ -337,11 +342,14 @@ def _fitted_rows(predictions: str | Path, val_predictions: str | Path | None, sp
             "split_values": list(VALIDATION_SPLITS)}
 
 
-def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(result: MitigationResult, out_dir: str | Path, *,
+                  inputs: Sequence[tuple[str, Path | None]] = (),
+                  what: str = "{name}") -> dict[str, Path]:
     """Write comparison.json, comparison.md, comparison.html and thresholds.json to ``out_dir``.
 
     Everything is rendered before the first file is written, and the files are written all or
-    nothing (:func:`fairaudit._io.write_files`).
+    nothing (:func:`fairaudit._io.write_files`), never over one of ``inputs`` (label, path).
+    ``what`` is how error messages name a file (``{name}`` is its file name).
     """
     from fairaudit._io import write_files
     from fairaudit.report.comparison import render_comparison_html
@@ -354,12 +362,15 @@ def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Pa
     }
     if result.group_thresholds is not None:
         files["thresholds.json"] = result.group_thresholds.to_json()
-    write_files([(name, out / name, text) for name, text in files.items()])
+    out.mkdir(parents=True, exist_ok=True)
+    write_files([(what.format(name=name), out / name, text) for name, text in files.items()],
+                inputs)
     return {name: out / name for name in files}
 
 
 __all__ = [
     "METHODS",
+    "OUTPUT_FILES",
     "MitigationResult",
     "ThresholdSettings",
     "mitigate",

@@ -1,5 +1,7 @@
-"""Training-time mitigations: fine-tune the built-in model from its checkpoint.
+"""Training-time mitigations as a workflow: fine-tune the built-in model from its checkpoint.
 
+The pieces are estimators of :mod:`fairaudit.mitigation`; this module loads the cohort and the
+checkpoint, runs the training loops of :mod:`fairaudit.models` and saves the tuned checkpoints.
 Each method plugs one piece into the model's own training loop
 (:func:`fairaudit.models.training.fine_tune`), which is otherwise unchanged:
 
@@ -26,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
     from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.models.progress import Progress
 
 SPLIT_FILES = {
     "train": ("train.csv", "train.parquet"),
@@ -78,7 +81,7 @@ def worst_group_auc_score(min_events: int) -> Callable[[np.ndarray, np.ndarray, 
     Groups with fewer than ``min_events`` positives or negatives are left out: their AUC is too
     noisy to steer checkpoint selection. Group ids below 0 are never scored.
     """
-    from fairaudit.models.evaluation import roc_auc
+    from fairaudit.metrics.weighted import auc as roc_auc
 
     def worst_group_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None) -> float:
         if group_ids is None:
@@ -114,7 +117,7 @@ def fine_tune_method(
     target: Sequence[str],
     settings: Any,
     options: Mapping[str, Any],
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune a copy of ``predictor`` with one mitigation; returns (model, provenance)."""
     from fairaudit.models.training import fine_tune
