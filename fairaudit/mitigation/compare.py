@@ -173,7 +173,7 @@ def paired_changes(
     # (attribute, group) -> rows; computed once, shared by all replicates and variants.
     cells = [(attr, g, np.flatnonzero(names == g)) for attr, names in parts for g in _ordered(names)]
     names_all = [baseline.name] + [v.name for v in variants]
-    reps = {(name, k, metric): [] for name in names_all for k in range(len(cells)) for metric in CHANGE_METRICS}
+    reps: dict[tuple[str, int, str], list[np.ndarray]] = {(name, k, metric): [] for name in names_all for k in range(len(cells)) for metric in CHANGE_METRICS}
     rng = np.random.default_rng(seed)
     done = 0
     while done < n_bootstrap:

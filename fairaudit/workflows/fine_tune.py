@@ -236,6 +236,8 @@ def training_variants(
     for method in methods:
         if method in ("threshold", "threshold-fairlearn"):
             continue
+        if train is None:  # resolve_cohort requires the train split when a method trains
+            raise InputError(f"'{data}' lacks the train split that {method} fine-tunes on.")
         progress(f"fine-tuning with {method} ({settings.epochs} epochs at most)")
         tuned, prov = fine_tune_method(method, predictor, train, val, target=tgt, settings=settings,
                                        options=options)
