@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fairaudit.comparison_result import Comparison, GroupChange, Variant, VariantSummary
+from fairaudit.comparison_result import (
+    ChangeStatus,
+    Comparison,
+    GroupChange,
+    Variant,
+    VariantSummary,
+)
 from fairaudit.metrics.weighted import resample_weights, weighted_auc
 from fairaudit.mitigation.thresholds import dataset_groups
 
@@ -101,7 +107,7 @@ def _metric_value(metric: str, w: np.ndarray, y: np.ndarray, dec: np.ndarray,
 
 
 def change_status(metric: str, change: float | None, ci: tuple[float, float] | None,
-                  sufficient: bool) -> str:
+                  sufficient: bool) -> ChangeStatus:
     """Do-no-harm status of one change (see the module docstring).
 
     Parameters

@@ -98,6 +98,7 @@ def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) ->
         (["--method", "group-dro"], "need --model and --data"),
         (["--objective", "sensitivity_floor"], "needs a floor"),
         (["--tolerance", "tight"], "--tolerance must be"),
+        (["--performance", "auc"], "--performance must be one of accuracy, balanced_accuracy"),
         (["--split-column", "fold"], "no 'fold' column"),
     ],
 )
