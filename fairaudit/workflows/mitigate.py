@@ -37,17 +37,18 @@ from fairaudit.mitigation.threshold_variant import (
 )
 from fairaudit.naming import attribute_label
 from fairaudit.workflows.before_after import compare_variants
+from fairaudit.workflows.fine_tune import TRAINING_MITIGATIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
 OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
 """What :func:`write_outputs` may write into the output folder."""
-METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
-ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
-"""What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
-TRAINING_METHODS = ("reweighting", "stratified", "group-dro")
+TRAINING_METHODS: tuple[str, ...] = tuple(TRAINING_MITIGATIONS)
 THRESHOLD_METHODS = ("threshold", "threshold-fairlearn")
+METHODS = (*TRAINING_METHODS, *THRESHOLD_METHODS)
+ALL_METHODS = (*TRAINING_METHODS, "threshold")
+"""What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
 VALIDATION_SPLITS = ("val", "valid", "validation", "dev")
 TEST_SPLITS = ("test",)
 

@@ -177,3 +177,12 @@ def test_threshold_method_does_not_need_the_training_split(tmp_path: Path, tiny_
     ])
     assert res.exit_code == 2
     assert "lacks the train split" in res.output and "Traceback" not in res.output
+
+
+def test_the_method_help_names_every_method_of_the_workflow() -> None:
+    from fairaudit.workflows.mitigate import METHODS
+
+    res = runner.invoke(app, ["mitigate", "--help"], env={"COLUMNS": "400"})
+    text = " ".join(res.stdout.split())
+    for method in METHODS:
+        assert method in text, f"add {method!r} to the --method help of fairaudit/cli/mitigate.py"
