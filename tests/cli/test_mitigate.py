@@ -182,7 +182,7 @@ def test_threshold_method_does_not_need_the_training_split(tmp_path: Path, tiny_
 def test_the_method_help_names_every_method_of_the_workflow() -> None:
     from fairaudit.workflows.mitigate import METHODS
 
-    res = runner.invoke(app, ["mitigate", "--help"], env={"COLUMNS": "400"})
-    text = " ".join(res.stdout.split())
+    res = runner.invoke(app, ["mitigate", "--help"])
+    text = "".join(res.stdout.split())  # the help wraps lines, even inside a hyphenated name
     for method in METHODS:
         assert method in text, f"add {method!r} to the --method help of fairaudit/cli/mitigate.py"
