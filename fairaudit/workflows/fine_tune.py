@@ -237,7 +237,7 @@ def training_variants(
     from fairaudit.models.checkpoint import load_model, save_model
     from fairaudit.models.training import TrainSettings
 
-    need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
+    need_train = any(m in TRAINING_MITIGATIONS for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
     split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
              for name, p in paths.items() if need_train or name != "train"}
@@ -268,7 +268,7 @@ def training_variants(
     checkpoints: dict[str, Path] = {}
     out = Path(out_dir)
     for method in methods:
-        if method in ("threshold", "threshold-fairlearn"):
+        if method not in TRAINING_MITIGATIONS:  # post-processing: added below
             continue
         if train is None:  # resolve_cohort requires the train split when a method trains
             raise InputError(f"'{data}' lacks the train split that {method} fine-tunes on.")
