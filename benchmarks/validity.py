@@ -19,7 +19,7 @@ that contain their own estimate (must be 1); ``fail_crit`` / ``fail_group`` gate
 Every CI must contain its own point estimate (counted: "contains estimate").
 
 Usage: python benchmarks/validity.py [--datasets N] [--groups 2,5,20,100,400] [--rows R]
-       [--bootstrap B] [--quick]
+       [--bootstrap B] [--bootstrap-method multinomial|poisson]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import argparse
 import time
 
 from fairaudit.api import audit
+from fairaudit.data import from_frame
 from fairaudit.data.groups_sim import (
     GroupScenario,
     shifts_for_parity_gap,
@@ -37,6 +38,8 @@ from fairaudit.data.groups_sim import (
 )
 from fairaudit.gate import evaluate
 from fairaudit.gate.policy import parse_policy
+from fairaudit.metrics import AuditConfig
+from fairaudit.workflows.scale import audit_frame
 
 CRITERIA = ("demographic_parity_difference", "demographic_parity_ratio",
             "equal_opportunity_difference", "equalized_odds_difference",
@@ -57,7 +60,7 @@ def _policy(truth: dict[str, float], auc: float):
 
 
 def run_scenario(scenario: GroupScenario, datasets: int, n_bootstrap: int, n_permutations: int,
-                 seed0: int = 0) -> dict[str, float]:
+                 seed0: int = 0, method: str = "multinomial") -> dict[str, float]:
     """Rates over ``datasets`` simulated datasets (see the module docstring)."""
     truth = true_criteria(scenario)
     auc_true = float(true_rates(scenario)["auc"][0])
@@ -71,9 +74,15 @@ def run_scenario(scenario: GroupScenario, datasets: int, n_bootstrap: int, n_per
     judged = 0
     for d in range(datasets):
         df = simulate_groups(scenario, seed=seed0 + d)
-        res = audit(df, label="y", sensitive="site", threshold=0.5, n_bootstrap=n_bootstrap,
-                    n_permutations=n_permutations, seed=d, min_group_size=0, min_group_events=1,
-                    allow_many_groups=True)
+        if method == "poisson":  # merged statistics, hashed Poisson weights (workflows/scale.py)
+            ds = from_frame(df, label="y", sensitive="site", score="score", allow_many_groups=True)
+            cfg = AuditConfig(threshold=0.5, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
+                              seed=d, min_group_size=0, min_group_events=1)
+            res = audit_frame(ds, cfg, bootstrap_method="poisson")
+        else:
+            res = audit(df, label="y", sensitive="site", threshold=0.5, n_bootstrap=n_bootstrap,
+                        n_permutations=n_permutations, seed=d, min_group_size=0, min_group_events=1,
+                        allow_many_groups=True)
         for name in CRITERIA:
             c = res.criterion("site", name)
             if c.ci is None:
@@ -110,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, default=200, help="rows per group")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--permutations", type=int, default=1000)
+    ap.add_argument("--bootstrap-method", default="multinomial", choices=("multinomial", "poisson"),
+                    help="poisson: merged statistics with hashed Poisson weights (--engine stream/dask)")
     args = ap.parse_args(argv)
     groups = [int(g) for g in args.groups.split(",")]
     header = None
@@ -119,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             scen = GroupScenario(g, args.rows, shifts)
             n = args.datasets if g < 100 else args.big
             t0 = time.perf_counter()
-            r = run_scenario(scen, n, args.bootstrap, args.permutations if kind == "null" else 0)
+            r = run_scenario(scen, n, args.bootstrap, args.permutations if kind == "null" else 0,
+                             method=args.bootstrap_method)
             if kind == "planted":
                 r = {k: v for k, v in r.items() if not k.startswith("p05")}
             if header is None or header[0] != kind:

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeAlias
 
 from fairaudit._io import json_text, to_jsonable
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 # The status vocabularies of the result (and of the JSON schema's ``enum``s): checked by mypy
 # wherever a status is produced or compared, and by :meth:`AuditResult.from_dict` on reading.
@@ -252,6 +252,8 @@ class RunInfo:
     data_sha256: str
     model_sha256: str | None
     tool_version: str = ""
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
     command: str | None = None
     bootstrap_unit: str = "row"
     min_group_size: int = 30
@@ -261,6 +263,37 @@ class RunInfo:
     interval_method: str | None = None
     package_versions: Mapping[str, str] = field(default_factory=dict)
     cross_check: CrossCheck | None = None
+
+
+@dataclass(frozen=True)
+class BinInfo:
+    """How a numeric attribute was binned into groups (``--bins``).
+
+    ``cuts`` are the cut points (intervals closed on the left: ``< c1``, ``[c1, c2)``, ...,
+    ``>= ck``); ``method`` is ``"cut_points"`` (given) or ``"quantile"`` (``q`` quantile bins,
+    the cut points computed from the data); ``labels`` are the groups that occur, in order.
+    """
+
+    cuts: tuple[float, ...]
+    method: str
+    q: int | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetadataInfo:
+    """Where the demographics came from when they were joined from a separate table.
+
+    ``key`` is the column of the predictions (or manifest) and ``metadata_key`` the column of
+    the metadata table whose values were matched; ``columns`` were taken from the metadata.
+    """
+
+    source: str
+    key: str
+    metadata_key: str
+    columns: tuple[str, ...]
+    sha256: str | None = None
+    n_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -275,6 +308,12 @@ class DatasetInfo:
     unknown_counts: Mapping[str, int] = field(default_factory=dict)
     n_clusters: int | None = None
     score: str | None = None
+    # Schema 1.3: inputs as users have them (all optional; None when not used).
+    score_type: str | None = None
+    pos_label: str | None = None
+    metadata: MetadataInfo | None = None
+    n_unmatched_metadata: int | None = None
+    bins: Mapping[str, BinInfo] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import (
+    FLAGS,
+    ScoreType,
+    check_input_flags,
+    err,
+    handle_errors,
+    metadata_summary,
+    quiet_libraries,
+)
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -21,14 +29,20 @@ HELP = (
 
 @handle_errors
 def audit_command(
-    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
-    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns; or a directory or glob of Parquet files (read in batches).", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="The model to run on --data: a fairaudit checkpoint folder, a TorchScript file, an .onnx file (both with --model-config), or a Python entry point package.module:factory (imports and runs that code).", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: model.toml saying which manifest columns feed which input and what the output is (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
+    metadata: Path | None = typer.Option(None, "--metadata", metavar="FILE", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on. Unmatched rows are kept with every attribute 'unknown'.", show_default=False),
+    on: str | None = typer.Option(None, "--on", metavar="COL|PRED_COL=META_COL", help="Key of --metadata: COL, or PRED_COL=META_COL when the names differ.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", metavar="COL=CUTS|COL=qN", help="Bin a numeric sensitive column: COL=40,60,80 (cut points: < 40, [40, 60), [60, 80), >= 80) or COL=q4 (quantiles). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="What the score column holds: probability (in [0, 1]) or logit (turned into probabilities by the logistic function)."),
+    pos_label: str | None = typer.Option(None, "--pos-label", metavar="VALUE", help="For text labels (yes/no, disease/healthy): the positive value; the other value is 0.", show_default=False),
     threshold: float | None = typer.Option(None, "--threshold", "-t", help="Decision threshold (score >= t is positive), chosen on validation data. Default: the checkpoint's, else 0.5 with a warning.", show_default=False),
     group_thresholds: Path | None = typer.Option(None, "--group-thresholds", help="Per-group thresholds JSON from `fairaudit mitigate --method threshold`.", show_default=False),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Payload format written to stdout or --output."),
@@ -52,6 +66,12 @@ def audit_command(
     ddim_steps: int | None = typer.Option(None, "--ddim-steps", help="With --model: DDIM steps of the imputation (default: the checkpoint's).", show_default=False),
     impute_samples: int | None = typer.Option(None, "--impute-samples", help="With --model: imputations averaged per incomplete study (default: the checkpoint's).", show_default=False),
     cross_check: bool = typer.Option(False, "--cross-check", help="Recompute every group's selection rate, TPR, FPR and accuracy and the fairlearn-defined criteria with fairlearn and aif360; any difference above 1e-9 is an error (exit 2)."),
+    engine: str = typer.Option("auto", "--engine", help="auto, memory, stream or dask. memory reads the table whole; stream reads Parquet in batches (the default for a directory or glob); dask reduces partitions on a Dask cluster. All but the classic in-memory path (auto/memory on one file with the multinomial bootstrap) audit merged statistics."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="With --engine dask: address of a running Dask scheduler (default: a local cluster of --workers processes).", show_default=False),
+    workers: int = typer.Option(2, "--workers", help="With --engine dask and no --scheduler: workers of the local cluster."),
+    partitions: int | None = typer.Option(None, "--partitions", help="With --engine stream/dask: partitions of whole row groups (default one per file).", show_default=False),
+    bootstrap_method: str = typer.Option("multinomial", "--bootstrap-method", help="multinomial (rows redrawn) or poisson (hashed Poisson weights: identical results for any partitioning; needed for --cluster on merged statistics)."),
+    row_id: str | None = typer.Option(None, "--row-id", help="Row id column: the Poisson bootstrap's key (default: file and row number in the file).", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
 ) -> None:
     from fairaudit.cli.progress import cli_progress
@@ -71,22 +91,100 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
     outputs = AuditOutputs(fmt=fmt.value, output=output, html=html, junit=junit,
                            save_predictions=save_predictions,
                            suppress_small_cells=suppress_small_cells, no_fail=no_fail)
-    with quiet_libraries(quiet):
-        run = run_audit(
-            label=label, sensitive=sensitive, predictions=predictions, model=model, data=data,
-            score=score, cluster=cluster, split_column=split_column, split=split,
-            allow_many_groups=allow_many_groups, predict_options=predict_options, policy=policy,
-            group_thresholds=group_thresholds, threshold=threshold,
-            threshold_source="given (--threshold)",
-            audit_options={"n_bootstrap": bootstrap, "confidence_level": confidence, "seed": seed,
-                           "min_group_size": min_group_size, "min_group_events": min_group_events,
-                           "n_permutations": permutations, "intersections": intersections,
-                           "cross_check": cross_check},
-            outputs=outputs, command=_command_line(), progress=cli_progress(quiet), names=FLAGS,
-        )
+    if _merged_engine(predictions, engine, bootstrap_method, row_id):
+        _check_merged_options(model, split, group_thresholds, cross_check, save_predictions)
+        if metadata is not None or bins or pos_label is not None or score_type.value != "probability":
+            from fairaudit.errors import ConfigError
+
+            raise ConfigError("--metadata, --bins, --pos-label and --score-type logit need the "
+                              "classic in-memory engine (one --predictions file, --engine auto or "
+                              "memory, --bootstrap-method multinomial).")
+        from fairaudit.metrics import AuditConfig
+        from fairaudit.workflows.scale import run_scaled_audit
+
+        config = AuditConfig(n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
+                             min_group_size=min_group_size, min_group_events=min_group_events,
+                             n_permutations=permutations, intersections=intersections)
+        resolved = "stream" if engine == "auto" and _is_dataset(predictions) else engine
+        with quiet_libraries(quiet):
+            run = run_scaled_audit(
+                predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
+                row_id=row_id, engine="memory" if resolved == "auto" else resolved,
+                scheduler=scheduler, n_workers=workers, n_partitions=partitions,
+                bootstrap_method=bootstrap_method, threshold=threshold, config=config,
+                allow_many_groups=allow_many_groups, policy=policy, outputs=outputs,
+                command=_command_line(), progress=cli_progress(quiet), names=FLAGS,
+            )
+    else:
+        with quiet_libraries(quiet):
+            run = run_audit(
+                label=label, sensitive=sensitive, predictions=predictions, model=model,
+                model_config=model_config, data=data,
+                score=score, cluster=cluster, split_column=split_column, split=split,
+                allow_many_groups=allow_many_groups, predict_options=predict_options,
+                policy=policy, group_thresholds=group_thresholds, threshold=threshold,
+                threshold_source="given (--threshold)",
+                audit_options={"n_bootstrap": bootstrap, "confidence_level": confidence,
+                               "seed": seed, "min_group_size": min_group_size,
+                               "min_group_events": min_group_events,
+                               "n_permutations": permutations, "intersections": intersections,
+                               "cross_check": cross_check},
+                outputs=outputs, command=_command_line(), progress=cli_progress(quiet),
+                names=FLAGS,
+                input_options={"metadata": metadata, "on": on, "bins": bins or None,
+                               "score_type": score_type.value, "pos_label": pos_label},
+            )
+        if not quiet and (line := metadata_summary(run.result.dataset)):
+            err(line)
+    _report(run, output, html, junit, quiet, suppress_small_cells)
+
+
+def _is_dataset(predictions: Path | None) -> bool:
+    """A directory (not a ``*.parquet`` folder, which pandas reads whole) or a glob."""
+    text = str(predictions)
+    return predictions is not None and (
+        (Path(text).is_dir() and Path(text).suffix.lower() not in (".parquet", ".pq"))
+        or any(ch in text for ch in "*?["))
+
+
+def _merged_engine(predictions: Path | None, engine: str, method: str, row_id: str | None) -> bool:
+    """Whether the audit goes through merged statistics (workflows/scale.py)."""
+    from fairaudit.errors import ConfigError
+
+    if engine not in ("auto", "memory", "stream", "dask"):
+        raise ConfigError(f"--engine must be auto, memory, stream or dask; got '{engine}'.")
+    if method not in ("multinomial", "poisson"):
+        raise ConfigError(f"--bootstrap-method must be multinomial or poisson; got '{method}'.")
+    if predictions is None:
+        if engine in ("stream", "dask") or method == "poisson":
+            raise ConfigError("--engine stream/dask and --bootstrap-method poisson audit a "
+                              "--predictions table or Parquet dataset.")
+        return False
+    if row_id is not None and method != "poisson":
+        raise ConfigError("--row-id is the key of --bootstrap-method poisson; add it.")
+    return engine in ("stream", "dask") or method == "poisson" or _is_dataset(predictions)
+
+
+def _check_merged_options(model, split, group_thresholds, cross_check, save_predictions) -> None:
+    from fairaudit.errors import ConfigError
+
+    for given, option in ((model, "--model"), (split, "--split"), (group_thresholds, "--group-thresholds"),
+                          (cross_check or None, "--cross-check"), (save_predictions, "--save-predictions")):
+        if given is not None:
+            raise ConfigError(f"{option} needs the classic in-memory engine (one --predictions "
+                              "file, --engine auto or memory, --bootstrap-method multinomial).")
+
+
+def _report(run, output: Path | None, html: Path | None, junit: Path | None, quiet: bool,
+            suppress_small_cells: int) -> None:
+    """Print the payload (when it has no file), the warnings and the summary; exit."""
     if output is None:
         sys.stdout.write(run.payload)
         sys.stdout.flush()

@@ -8,7 +8,7 @@ from typing import Literal
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors, quiet_libraries
+from fairaudit.cli._common import ScoreType, check_input_flags, err, handle_errors, quiet_libraries
 
 HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
@@ -31,7 +31,8 @@ class Objective(enum.StrEnum):
 
 @handle_errors
 def mitigate_command(
-    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold; or any model `audit --model` takes (TorchScript, ONNX with --model-config, package.module:factory) for --method threshold.", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: its model.toml (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Cohort manifest or folder with train/val/test splits, for --model.", show_default=False),
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Any model's predictions (CSV/Parquet) with a split column (val/test); threshold adjustment only.", show_default=False),
     val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
@@ -40,6 +41,11 @@ def mitigate_command(
     method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold, threshold-fairlearn (comma-separated) or all (the first four). threshold-fairlearn runs fairlearn's randomised ThresholdOptimizer as a reference variant."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
+    metadata: Path | None = typer.Option(None, "--metadata", metavar="FILE", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on.", show_default=False),
+    on: str | None = typer.Option(None, "--on", metavar="COL|PRED_COL=META_COL", help="Key of --metadata: COL, or PRED_COL=META_COL.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", metavar="COL=CUTS|COL=qN", help="Bin a numeric sensitive column: COL=40,60,80 or COL=q4 (quantiles of the validation rows, applied to every split). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="With --predictions: the score column holds probabilities or logits."),
+    pos_label: str | None = typer.Option(None, "--pos-label", metavar="VALUE", help="For text labels: the positive value; the other value is 0.", show_default=False),
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
     split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
@@ -72,8 +78,13 @@ def mitigate_command(
 
     check_seed(seed)
     check_resamples(bootstrap, "`n_bootstrap`")
-    inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
-              ("--val-predictions", val_predictions)]
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
+    inputs = [("--model", model), ("--model-config", model_config), ("--data", data),
+              ("--predictions", predictions), ("--val-predictions", val_predictions),
+              ("--metadata", metadata)]
     check_output_dir(out)
     if out.is_dir():  # before any work: every file that will be written must be writable
         check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
@@ -102,6 +113,7 @@ def mitigate_command(
     with quiet_libraries(quiet):
         result = mitigate(
             label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
+            model_config=model_config,
             predictions=predictions, val_predictions=val_predictions, score=score,
             split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
             thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
@@ -109,7 +121,8 @@ def mitigate_command(
                                          performance=performance),
             training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
             min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
-            progress=say,
+            progress=say, metadata=metadata, on=on, bins=bins or None,
+            score_type=score_type.value, pos_label=pos_label,
         )
         files = write_outputs(result, out, inputs=inputs, what="--out file {name}")
     if not quiet:

@@ -91,6 +91,27 @@ def _duplicate_columns(p: Path, sep: str) -> list[str]:
     return sorted({n for n in names if names.count(n) > 1})
 
 
+def _read_csv(p: Path, sep: str) -> pd.DataFrame:
+    """A CSV/TSV through pyarrow's multithreaded reader, or pandas' when pyarrow refuses it.
+
+    Types come out as pandas' own reader infers them (numbers, booleans, text), except that
+    pyarrow is tried only when the data is plain: any error (ragged rows, bad bytes, a codec)
+    falls back to pandas, whose messages name the problem.
+    """
+    try:
+        frame = pd.read_csv(p, sep=sep, encoding="utf-8", engine="pyarrow")
+    except Exception:  # pyarrow's errors are less precise: pandas reads it again and explains
+        return pd.read_csv(p, sep=sep, encoding="utf-8", low_memory=False)
+    for name in frame.columns:
+        col = frame[name]
+        dated = str(col.dtype).startswith(("datetime", "timestamp", "date"))
+        first = col.dropna().iloc[:1].tolist() if col.dtype == object else []
+        if dated or (first and isinstance(first[0], bytes)):
+            # pandas keeps dates as text and explains bytes that are not UTF-8
+            return pd.read_csv(p, sep=sep, encoding="utf-8", low_memory=False)
+    return frame
+
+
 def _read(p: Path, fmt: str, what: str) -> pd.DataFrame:
     if fmt == "parquet":
         frame = pd.read_parquet(p)
@@ -99,7 +120,7 @@ def _read(p: Path, fmt: str, what: str) -> pd.DataFrame:
     else:
         sep = "\t" if fmt == "tsv" else ","
         dups = _duplicate_columns(p, sep)
-        frame = pd.read_csv(p, sep=sep, encoding="utf-8", low_memory=False)
+        frame = _read_csv(p, sep)
         if frame.shape[1] == 1 and (hint := _delimiter_hint(p, sep)):
             raise InputError(f"{what} '{p}' has a single column.{hint}")
     if dups:

@@ -227,6 +227,46 @@ def compute_audit(
 
     est = _estimate(labels, scores, order, cells, [overall_partition(cells.n_fine), *parts],
                     config, clusters, progress)
+    return _finish(est, cells, parts, config, modalities)
+
+
+def compute_audit_from_cells(
+    cells: CellTable,
+    parts: list[Partition],
+    config: AuditConfig,
+    *,
+    point_auc: np.ndarray,
+    sampler: object | None,
+    n_clusters: int | None = None,
+    warnings: tuple[str, ...] = (),
+    progress: Callable[[int], None] | None = None,
+) -> AuditParts:
+    """The finaliser alone: everything :func:`compute_audit` computes, from cells built elsewhere.
+
+    This is the entry of merged sufficient statistics (:mod:`fairaudit.metrics.stats`): the
+    cells, the partitions and the exact point AUCs come from the merged counts instead of rows.
+
+    Parameters
+    ----------
+    point_auc : ndarray
+        Exact AUC of every group of ``[overall, *parts]``, stacked in that order.
+    sampler : object or None
+        A resampler with ``unit`` and ``draw(rng, r) -> (r, F, 2, B)`` counts (``RowBootstrap``,
+        ``PoissonBootstrap``); None when ``config.n_bootstrap`` is 0.
+    warnings : tuple of str
+        Carried into the result's warnings.
+    """
+    all_parts = [overall_partition(cells.n_fine), *parts]
+    est = _estimate_cells(cells, all_parts, config, lambda stack, stacked: point_auc, sampler,
+                          n_clusters, progress)
+    import dataclasses
+
+    return dataclasses.replace(_finish(est, cells, parts, config, None), warnings=tuple(warnings))
+
+
+def _finish(est: _Estimates, cells: CellTable, parts: list[Partition], config: AuditConfig,
+            modalities: Mapping[str, np.ndarray] | None) -> AuditParts:
+    """Intervals, criteria, summaries and curves from the estimates (the common finaliser)."""
     level = config.confidence_level
     display = {pname: {key: percentile_ci(arr, level) for key, arr in d.items()}
                for pname, d in est.reps.items()}
@@ -289,33 +329,44 @@ def _estimate(
         pairwise_wins(labels, scores, cells.row_fine, cells.n_fine, order)
         if cells.n_fine <= MAX_FINE_FOR_WINS else None
     )
+
+    def point_auc(stack, stacked: dict[str, np.ndarray]) -> np.ndarray:
+        if wins is not None:
+            return auc_from_wins(wins, stack, stacked["_pos"], stacked["_neg"])
+        return np.concatenate([
+            exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order) for p in all_parts
+        ])
+
+    n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
+    sampler: RowBootstrap | ClusterBootstrap | None = None
+    if config.n_bootstrap > 0:
+        sampler = ClusterBootstrap(cells, labels, clusters) if clusters is not None else RowBootstrap(cells)
+    return _estimate_cells(cells, all_parts, config, point_auc, sampler, n_clusters, progress)
+
+
+def _estimate_cells(
+    cells: CellTable, all_parts: list[Partition], config: AuditConfig,
+    point_auc: Callable[..., np.ndarray], sampler, n_clusters: int | None,
+    progress: Callable[[int], None] | None,
+) -> _Estimates:
+    """Point estimates and replicates from cells; ``point_auc(stack, stacked)`` gives the exact
+    AUCs, ``sampler`` the bootstrap counts (None: no bootstrap)."""
     # Every partition's groups stacked: one sparse product aggregates them all.
     stack = group_matrix(all_parts)
     offsets = np.cumsum([0] + [p.n_groups for p in all_parts])
     slices = {p.name: slice(int(offsets[i]), int(offsets[i + 1])) for i, p in enumerate(all_parts)}
     stacked = group_metrics(cells.count, cells.ssum, cells.ssq, cells, stack)
     binned_auc_point = stacked["auc"].copy()
-    if wins is not None:
-        stacked["auc"] = auc_from_wins(wins, stack, stacked["_pos"], stacked["_neg"])
-    else:
-        stacked["auc"] = np.concatenate([
-            exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order) for p in all_parts
-        ])
+    stacked["auc"] = point_auc(stack, stacked)
     point = {p.name: {k: v[slices[p.name]] for k, v in stacked.items()} for p in all_parts}
     conf_all = aggregate(fine_confusion(cells.count, cells.above), stack, 0)
     conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
 
     reps: dict[str, dict[str, np.ndarray]] = {}
     unit = "row"
-    n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
-    if config.n_bootstrap > 0:
-        if clusters is not None:
-            by_cluster = ClusterBootstrap(cells, labels, clusters)
-            sampler: RowBootstrap | ClusterBootstrap = by_cluster
-            unit = "patient"
-            n_clusters = by_cluster.n_clusters
-        else:
-            sampler = RowBootstrap(cells)
+    if config.n_bootstrap > 0 and sampler is not None:
+        unit = sampler.unit
+        n_clusters = getattr(sampler, "n_clusters", n_clusters)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
         chunks: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_NAMES}
         # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.

@@ -251,9 +251,12 @@ def pairwise_wins(
         hist = np.bincount(f_neg[lo:hi] * width + (seg[lo:hi] - r0), minlength=n_fine * width)
         below = np.cumsum(hist.reshape(n_fine, width), axis=1) + carry  # (F, width)
         carry = below[:, -1:].copy()
-        onehot = np.zeros((width, n_fine))
-        onehot[np.arange(width), f_pos[r0:r1]] = 1.0
-        wins_t += below @ onehot
+        # Sum the columns of each positive's fine group: a segmented sum over the positives
+        # sorted by group (O(F x width); a dense one-hot product would be O(F^2 x width)).
+        by_group = np.argsort(f_pos[r0:r1], kind="stable")
+        groups = f_pos[r0:r1][by_group]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        wins_t[:, groups[starts]] += np.add.reduceat(below[:, by_group], starts, axis=1)
     return wins + wins_t.T
 
 

@@ -6,7 +6,8 @@ this module computes one thing of its own: the confidence interval of the *chang
 group's sensitivity (TPR), false-positive rate (FPR, i.e. 1 - specificity), positive predictive
 value (PPV) and AUC relative to the baseline, and its do-no-harm status.
 
-That interval is a **paired bootstrap**: every replicate resamples the test rows once (whole
+That interval is a **paired bootstrap**, computed by the same engine as ``fairaudit compare``
+(:mod:`fairaudit.metrics.paired`): every replicate resamples the test rows once (whole
 patients when the data has a cluster column) and evaluates both the baseline and the variant on
 that same resample, so the variation the two share (which patients happen to be in the test
 set) cancels out of the difference. Resampling each audit separately would give intervals of
@@ -30,21 +31,12 @@ The types (:class:`Variant` in, :class:`Comparison` out) live in
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fairaudit.comparison_result import (
-    ChangeStatus,
-    Comparison,
-    GroupChange,
-    Variant,
-    VariantSummary,
-)
-from fairaudit.metrics.weighted import resample_weights, weighted_auc
+from fairaudit.comparison_result import ChangeStatus, Comparison, GroupChange, Variant, VariantSummary
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,43 +59,19 @@ TOUCH_TOLERANCE = 1e-12
 # --------------------------------------------------------------------------------------------
 
 
-def decisions(dataset: AuditDataset, variant: Variant, default_threshold: float) -> np.ndarray:
-    """Row decisions of a variant: ``score >= threshold`` (per group when it has thresholds)."""
-    scores = np.asarray(variant.scores, dtype=np.float64)
+def row_thresholds(dataset: AuditDataset, variant: Variant, default_threshold: float) -> float | np.ndarray:
+    """A variant's decision threshold: one number, or one per row when it has group thresholds."""
     thr = variant.threshold if variant.threshold is not None else default_threshold
     if variant.group_thresholds is None:
-        return scores >= thr
+        return float(thr)
     gt = variant.group_thresholds
     groups, _ = dataset_groups(dataset, gt.attribute)
-    row_thr = np.asarray([gt.thresholds.get(g, gt.default) for g in groups.tolist()])
-    return scores >= row_thr
+    return np.asarray([gt.thresholds.get(g, gt.default) for g in groups.tolist()], dtype=np.float64)
 
 
-def _weighted_tpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    pos = w[:, y == 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * dec[y == 1]).sum(axis=1) / pos.sum(axis=1)
-
-
-def _weighted_fpr(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    neg = w[:, y == 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (neg * dec[y == 0]).sum(axis=1) / neg.sum(axis=1)
-
-
-def _weighted_ppv(w: np.ndarray, y: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    called = w * dec
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (called * (y == 1)).sum(axis=1) / called.sum(axis=1)
-
-
-def _metric_value(metric: str, w: np.ndarray, y: np.ndarray, dec: np.ndarray,
-                  scores: np.ndarray) -> np.ndarray:
-    """One change metric per resample (rows of ``w``) from decisions or scores."""
-    if metric == "auc":
-        return weighted_auc(scores, y, w)
-    fn = {"tpr": _weighted_tpr, "fpr": _weighted_fpr, "ppv": _weighted_ppv}[metric]
-    return fn(w, y, dec)
+def decisions(dataset: AuditDataset, variant: Variant, default_threshold: float) -> np.ndarray:
+    """Row decisions of a variant: ``score >= threshold`` (per group when it has thresholds)."""
+    return np.asarray(variant.scores, dtype=np.float64) >= row_thresholds(dataset, variant, default_threshold)
 
 
 def change_status(metric: str, change: float | None, ci: tuple[float, float] | None,
@@ -137,17 +105,6 @@ def change_status(metric: str, change: float | None, ci: tuple[float, float] | N
     return "unchanged"
 
 
-def _partitions(dataset: AuditDataset, intersections: bool) -> list[tuple[str, np.ndarray]]:
-    attrs = list(dataset.attributes)
-    sizes = [1] + (list(range(2, len(attrs) + 1)) if intersections else [])
-    out = []
-    for r in sizes:
-        for combo in itertools.combinations(attrs, r):
-            names, attribute = dataset_groups(dataset, list(combo))
-            out.append((attribute, names))
-    return out
-
-
 def paired_changes(
     dataset: AuditDataset,
     baseline: Variant,
@@ -159,78 +116,43 @@ def paired_changes(
     confidence_level: float = 0.95,
     seed: int = 0,
     intersections: bool = True,
-    chunk: int = 100,
 ) -> list[GroupChange]:
     """Change of every group's TPR, FPR, PPV and AUC (variant - baseline) with paired CIs.
 
-    Every replicate draws one resample of the test rows (patients, when ``dataset.clusters`` is
-    set) and evaluates the baseline and all variants on it. Point changes are on the full test
-    set and equal the difference of the two audits' values. Groups ``insufficient`` in either
-    audit get status ``insufficient``.
+    One run of the paired engine (:func:`fairaudit.metrics.paired.paired_changes`, the one
+    ``fairaudit compare`` uses): every replicate draws one resample of the test rows (patients,
+    when ``dataset.clusters`` is set) and evaluates the baseline and all variants on it. Point
+    changes are on the full test set and equal the difference of the two audits' values. Groups
+    ``insufficient`` in either audit get status ``insufficient``.
     """
-    from fairaudit.metrics.bootstrap import percentile_ci
+    from fairaudit.metrics.paired import paired_changes as paired_engine
 
-    y = dataset.labels.astype(np.int64)
-    n = y.shape[0]
-    dec = {v.name: decisions(dataset, v, default_threshold) for v in (baseline, *variants)}
-    scores = {v.name: np.asarray(v.scores, dtype=np.float64) for v in (baseline, *variants)}
-    parts = _partitions(dataset, intersections)
-
-    # (attribute, group) -> rows; computed once, shared by all replicates and variants.
-    cells = [(attr, g, np.flatnonzero(names == g)) for attr, names in parts for g in _ordered(names)]
-    names_all = [baseline.name] + [v.name for v in variants]
-    reps: dict[tuple[str, int, str], list[np.ndarray]] = {(name, k, metric): [] for name in names_all for k in range(len(cells)) for metric in CHANGE_METRICS}
-    rng = np.random.default_rng(seed)
-    done = 0
-    while done < n_bootstrap:
-        r = min(chunk, n_bootstrap - done)
-        w = resample_weights(n, dataset.clusters, r, rng)
-        for k, (_, _, rows) in enumerate(cells):
-            wk, yk = w[:, rows], y[rows]
-            for name in names_all:
-                for metric in CHANGE_METRICS:
-                    reps[(name, k, metric)].append(
-                        _metric_value(metric, wk, yk, dec[name][rows], scores[name][rows]))
-        done += r
-
-    ones = np.ones((1, n))
+    every = (baseline, *variants)
+    result = paired_engine(
+        dataset.labels,
+        {v.name: np.asarray(v.scores, dtype=np.float64) for v in every},
+        {v.name: row_thresholds(dataset, v, default_threshold) for v in every},
+        {a: np.asarray(dataset.group_labels(a), dtype=str) for a in dataset.attributes},
+        reference=baseline.name, clusters=dataset.clusters,
+        n_bootstrap=n_bootstrap if n_bootstrap >= 2 else 0, seed=seed,
+        confidence_level=confidence_level, metrics=CHANGE_METRICS, criteria=(),
+        intersections=intersections, simultaneous=False,
+    )
     out: list[GroupChange] = []
     for v in variants:
-        for k, (attr, g, rows) in enumerate(cells):
-            statuses = {audits[x.name].group(attr, g).status for x in (baseline, v)}
-            for metric in CHANGE_METRICS:
-                if metric == "auc" and v.decisions_only:
-                    continue
-                before, after = (
-                    float(_metric_value(metric, ones[:, rows], y[rows], dec[x][rows], scores[x][rows])[0])
-                    for x in (baseline.name, v.name)
-                )
-                change = after - before if math.isfinite(before) and math.isfinite(after) else None
-                ci = None
-                if n_bootstrap >= 2 and change is not None:
-                    diff = np.concatenate(reps[(v.name, k, metric)]) - np.concatenate(
-                        reps[(baseline.name, k, metric)]
-                    )
-                    lo, hi, _ = percentile_ci(diff[:, None], confidence_level)
-                    if math.isfinite(lo[0]) and math.isfinite(hi[0]):
-                        ci = (float(lo[0]), float(hi[0]))
-                status = change_status(metric, change, ci, statuses == {"ok"})
-                out.append(
-                    GroupChange(
+        for attr in result.attributes[1:]:  # every attribute and intersection, not "overall"
+            for g in result.groups[attr]:
+                sufficient = {audits[x.name].group(attr, g).status for x in (baseline, v)} == {"ok"}
+                for metric in CHANGE_METRICS:
+                    if metric == "auc" and v.decisions_only:
+                        continue
+                    c = result.change(v.name, attr, g, metric)
+                    out.append(GroupChange(
                         variant=v.name, attribute=attr, group=g, metric=metric,
-                        before=_finite(before), after=_finite(after), change=change, ci=ci,
-                        status=status,
-                    )
-                )
+                        before=c.reference_value, after=c.value, change=c.change, ci=c.ci,
+                        status=change_status(metric, c.change, c.ci, sufficient),
+                    ))
     return out
-
-
-def _ordered(names: np.ndarray) -> list[str]:
-    return sorted(set(names.tolist()), key=lambda s: (s == "unknown", s))
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 __all__ = [
@@ -243,4 +165,5 @@ __all__ = [
     "change_status",
     "decisions",
     "paired_changes",
+    "row_thresholds",
 ]

@@ -8,5 +8,9 @@ CLI (layer 4) parses options, calls one workflow and maps errors to exit codes.
 - :mod:`fairaudit.workflows.audit`: ``fairaudit audit``;
 - :mod:`fairaudit.workflows.mitigate`: ``fairaudit mitigate``, with the fine-tuning runs in
   :mod:`fairaudit.workflows.fine_tune` and the before/after audits in
-  :mod:`fairaudit.workflows.before_after`.
+  :mod:`fairaudit.workflows.before_after`;
+- :mod:`fairaudit.workflows.compare`: ``fairaudit compare`` (a candidate against the deployed
+  model on the same patients, through the paired engine :mod:`fairaudit.metrics.paired`).
+- :mod:`fairaudit.workflows.scale`: ``fairaudit audit`` of Parquet datasets from merged
+  statistics, streaming or on Dask.
 """

@@ -71,6 +71,7 @@ def run_audit(
     sensitive: str | list[str] | tuple[str, ...],
     predictions: Path | None = None,
     model: Path | None = None,
+    model_config: Path | None = None,
     data: Path | None = None,
     score: str | None = None,
     cluster: str | None = None,
@@ -87,12 +88,13 @@ def run_audit(
     command: str | None = None,
     progress: Progress | None = None,
     names: Mapping[str, str] | None = None,
+    input_options: Mapping[str, Any] | None = None,
 ) -> AuditRun:
     """Audit predictions (or a model on a manifest), render every view, write them all or none.
 
     Parameters
     ----------
-    label, sensitive, predictions, model, data, score, cluster, split_column, split,
+    label, sensitive, predictions, model, model_config, data, score, cluster, split_column, split,
     allow_many_groups, predict_options
         What to audit; see :func:`fairaudit.api.load_audit_data`.
     policy : path, optional
@@ -116,6 +118,10 @@ def run_audit(
     names : dict, optional
         How error messages name each path parameter (the CLI passes its flags, e.g.
         ``{"html": "--html"}``); default the parameter names.
+    input_options : dict, optional
+        :func:`fairaudit.api.load_audit_data`'s ``metadata``, ``on``, ``bins``, ``score_type``
+        and ``pos_label`` (demographics from a separate table, binned attributes, logits, text
+        labels). A metadata file is an input: no output may overwrite it.
 
     Returns
     -------
@@ -125,17 +131,21 @@ def run_audit(
     from fairaudit._io import check_outputs, write_files
 
     named = dict(names or {})
+    loading = dict(input_options or {})
+    metadata = loading.get("metadata")
     inputs = [(named.get(k, k), p) for k, p in (("predictions", predictions), ("data", data),
-              ("model", model), ("policy", policy), ("group_thresholds", group_thresholds))]
+              ("model", model), ("model_config", model_config), ("policy", policy),
+              ("group_thresholds", group_thresholds),
+              ("metadata", metadata if isinstance(metadata, str | Path) else None))]
     files_out = [(named.get(k, k), getattr(outputs, k))
                  for k in ("output", "html", "junit", "save_predictions")]
     check_outputs(files_out, inputs)  # before any work: a bad path fails in a second
     pol = _load_policy(policy)
     loaded = load_audit_data(
         predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-        cluster=cluster, progress=progress,
+        model_config=model_config, cluster=cluster, progress=progress,
         predict_options=dict(predict_options or {}), allow_many_groups=allow_many_groups,
-        split_column=split_column, split=split,
+        split_column=split_column, split=split, **loading,
     )
     thr, source = ((threshold, threshold_source) if threshold is not None
                    else (loaded.threshold, loaded.threshold_source))
@@ -144,6 +154,7 @@ def run_audit(
         result = audit_dataset(
             loaded.dataset, threshold=thr, threshold_source=source,
             group_thresholds=group_thresholds, policy=pol, model_sha256=loaded.model_sha256,
+            model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
             command=command, progress=bar.advance, **options,
         )
     # Render everything before writing anything: no half-written outputs on error. Reports
