@@ -118,13 +118,13 @@ def _targets(rule: Rule, wanted: tuple[str, ...], available: tuple[str, ...]) ->
     return wanted
 
 
-class _BoundFields(TypedDict):
+class BoundFields(TypedDict):
     bound: float | None
     bound_min: float | None
     bound_max: float | None
 
 
-def _bound_fields(bound: Bound) -> _BoundFields:
+def bound_fields(bound: Bound) -> BoundFields:
     return {
         "bound": bound.max if bound.max is not None else bound.min,
         "bound_min": bound.min,
@@ -169,7 +169,7 @@ def _outcome(
         value=value,
         ci=ci,
         simultaneous_ci=sim if family is not None else None,
-        **_bound_fields(bound),
+        **bound_fields(bound),
     )
 
 
@@ -180,7 +180,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
         yield RuleOutcome(
             id=rule.id, status=INCONCLUSIVE,
             message=f"the audit computed no {rule.name} for any attribute.",
-            **_bound_fields(rule.bound),
+            **bound_fields(rule.bound),
         )
         return
     audited = tuple(dict.fromkeys(result.audited_attributes + available))
@@ -191,7 +191,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit computed no {rule.name} for {attribute}.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         if crit.status == "insufficient":
@@ -212,7 +212,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
                     f"{rule.name} for {attribute} cannot be judged: {detail}"
                     + (" (the policy fails insufficient evidence)." if status == FAIL else ".")
                 ),
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         yield _outcome(
@@ -237,7 +237,7 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
                 yield RuleOutcome(
                     id=f"{rule.id} [{subject}]", status=status,
                     message=f"{rule.metric} for {subject} cannot be judged: the group is insufficient ({why}).",
-                    **_bound_fields(rule.bound),
+                    **bound_fields(rule.bound),
                 )
                 continue
             judged += 1
@@ -247,7 +247,7 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"{attribute} has no sufficient group to judge {rule.metric} on.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
 
 
@@ -261,7 +261,7 @@ def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) ->
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit has no summary of {rule.metric} for {attribute}.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         if rule.statistic == "sd":

@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fairaudit.comparison_result import ChangeStatus, Comparison, GroupChange, Variant, VariantSummary
+from fairaudit.comparison_result import (
+    ChangeStatus,
+    Comparison,
+    GroupChange,
+    Variant,
+    VariantSummary,
+)
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover

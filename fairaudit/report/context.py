@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from fairaudit.report.formatting import fmt, fmt_ci, fmt_pct
 from fairaudit.report.manygroups import MANY_GROUPS as MANY_GROUPS_THRESHOLD
@@ -20,6 +20,7 @@ from fairaudit.result import (
     AuditResult,
     DatasetInfo,
     Estimate,
+    GateOutcome,
     GroupResult,
     OverallResult,
     RuleOutcome,
@@ -148,8 +149,15 @@ _EXPLANATIONS: Mapping[str, str] = {
 }
 
 
+class Gated(Protocol):
+    """Anything with a gate outcome: an audit result, a comparison result."""
+
+    @property
+    def gate(self) -> GateOutcome: ...
+
+
 def verdict_context(
-    result: AuditResult, *, no_fail: bool = False, sup: Suppressor | None = None,
+    result: Gated, *, no_fail: bool = False, sup: Suppressor | None = None,
 ) -> dict[str, Any]:
     """The verdict, its rules and the process exit code.
 

@@ -79,7 +79,7 @@ def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluste
                              cluster=cluster, predict_options=dict(spec.predict_options or {}),
                              allow_many_groups=allow_many_groups, progress=progress)
     ds = loaded.dataset
-    return ds, _Scored(ds.scores, "model", str(spec.path), loaded.model_sha256, None,
+    return ds, _Scored(ds.require_scores(), "model", str(spec.path), loaded.model_sha256, None,
                        loaded.threshold, loaded.threshold_source)
 
 
@@ -139,7 +139,7 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
     scored: dict[str, _Scored] = {}
     if models and data is None:
         raise ConfigError(f"the {models[0]} is a model: give `data`, the manifest both sides are run on.")
-    if models:
+    if models and data is not None:
         ds = None
         for r in models:
             same = [o for o in scored if _same_path(specs[o].path, specs[r].path)
@@ -335,7 +335,8 @@ def render_views(result: CompareResult, outputs: CompareOutputs,
     )
 
     named = dict(names or {})
-    opts = {"suppress_small_cells": outputs.suppress_small_cells, "no_fail": outputs.no_fail}
+    opts: dict[str, Any] = {"suppress_small_cells": outputs.suppress_small_cells,
+                            "no_fail": outputs.no_fail}
     views: dict[str, Callable[[], str]] = {
         "json": result.to_json, "html": lambda: render_compare_html(result, **opts),
         "markdown": lambda: render_compare_markdown(result, **opts),
