@@ -27,6 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fairaudit tests benchmarks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy fairaudit
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py

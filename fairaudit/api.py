@@ -27,6 +27,8 @@ from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.gate.policy import Policy
+    from fairaudit.group_thresholds import GroupThresholds
     from fairaudit.models.progress import Progress
 
 DEFAULT_THRESHOLD = 0.5
@@ -147,7 +149,7 @@ def load_audit_data(
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
                           "multimodal model only.")
     if kind in ("built-in", "torchscript", "onnx"):
-        scores = predictor.predict_proba(ds, progress=progress, **options)  # type: ignore[call-arg]
+        scores = predictor.predict_proba(ds, progress=progress, **options)
     else:
         scores = predictor.predict_proba(ds)
     if ds.modalities is None and callable(getattr(predictor, "modalities", None)):
@@ -257,7 +259,10 @@ def _package_versions() -> dict[str, str]:
     return out
 
 
-def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings: list[str]) -> Any:
+def _fitted_rows_warning(
+    group_thresholds: GroupThresholds | GroupThresholdSpec | str | Path | None, dataset: AuditDataset,
+    warnings: list[str],
+) -> GroupThresholds | GroupThresholdSpec | None:
     """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
     if group_thresholds is None:
         return None
@@ -272,7 +277,9 @@ def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings:
     return group_thresholds
 
 
-def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
+def _threshold_spec(
+    group_thresholds: GroupThresholds | GroupThresholdSpec | str | Path | None,
+) -> GroupThresholdSpec | None:
     if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
         return group_thresholds
     if isinstance(group_thresholds, str | Path):
@@ -291,7 +298,7 @@ def audit_dataset(
     *,
     threshold: float | None = None,
     threshold_source: str | None = None,
-    group_thresholds: Any = None,
+    group_thresholds: GroupThresholds | GroupThresholdSpec | str | Path | None = None,
     n_bootstrap: int = 1000,
     confidence_level: float = 0.95,
     seed: int = 0,
@@ -299,7 +306,7 @@ def audit_dataset(
     min_group_events: int = 10,
     n_permutations: int = 1000,
     intersections: bool = True,
-    policy: Any = None,
+    policy: Policy | str | Path | None = None,
     model_sha256: str | None = None,
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
@@ -458,7 +465,7 @@ def audit(
     model: str | Path | Any | None = None,
     model_config: str | Path | None = None,
     threshold: float | None = None,
-    group_thresholds: Any = None,
+    group_thresholds: GroupThresholds | GroupThresholdSpec | str | Path | None = None,
     n_bootstrap: int = 1000,
     confidence_level: float = 0.95,
     seed: int = 0,
@@ -467,7 +474,7 @@ def audit(
     min_group_events: int = 10,
     n_permutations: int = 1000,
     intersections: bool = True,
-    policy: Any = None,
+    policy: Policy | str | Path | None = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
     split_column: str | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -57,6 +57,12 @@ class Variant:
     decisions_only: bool = False
 
 
+ChangeStatus: TypeAlias = Literal["harmed", "possible harm", "improved", "unchanged", "insufficient"]
+"""A group's change judged by its paired interval (see ``mitigation/compare.py``)."""
+Verdict: TypeAlias = Literal["baseline", "no harm detected", "possible harm", "harm", "levelling down"]
+"""A variant's do-no-harm verdict against the baseline."""
+
+
 @dataclass(frozen=True)
 class GroupChange:
     """The change of one metric of one group, variant minus baseline, with its paired CI."""
@@ -69,7 +75,7 @@ class GroupChange:
     after: float | None
     change: float | None
     ci: tuple[float, float] | None
-    status: str  # "harmed" | "possible harm" | "improved" | "unchanged" | "insufficient"
+    status: ChangeStatus
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ class VariantSummary:
     fnr_gap: float | None
     fnr_gap_ci: tuple[float, float] | None
     accuracy: float | None
-    verdict: str  # "baseline" | "no harm detected" | "possible harm" | "harm" | "levelling down"
+    verdict: Verdict
     gaps_over: str = "all groups"  # or "sufficient groups only"
     harmed: tuple[str, ...] = ()
     improved: tuple[str, ...] = ()
@@ -174,7 +180,7 @@ class Comparison:
 
 def _verdict_text(v: VariantSummary, attribute: str) -> str:
     # The targeted attribute's groups by name; the others as a count (JSON has them all).
-    text = v.verdict
+    text: str = v.verdict
     harmed = _named(v.harmed, attribute)
     if harmed:
         text += ": " + harmed

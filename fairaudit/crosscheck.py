@@ -39,7 +39,13 @@ TOLERANCE = 1e-9
 """Largest absolute difference accepted between fairaudit and a reference library."""
 
 RATES = ("selection_rate", "tpr", "fpr", "accuracy")
-CRITERIA = tuple(c for c in CRITERIA_NAMES if c != "auc_difference")  # the fairlearn-defined ones
+# The criteria fairlearn.metrics defines under the same names; others (auc_difference, or a
+# criterion added later without a fairlearn counterpart) are not cross-checked.
+CRITERIA = tuple(c for c in CRITERIA_NAMES if c in (
+    "demographic_parity_difference", "demographic_parity_ratio",
+    "equal_opportunity_difference", "equal_opportunity_ratio",
+    "equalized_odds_difference", "equalized_odds_ratio",
+))
 _LABELS = {"selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR", "accuracy": "accuracy"}
 
 

@@ -7,11 +7,20 @@ they cannot disagree.
 
 from __future__ import annotations
 
+from typing import Final
+
 from fairaudit.result import GateOutcome
 
-PASS, FAIL, INCONCLUSIVE, NOT_RUN = "pass", "fail", "inconclusive", "not_run"
+# The status values, typed as their literals (``RuleStatus`` / ``GateStatus`` in result.py).
+PASS: Final = "pass"
+FAIL: Final = "fail"
+INCONCLUSIVE: Final = "inconclusive"
+NOT_RUN: Final = "not_run"
 
-EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_PASS: Final = 0
+EXIT_FAIL: Final = 1
+EXIT_ERROR: Final = 2
+EXIT_INCONCLUSIVE: Final = 3
 
 
 def exit_code(outcome: GateOutcome, *, no_fail: bool = False) -> int:

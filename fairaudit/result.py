@@ -14,38 +14,79 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from fairaudit._io import json_text, to_jsonable
 
 SCHEMA_VERSION = "1.3"
 
-# The metrics every group (and the overall row) carries, in display order.
-METRIC_NAMES: tuple[str, ...] = (
-    "prevalence",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "ppv",
-    "npv",
-    "selection_rate",
-    "accuracy",
-    "balanced_accuracy",
-    "auc",
-    "brier",
-    "ece",
+# The status vocabularies of the result (and of the JSON schema's ``enum``s): checked by mypy
+# wherever a status is produced or compared, and by :meth:`AuditResult.from_dict` on reading.
+GroupStatus: TypeAlias = Literal["ok", "insufficient"]
+"""A group is ``insufficient`` when it has too few rows, positives or negatives to judge."""
+CriterionStatus: TypeAlias = Literal["ok", "insufficient"]
+"""A criterion is ``insufficient`` when a group of its attribute is, or a rate it needs is undefined."""
+RuleStatus: TypeAlias = Literal["pass", "fail", "inconclusive"]
+"""The decision on one policy rule (and judged attribute or group)."""
+GateStatus: TypeAlias = Literal["pass", "fail", "inconclusive", "not_run"]
+"""The combined decision of the gate; ``not_run`` when no policy was given."""
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What every layer knows about one per-group metric (the one table: :data:`METRICS`).
+
+    Attributes
+    ----------
+    label
+        Its name in the reports.
+    undefined
+        Why its value can be undefined (the ``reason`` of an :class:`Estimate` with no value).
+    higher_is_better
+        Its direction: True or False for a performance metric, None for a descriptive one
+        (prevalence, selection rate). Summaries and mitigation verdicts read it.
+    """
+
+    label: str
+    undefined: str
+    higher_is_better: bool | None = None
+
+
+# The metrics every group (and the overall row) carries, in display order. Adding one: an entry
+# here, its computation in fairaudit/metrics/rates.py (a confusion rate is one RATES entry), its
+# key in fairaudit/schema/audit-result.schema.json, and a test (docs/architecture.md).
+METRICS: Mapping[str, MetricInfo] = {
+    "prevalence": MetricInfo("Prevalence", "group is empty"),
+    "tpr": MetricInfo("TPR (sensitivity)", "no positives in group", True),
+    "fpr": MetricInfo("FPR", "no negatives in group", False),
+    "tnr": MetricInfo("TNR (specificity)", "no negatives in group", True),
+    "fnr": MetricInfo("FNR (underdiagnosis)", "no positives in group", False),
+    "ppv": MetricInfo("PPV", "no positive predictions in group", True),
+    "npv": MetricInfo("NPV", "no negative predictions in group", True),
+    "selection_rate": MetricInfo("Selection rate", "group is empty"),
+    "accuracy": MetricInfo("Accuracy", "group is empty", True),
+    "balanced_accuracy": MetricInfo("Balanced accuracy", "needs both positives and negatives", True),
+    "auc": MetricInfo("AUC", "needs both positives and negatives (all labels are one class)", True),
+    "brier": MetricInfo("Brier score", "group is empty", False),
+    "ece": MetricInfo("ECE", "group is empty", False),
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
+
+# The performance metrics whose spread across groups is summarised (SD, SER), in output order.
+SUMMARISED: tuple[str, ...] = (
+    "auc", "accuracy", "balanced_accuracy", "tpr", "tnr", "ppv", "npv", "fnr", "fpr", "brier", "ece",
 )
 
-CRITERIA_NAMES: tuple[str, ...] = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "auc_difference",
-)
+# The fairness criteria (computed in fairaudit/metrics/criteria.py), with their report labels.
+CRITERION_LABELS: Mapping[str, str] = {
+    "demographic_parity_difference": "Demographic parity difference",
+    "demographic_parity_ratio": "Demographic parity ratio",
+    "equal_opportunity_difference": "Equal opportunity difference",
+    "equal_opportunity_ratio": "Equal opportunity ratio",
+    "equalized_odds_difference": "Equalised odds difference",
+    "equalized_odds_ratio": "Equalised odds ratio",
+    "auc_difference": "AUC difference",
+}
+CRITERIA_NAMES: tuple[str, ...] = tuple(CRITERION_LABELS)
 
 
 @dataclass(frozen=True)
@@ -69,7 +110,7 @@ class GroupResult:
     n: int
     n_pos: int
     n_neg: int
-    status: str  # "ok" | "insufficient"
+    status: GroupStatus
     metrics: Mapping[str, Estimate]
     reasons: tuple[str, ...] = ()
     missing_modalities: Mapping[str, int] = field(default_factory=dict)
@@ -97,7 +138,7 @@ class Criterion:
     name: str
     value: float | None
     ci: tuple[float, float] | None
-    status: str  # "ok" | "insufficient"
+    status: CriterionStatus
     p_value: float | None = None
     q_value: float | None = None
     reason: str | None = None
@@ -143,8 +184,8 @@ class GroupCurves:
 
     attribute: str
     group: str
-    roc_fpr: tuple[float, ...]
-    roc_tpr: tuple[float, ...]
+    roc_fpr: tuple[float | None, ...]  # None where the group has no negatives (positives)
+    roc_tpr: tuple[float | None, ...]
     reliability_score: tuple[float | None, ...]
     reliability_observed: tuple[float | None, ...]
     reliability_count: tuple[int, ...]
@@ -156,7 +197,7 @@ class GroupCurves:
 @dataclass(frozen=True)
 class RuleOutcome:
     id: str
-    status: str  # "pass" | "fail" | "inconclusive"
+    status: RuleStatus
     message: str
     value: float | None = None
     ci: tuple[float, float] | None = None
@@ -170,7 +211,7 @@ class RuleOutcome:
 
 @dataclass(frozen=True)
 class GateOutcome:
-    status: str  # "pass" | "fail" | "inconclusive" | "not_run"
+    status: GateStatus
     rules: tuple[RuleOutcome, ...] = ()
     policy: str | None = None
     inconclusive_is_warning: bool = False
@@ -366,6 +407,11 @@ def _from_jsonable(tp: Any, data: Any) -> Any:
     args = typing.get_args(tp)
     if data is None:
         return None
+    if origin is Literal:
+        if data not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ValueError(f"status {data!r} is not one of {allowed}")
+        return data
     if origin in (typing.Union, types.UnionType):
         non_none = [a for a in args if a is not type(None)]
         return _from_jsonable(non_none[0], data) if len(non_none) == 1 else data
@@ -373,7 +419,8 @@ def _from_jsonable(tp: Any, data: Any) -> Any:
         hints = typing.get_type_hints(tp)
         names = {f.name for f in dataclasses.fields(tp)}
         kwargs = {k: _from_jsonable(hints[k], v) for k, v in data.items() if k in names}
-        return tp(**kwargs)
+        make: Any = tp
+        return make(**kwargs)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_from_jsonable(args[0], v) for v in data)

@@ -1,13 +1,28 @@
-"""Shared fixtures: seeded prediction tables with string, integer and categorical groups."""
+"""Shared fixtures: seeded prediction tables, and the one tiny cohort and model.
+
+Every test that needs a simulated cohort or a trained model takes it from here (the session
+fixtures ``cohort_dir``, ``trained``, ``test_set`` and ``saved``) or builds a variant through
+the ``tiny`` fixture, so that one tiny configuration (:class:`TinyKit`) serves the whole suite.
+Tests that exercise the simulator or the ``train`` command themselves build their own inputs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:
+    from fairaudit.data.dataset import AuditDataset
+    from fairaudit.models.multimodal import MultimodalPredictor
+    from fairaudit.models.training import TrainSettings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -47,4 +62,96 @@ def predictions() -> pd.DataFrame:
 def predictions_csv(tmp_path: Path, predictions: pd.DataFrame) -> Path:
     path = tmp_path / "predictions.csv"
     predictions.to_csv(path, index=False)
+    return path
+
+
+# -- the one tiny cohort and model ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TinyKit:
+    """The tiny configuration of every simulated cohort and trained model in the tests.
+
+    A cohort of ``n_patients`` with ``image_size`` pixel images, and a network and training
+    schedule small enough to train in seconds on a CPU. ``settings``, ``cohort`` and ``train``
+    take changes for the few tests that need a variant (another seed, one epoch).
+    """
+
+    # 240 patients: the smallest cohort whose validation split still gives the threshold
+    # mitigation a group with enough positives to fit (tests/cli/test_mitigate.py).
+    n_patients: int = 240
+    cohort_seed: int = 3
+    image_size: int = 16
+    network: Mapping[str, Any] = field(default_factory=lambda: {
+        "image_channels": (4, 8), "latent_dim": 16, "hidden": 32, "max_note_len": 24,
+        "text_heads": 2, "fusion_heads": 2,
+    })
+    denoiser: Mapping[str, Any] = field(default_factory=lambda: {
+        "hidden": 32, "blocks": 1, "time_dim": 16, "diffusion_steps": 100, "sample_steps": 5,
+    })
+    train_settings: Mapping[str, Any] = field(default_factory=lambda: {
+        "epochs": 2, "batch_size": 32, "diffusion_epochs": 4, "diffusion_batch_size": 64, "seed": 3,
+    })
+    label: str = "diagnosis"
+    sensitive: str = "sex,race"
+
+    def settings(self, **changes: Any) -> TrainSettings:
+        """The tiny :class:`TrainSettings`, with ``changes`` applied."""
+        from fairaudit.models.training import TrainSettings
+
+        return dataclasses.replace(TrainSettings(**self.train_settings), **changes)
+
+    def cohort(self, out: Path, **changes: Any) -> Path:
+        """Simulate and write the tiny cohort (train/validation/test manifests) into ``out``."""
+        from fairaudit.data.simulate import CohortConfig, simulate_cohort, write_cohort
+
+        config = CohortConfig(n_patients=self.n_patients, seed=self.cohort_seed,
+                              image_size=self.image_size)
+        write_cohort(simulate_cohort(dataclasses.replace(config, **changes)), out)
+        return out
+
+    def train(self, cohort: Path, **changes: Any) -> MultimodalPredictor:
+        """Train the tiny model on ``cohort``'s train and validation splits."""
+        from fairaudit.data.manifest import load_training_manifests
+        from fairaudit.models.training import train_model
+
+        train, val = load_training_manifests(cohort, label=self.label, sensitive=self.sensitive)
+        return train_model(train, val, settings=self.settings(**changes),
+                           network=dict(self.network), denoiser=dict(self.denoiser))
+
+
+@pytest.fixture(scope="session")
+def tiny() -> TinyKit:
+    """The tiny configuration (to build a variant cohort or model)."""
+    return TinyKit()
+
+
+@pytest.fixture(scope="session")
+def cohort_dir(tiny: TinyKit, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny simulated cohort (shared: copy it before changing it)."""
+    return tiny.cohort(tmp_path_factory.mktemp("cohort"))
+
+
+@pytest.fixture(scope="session")
+def trained(tiny: TinyKit, cohort_dir: Path) -> MultimodalPredictor:
+    """The tiny model trained on the tiny cohort."""
+    return tiny.train(cohort_dir)
+
+
+@pytest.fixture(scope="session")
+def test_set(tiny: TinyKit, cohort_dir: Path) -> AuditDataset:
+    """The tiny cohort's test split, with patient clusters."""
+    from fairaudit.data.manifest import load_manifest
+
+    return load_manifest(cohort_dir / "test.csv", label=tiny.label, sensitive=tiny.sensitive,
+                         cluster="patient_id")
+
+
+@pytest.fixture(scope="session")
+def saved(trained: MultimodalPredictor, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model saved as a checkpoint directory."""
+    from fairaudit.models.checkpoint import save_model
+
+    path = tmp_path_factory.mktemp("ckpt") / "model"
+    save_model(trained, path)
     return path

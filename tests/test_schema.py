@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +25,7 @@ from fairaudit.errors import InputError
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.result import METRIC_NAMES, SCHEMA_VERSION, FlaggedValue
 from fairaudit.schema import SCHEMA_FILE, load_schema, schema_text, validate_result
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ROOT / "fairaudit" / "schema" / SCHEMA_FILE
@@ -235,3 +232,15 @@ def test_the_schema_ships_in_the_wheel_and_jsonschema_is_a_runtime_dependency() 
     assert any(PACKAGED.match(g) for g in globs)
     deps = project["project"]["dependencies"]
     assert any(d.startswith("jsonschema") for d in deps)
+
+
+def test_the_schema_names_every_metric_and_criterion_of_the_result() -> None:
+    """A metric added to fairaudit.result.METRICS needs its key in the schema (an enum entry and
+    a property; not a required key, which would reject results written before it existed)."""
+    from fairaudit.result import CRITERIA_NAMES
+
+    defs = load_schema()["$defs"]
+    assert defs["metric_name"]["enum"] == list(METRIC_NAMES)
+    assert list(defs["metrics"]["properties"]) == list(METRIC_NAMES)
+    assert set(defs["metrics"]["required"]) <= set(METRIC_NAMES)
+    assert defs["criterion_name"]["enum"] == list(CRITERIA_NAMES)

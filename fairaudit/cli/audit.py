@@ -98,7 +98,7 @@ def audit_command(
     outputs = AuditOutputs(fmt=fmt.value, output=output, html=html, junit=junit,
                            save_predictions=save_predictions,
                            suppress_small_cells=suppress_small_cells, no_fail=no_fail)
-    if _merged_engine(predictions, engine, bootstrap_method, row_id):
+    if _merged_engine(predictions, engine, bootstrap_method, row_id) and predictions is not None:
         _check_merged_options(model, split, group_thresholds, cross_check, save_predictions)
         if metadata is not None or bins or pos_label is not None or score_type.value != "probability":
             from fairaudit.errors import ConfigError

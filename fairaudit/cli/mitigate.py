@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -72,6 +73,7 @@ def mitigate_command(
     from fairaudit.api import check_resamples, check_seed
     from fairaudit.errors import ConfigError
     from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.mitigation.thresholds import PERFORMANCE
     from fairaudit.workflows.mitigate import OUTPUT_FILES, mitigate, write_outputs
 
     check_seed(seed)
@@ -86,7 +88,9 @@ def mitigate_command(
     check_output_dir(out)
     if out.is_dir():  # before any work: every file that will be written must be writable
         check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
-    tol: float | str
+    if performance not in PERFORMANCE:
+        raise ConfigError(f"--performance must be one of {', '.join(PERFORMANCE)}; got {performance!r}.")
+    tol: float | Literal["auto"]
     if tolerance.strip().lower() == "auto":
         tol = "auto"
     else:
@@ -113,7 +117,8 @@ def mitigate_command(
             predictions=predictions, val_predictions=val_predictions, score=score,
             split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
             thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
-                                         sensitivity_floor=sensitivity_floor, performance=performance),
+                                         sensitivity_floor=sensitivity_floor,
+                                         performance=performance),
             training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
             min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
             progress=say, metadata=metadata, on=on, bins=bins or None,

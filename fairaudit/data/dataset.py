@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,15 @@ class AuditDataset:
                 f"got {checked.shape[0]} scores for {self.n_rows} rows of {self.source}."
             )
         return dataclasses.replace(self, scores=checked, score_column=score_column)
+
+    def require_scores(self) -> np.ndarray:
+        """The scores; an :class:`InputError` when the dataset carries none (a manifest that no
+        model has scored yet, or a table without a score column)."""
+        if self.scores is None:
+            raise InputError(
+                f"{self.source} carries no scores; give the score column or a model to score it."
+            )
+        return self.scores
 
     def group_labels(self, attribute: str) -> np.ndarray:
         """The group name of every row for one attribute (object array of str)."""
@@ -343,7 +353,7 @@ def check_group_count(
     )
 
 
-def parse_columns(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+def parse_columns(spec: str | Sequence[str]) -> list[str]:
     """Split ``"sex,race"`` (or a list of such strings) into column names."""
     items = [spec] if isinstance(spec, str) else list(spec)
     cols = [c.strip() for item in items for c in str(item).split(",") if c.strip()]
@@ -381,7 +391,7 @@ def from_frame(
     frame: pd.DataFrame,
     *,
     label: str,
-    sensitive: str | list[str] | tuple[str, ...],
+    sensitive: str | Sequence[str],
     score: str | None = None,
     cluster: str | None = None,
     source: str = "<DataFrame>",
@@ -508,7 +518,7 @@ def load_table_dataset(
     path: str | Path,
     *,
     label: str,
-    sensitive: str | list[str] | tuple[str, ...],
+    sensitive: str | Sequence[str],
     score: str | None = None,
     cluster: str | None = None,
     what: str = "predictions file",

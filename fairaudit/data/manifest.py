@@ -134,7 +134,7 @@ def load_manifest(
     path: str | Path,
     *,
     label: str,
-    sensitive: str | list[str] | tuple[str, ...],
+    sensitive: str | Sequence[str],
     cluster: str | None = None,
     schema: ManifestSchema | None = None,
     allow_many_groups: bool = False,
@@ -218,7 +218,7 @@ def load_training_manifests(
     path: str | Path,
     *,
     label: str,
-    sensitive: str | list[str] | tuple[str, ...],
+    sensitive: str | Sequence[str],
     split_column: str = "split",
     schema: ManifestSchema | None = None,
 ) -> tuple[AuditDataset, AuditDataset]:

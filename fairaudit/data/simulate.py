@@ -32,7 +32,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
 import numpy as np
 import pandas as pd
@@ -83,11 +83,16 @@ LABS: dict[str, tuple[float, float, float, float]] = {
 _LOG_LABS = {"lab_crp"}
 
 
+BiasKind: TypeAlias = Literal["low_lesion_contrast", "underdocumented_symptoms", "missed_diagnoses"]
+"""What a planted bias does: lower lesion contrast, leave symptoms out of notes, or record
+diseased studies as healthy."""
+
+
 @dataclass(frozen=True)
 class PlantedBias:
     """One planted bias: ``kind`` applied to rows where ``attribute == group`` with ``strength``."""
 
-    kind: str  # "low_lesion_contrast" | "underdocumented_symptoms" | "missed_diagnoses"
+    kind: BiasKind
     attribute: str
     group: str
     strength: float
@@ -135,7 +140,7 @@ class CohortConfig:
         if abs(sum(self.split_fractions) - 1.0) > 1e-9 or min(self.split_fractions) <= 0:
             raise ConfigError("split fractions must be positive and sum to 1.")
         kinds = {b.kind for b in self.biases}
-        unknown = kinds - {"low_lesion_contrast", "underdocumented_symptoms", "missed_diagnoses"}
+        unknown = kinds - set(get_args(BiasKind))
         if unknown:
             raise ConfigError(f"unknown planted bias kind(s): {sorted(unknown)}.")
 
@@ -156,7 +161,7 @@ class SimulatedCohort:
     """Ground truth: true diagnoses, flipped study ids, per-group rates (goes to cohort.json)."""
 
 
-def _bias(config: CohortConfig, kind: str) -> PlantedBias | None:
+def _bias(config: CohortConfig, kind: BiasKind) -> PlantedBias | None:
     return next((b for b in config.biases if b.kind == kind), None)
 
 
@@ -317,11 +322,11 @@ def simulate_cohort(config: CohortConfig = CohortConfig()) -> SimulatedCohort:
     paths = []
     for i, row in enumerate(df.itertuples(index=False)):
         factor = contrast_bias.strength if low_contrast[i] and contrast_bias else 1.0
-        img = _image(r_img, config.image_size, bool(truth_d[i]), factor, row.site, config.lesion_contrast)
+        img = _image(r_img, config.image_size, bool(truth_d[i]), factor, str(row.site), config.lesion_contrast)
         if no_image[i]:
             paths.append("")
         else:
-            images[row.study_id] = img
+            images[str(row.study_id)] = img
             paths.append(f"images/{row.study_id}.png")
     notes, omitted = [], np.zeros(n, dtype=int)
     for i, row in enumerate(df.itertuples(index=False)):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -65,7 +67,8 @@ def _delimiter_hint(p: Path, sep: str) -> str:
     import gzip
     import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(p.suffix.lower(), open)
+    openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    opener = openers.get(p.suffix.lower(), open)
     if p.suffix.lower() == ".zip":
         return ""
     try:

@@ -33,7 +33,7 @@ from typing import Any
 
 from fairaudit.errors import ConfigError
 from fairaudit.exit_codes import FAIL, INCONCLUSIVE
-from fairaudit.gate.evaluate import combine, decide
+from fairaudit.gate.evaluate import BoundFields, bound_fields, combine, decide
 from fairaudit.gate.policy import (
     ALL,
     Bound,
@@ -45,7 +45,7 @@ from fairaudit.gate.policy import (
     show_value,
     table_fields,
 )
-from fairaudit.result import GateOutcome, RuleOutcome
+from fairaudit.result import GateOutcome, RuleOutcome, RuleStatus
 from fairaudit.result_paired import PairedResult
 
 CHANGE_METRICS = ("tpr", "fpr", "ppv", "npv", "accuracy", "balanced_accuracy", "selection_rate",
@@ -185,9 +185,8 @@ def _targets(rule: ChangeRule, available: tuple[str, ...]) -> tuple[str, ...]:
     return rule.attributes
 
 
-def _bounds(rule: ChangeRule) -> dict[str, float | None]:
-    b = rule.bound
-    return {"bound": b.max if b.max is not None else b.min, "bound_min": b.min, "bound_max": b.max}
+def _bounds(rule: ChangeRule) -> BoundFields:
+    return bound_fields(rule.bound)
 
 
 def _judged(rule: ChangeRule, subject: str, quantity: str, change: float | None,
@@ -216,7 +215,7 @@ def _judged(rule: ChangeRule, subject: str, quantity: str, change: float | None,
 
 def _insufficient(rule: ChangeRule, subject: str, quantity: str, detail: str,
                   policy: Policy) -> RuleOutcome:
-    status = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
+    status: RuleStatus = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
     tail = " (the policy fails insufficient evidence)." if status == FAIL else "; not evidence of no harm."
     return RuleOutcome(id=f"{rule.id} [{subject}]", status=status,
                        message=f"change in {quantity} for {subject} cannot be judged: {detail}{tail}",
@@ -225,15 +224,18 @@ def _insufficient(rule: ChangeRule, subject: str, quantity: str, detail: str,
 
 def _metric_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
                      policy: Policy) -> Iterable[RuleOutcome]:
+    metric = rule.metric
+    if metric is None:  # a criterion rule (see _criterion_outcomes)
+        return
     level = paired.confidence_level
     quantity = METRIC_NAMES.get(rule.metric or "", rule.metric or "")
     if not rule.per_group:
-        c = paired.change(condition, "overall", "overall", rule.metric)
+        c = paired.change(condition, "overall", "overall", metric)
         yield _judged(rule, "overall", quantity, c.change, c.ci, c.ci, policy, level,
                       replicates=paired.n_bootstrap > 0)
         return
     for attribute in _targets(rule, paired.attributes[1:]):
-        rows = [paired.change(condition, attribute, g, rule.metric) for g in paired.groups[attribute]]
+        rows = [paired.change(condition, attribute, g, metric) for g in paired.groups[attribute]]
         family = sum(1 for c in rows if c.sufficient)
         for c in rows:
             subject = f"{attribute} = {c.group}"
@@ -251,23 +253,26 @@ def _metric_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
 
 def _criterion_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
                         policy: Policy) -> Iterable[RuleOutcome]:
+    criterion = rule.criterion
+    if criterion is None:  # a metric rule (see _metric_outcomes)
+        return
     level = paired.confidence_level
     for attribute in _targets(rule, paired.attributes[1:]):
         try:
-            c = paired.criterion_change(condition, attribute, rule.criterion)
+            c = paired.criterion_change(condition, attribute, criterion)
         except KeyError:
             yield RuleOutcome(id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
-                              message=f"the comparison computed no {rule.criterion} for {attribute}.",
+                              message=f"the comparison computed no {criterion} for {attribute}.",
                               **_bounds(rule))
             continue
         note = ""
         if not c.complete:
             detail = f"insufficient groups: {', '.join(c.excluded_groups)}"
             if policy.insufficient != "sufficient_groups_only" or c.change is None:
-                yield _insufficient(rule, attribute, rule.criterion, detail, policy)
+                yield _insufficient(rule, attribute, criterion, detail, policy)
                 continue
             note = f" (judged over sufficient groups only; {detail})"
-        yield _judged(rule, attribute, rule.criterion, c.change, c.ci, c.ci, policy, level, note=note,
+        yield _judged(rule, attribute, criterion, c.change, c.ci, c.ci, policy, level, note=note,
                       replicates=paired.n_bootstrap > 0)
 
 

@@ -14,6 +14,7 @@ the policy sets ``insufficient = "fail"`` or ``"sufficient_groups_only"``. Nothi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 from fairaudit.errors import ConfigError
 from fairaudit.exit_codes import (  # noqa: F401  (re-exported: the gate's public API)
@@ -34,9 +35,11 @@ from fairaudit.gate.policy import (
     GroupMetricRule,
     GroupSizeRule,
     Policy,
+    Rule,
     SummaryRule,
+    WithoutCiMode,
 )
-from fairaudit.result import AuditResult, Estimate, GateOutcome, RuleOutcome
+from fairaudit.result import AuditResult, Estimate, GateOutcome, RuleOutcome, RuleStatus
 
 
 def _num(x: float) -> str:
@@ -48,9 +51,9 @@ def decide(
     ci: tuple[float, float] | None,
     bound: Bound,
     *,
-    without_ci: str = "inconclusive",
+    without_ci: WithoutCiMode = "inconclusive",
     no_ci: str | None = None,
-) -> tuple[str, str]:
+) -> tuple[RuleStatus, str]:
     """Judge one estimate against a bound.
 
     Parameters
@@ -102,12 +105,12 @@ def _describe(value: float | None, ci: tuple[float, float] | None, level: float)
     return f"{_num(value)} ({level:.0%} CI {_num(ci[0])} to {_num(ci[1])})"
 
 
-def _targets(rule, wanted: tuple[str, ...], available: tuple[str, ...]) -> tuple[str, ...]:
+def _targets(rule: Rule, wanted: tuple[str, ...], available: tuple[str, ...]) -> tuple[str, ...]:
     if wanted == (ALL,):
         return available
     missing = [a for a in wanted if a not in available]
     if missing:
-        where = f"{rule.location}: " if getattr(rule, "location", None) else ""
+        where = f"{rule.location}: " if rule.location else ""
         raise ConfigError(
             f"{where}policy rule '{rule.id}' names attribute {missing[0]!r}, which this audit does "
             f"not contain; audited attributes and intersections: {', '.join(available) or 'none'}"
@@ -115,7 +118,13 @@ def _targets(rule, wanted: tuple[str, ...], available: tuple[str, ...]) -> tuple
     return wanted
 
 
-def _bound_fields(bound: Bound) -> dict[str, float | None]:
+class BoundFields(TypedDict):
+    bound: float | None
+    bound_min: float | None
+    bound_max: float | None
+
+
+def bound_fields(bound: Bound) -> BoundFields:
     return {
         "bound": bound.max if bound.max is not None else bound.min,
         "bound_min": bound.min,
@@ -160,7 +169,7 @@ def _outcome(
         value=value,
         ci=ci,
         simultaneous_ci=sim if family is not None else None,
-        **_bound_fields(bound),
+        **bound_fields(bound),
     )
 
 
@@ -171,7 +180,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
         yield RuleOutcome(
             id=rule.id, status=INCONCLUSIVE,
             message=f"the audit computed no {rule.name} for any attribute.",
-            **_bound_fields(rule.bound),
+            **bound_fields(rule.bound),
         )
         return
     audited = tuple(dict.fromkeys(result.audited_attributes + available))
@@ -182,7 +191,7 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit computed no {rule.name} for {attribute}.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         if crit.status == "insufficient":
@@ -196,14 +205,14 @@ def _criterion_outcomes(rule: CriterionRule, result: AuditResult, policy: Policy
                     level, note=f" (judged over sufficient groups only; {detail})",
                 )
                 continue
-            status = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
+            status: RuleStatus = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=status,
                 message=(
                     f"{rule.name} for {attribute} cannot be judged: {detail}"
                     + (" (the policy fails insufficient evidence)." if status == FAIL else ".")
                 ),
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         yield _outcome(
@@ -222,13 +231,13 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
             if g.status == "insufficient":
                 if policy.insufficient == "sufficient_groups_only":
                     continue
-                status = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
+                status: RuleStatus = FAIL if policy.insufficient == "fail" else INCONCLUSIVE
                 why = "; ".join(g.reasons) or "too few rows or events to judge"
                 judged += 1
                 yield RuleOutcome(
                     id=f"{rule.id} [{subject}]", status=status,
                     message=f"{rule.metric} for {subject} cannot be judged: the group is insufficient ({why}).",
-                    **_bound_fields(rule.bound),
+                    **bound_fields(rule.bound),
                 )
                 continue
             judged += 1
@@ -238,7 +247,7 @@ def _group_metric_outcomes(rule: GroupMetricRule, result: AuditResult, policy: P
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"{attribute} has no sufficient group to judge {rule.metric} on.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
 
 
@@ -252,7 +261,7 @@ def _summary_outcomes(rule: SummaryRule, result: AuditResult, policy: Policy) ->
             yield RuleOutcome(
                 id=f"{rule.id} [{attribute}]", status=INCONCLUSIVE,
                 message=f"the audit has no summary of {rule.metric} for {attribute}.",
-                **_bound_fields(rule.bound),
+                **bound_fields(rule.bound),
             )
             continue
         if rule.statistic == "sd":
@@ -284,6 +293,7 @@ def _group_size_outcomes(rule: GroupSizeRule, result: AuditResult) -> Iterable[R
             problems.append(f"fewer than {rule.min_size} rows in: {', '.join(small)}")
         if insufficient:
             problems.append(f"insufficient (too few rows or events): {', '.join(insufficient)}")
+        status: RuleStatus
         if problems:
             status, message = FAIL, f"{attribute}: " + "; ".join(problems) + "."
         else:
@@ -298,7 +308,7 @@ def _group_size_outcomes(rule: GroupSizeRule, result: AuditResult) -> Iterable[R
         )
 
 
-def combine(statuses: Iterable[str]) -> str:
+def combine(statuses: Iterable[RuleStatus]) -> RuleStatus:
     """Overall status: any fail -> fail; else any inconclusive -> inconclusive; else pass."""
     seen = set(statuses)
     if FAIL in seen:
@@ -338,12 +348,12 @@ def evaluate(result: AuditResult, policy: Policy) -> GateOutcome:
     outcomes: list[RuleOutcome] = []
     if policy.group_size is not None:
         outcomes.extend(_group_size_outcomes(policy.group_size, result))
-    for rule in policy.criteria:
-        outcomes.extend(_criterion_outcomes(rule, result, policy))
-    for rule in policy.group_metrics:
-        outcomes.extend(_group_metric_outcomes(rule, result, policy))
-    for rule in policy.summaries:
-        outcomes.extend(_summary_outcomes(rule, result, policy))
+    for criterion_rule in policy.criteria:
+        outcomes.extend(_criterion_outcomes(criterion_rule, result, policy))
+    for metric_rule in policy.group_metrics:
+        outcomes.extend(_group_metric_outcomes(metric_rule, result, policy))
+    for summary_rule in policy.summaries:
+        outcomes.extend(_summary_outcomes(summary_rule, result, policy))
     return GateOutcome(
         status=combine(o.status for o in outcomes),
         rules=tuple(outcomes),

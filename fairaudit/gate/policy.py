@@ -11,19 +11,29 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias, TypeVar, get_args
 
 from fairaudit.errors import ConfigError
 from fairaudit.result import CRITERIA_NAMES, METRIC_NAMES
 
 ALL = "*"
-INCONCLUSIVE_CHOICES = ("fail", "warn")
-INSUFFICIENT_CHOICES = ("inconclusive", "fail", "sufficient_groups_only")
-WITHOUT_CI_CHOICES = ("inconclusive", "point")
-SUMMARY_STATISTICS = ("sd", "ser")
+
+InconclusiveMode: TypeAlias = Literal["fail", "warn"]
+"""``[policy] inconclusive``: an inconclusive gate exits 3 (``fail``) or is reported only (``warn``)."""
+InsufficientMode: TypeAlias = Literal["inconclusive", "fail", "sufficient_groups_only"]
+"""``[policy] insufficient``: how a rule treats an insufficient group or criterion."""
+WithoutCiMode: TypeAlias = Literal["inconclusive", "point"]
+"""``[policy] without_ci``: a quantity without an interval is inconclusive, or judged on its point."""
+SummaryStatistic: TypeAlias = Literal["sd", "ser"]
+"""``[[summary]] statistic``: standard deviation across groups or skewed error ratio."""
+
+INCONCLUSIVE_CHOICES: tuple[InconclusiveMode, ...] = get_args(InconclusiveMode)
+INSUFFICIENT_CHOICES: tuple[InsufficientMode, ...] = get_args(InsufficientMode)
+WITHOUT_CI_CHOICES: tuple[WithoutCiMode, ...] = get_args(WithoutCiMode)
+SUMMARY_STATISTICS: tuple[SummaryStatistic, ...] = get_args(SummaryStatistic)
 
 _SETTINGS_KEYS = ("name", "inconclusive", "insufficient", "without_ci")
 _CRITERION_KEYS = ("id", "name", "attributes", "max", "min")
@@ -79,7 +89,7 @@ class SummaryRule:
 
     id: str
     metric: str
-    statistic: str
+    statistic: SummaryStatistic
     attributes: tuple[str, ...]
     bound: Bound
     location: str | None = field(default=None, compare=False)
@@ -107,9 +117,9 @@ class Policy:
     group_metrics: tuple[GroupMetricRule, ...] = ()
     summaries: tuple[SummaryRule, ...] = ()
     group_size: GroupSizeRule | None = None
-    inconclusive: str = "fail"  # "fail": exit 3 | "warn": reported, exit 0
-    insufficient: str = "inconclusive"
-    without_ci: str = "inconclusive"
+    inconclusive: InconclusiveMode = "fail"  # "fail": exit 3 | "warn": reported, exit 0
+    insufficient: InsufficientMode = "inconclusive"
+    without_ci: WithoutCiMode = "inconclusive"
     source: str | None = None
     changes: tuple[Any, ...] = ()
     """``[[change]]`` rules (:class:`fairaudit.gate.change.ChangeRule`): judged by
@@ -127,6 +137,13 @@ class Policy:
             + len(self.summaries)
             + (self.group_size is not None)
         )
+
+
+Rule: TypeAlias = CriterionRule | GroupMetricRule | SummaryRule | GroupSizeRule
+"""Any rule of a policy."""
+
+_R = TypeVar("_R", CriterionRule, GroupMetricRule, SummaryRule)
+_C = TypeVar("_C", bound=str)
 
 
 # -- locating keys in the source, for messages that name the line ------------------------------
@@ -228,8 +245,8 @@ def _bound(reader: _Reader, table: str, index: int, data: Mapping[str, Any], arr
 
 def _choice(
     reader: _Reader, table: str, index: int, data: Mapping[str, Any], key: str,
-    choices: tuple[str, ...], default: str, array: bool,
-) -> str:
+    choices: tuple[_C, ...], default: _C, array: bool,
+) -> _C:
     value = data.get(key, default)
     if value not in choices:
         raise reader.fail(
@@ -300,7 +317,7 @@ def _group_size_rule(reader: _Reader, raw: Any) -> GroupSizeRule:
     )
 
 
-def _unique_ids(groups: tuple[list, ...], given: set[str]) -> list[list]:
+def _unique_ids(groups: tuple[Sequence[Rule], ...], given: set[str]) -> list[list[Rule]]:
     """Rule ids are unique: they name the JUnit test cases and the gate's lines.
 
     Default ids that repeat get the rules' attributes appended (two rules with the same bound
@@ -310,10 +327,10 @@ def _unique_ids(groups: tuple[list, ...], given: set[str]) -> list[list]:
     counts: dict[str, int] = {}
     for rule in (r for group in groups for r in group):
         counts[rule.id] = counts.get(rule.id, 0) + 1
-    seen: dict[str, Any] = {}
-    out: list[list] = []
+    seen: dict[str, Rule] = {}
+    out: list[list[Rule]] = []
     for group in groups:
-        fixed = []
+        fixed: list[Rule] = []
         for rule in group:
             if counts[rule.id] > 1 and rule.id not in given and rule.attributes != (ALL,):
                 rule = replace(rule, id=f"{rule.id} ({', '.join(rule.attributes)})")
@@ -362,10 +379,13 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 
     given_ids: set[str] = set()
 
-    def rules(table: str, keys: Any, field: str, allowed: tuple[str, ...], make: Any) -> list:
+    def rules(
+        table: str, keys: tuple[str, ...], field: str, allowed: tuple[str, ...],
+        make: Callable[[int, Mapping[str, Any], str, Bound, tuple[str, ...]], _R],
+    ) -> list[_R]:
         """Parse every ``[[table]]``: its ``field`` must be one of ``allowed``; ``make`` builds
         the rule from (index, fields, value of ``field``, bound, attributes)."""
-        out = []
+        out: list[_R] = []
         for i, raw in enumerate(_array(reader, doc, table)):
             data = _table_fields(reader, table, i, raw, keys, True)
             value = data.get(field)
@@ -378,15 +398,21 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 given_ids.add(rule.id)
         return out
 
-    def criterion_rule(i: int, data: dict, crit: str, bound: Any, attrs: Any) -> CriterionRule:
+    def criterion_rule(
+        i: int, data: Mapping[str, Any], crit: str, bound: Bound, attrs: tuple[str, ...],
+    ) -> CriterionRule:
         rid = _rule_id(reader, "criterion", i, data, f"{crit} {bound.describe()}")
         return CriterionRule(id=rid, name=crit, attributes=attrs, bound=bound)
 
-    def group_metric_rule(i: int, data: dict, metric: str, bound: Any, attrs: Any) -> GroupMetricRule:
+    def group_metric_rule(
+        i: int, data: Mapping[str, Any], metric: str, bound: Bound, attrs: tuple[str, ...],
+    ) -> GroupMetricRule:
         rid = _rule_id(reader, "group_metric", i, data, f"every group {metric} {bound.describe()}")
         return GroupMetricRule(id=rid, metric=metric, attributes=attrs, bound=bound)
 
-    def summary_rule(i: int, data: dict, metric: str, bound: Any, attrs: Any) -> SummaryRule:
+    def summary_rule(
+        i: int, data: Mapping[str, Any], metric: str, bound: Bound, attrs: tuple[str, ...],
+    ) -> SummaryRule:
         statistic = data.get("statistic")
         if statistic not in SUMMARY_STATISTICS:
             raise reader.fail(
@@ -402,19 +428,21 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     summaries = rules("summary", _SUMMARY_KEYS, "metric", METRIC_NAMES, summary_rule)
 
     group_size = _group_size_rule(reader, doc["groups"]) if "groups" in doc else None
-    criteria, group_metrics, summaries = _unique_ids(
-        (criteria, group_metrics, summaries, [group_size] if group_size else []), given_ids
-    )[:3]
+    unique = _unique_ids(
+        (criteria, group_metrics, summaries, [group_size] if group_size else []),
+        given_ids,
+    )
 
     from fairaudit.gate.change import parse_change_rules
 
     changes = parse_change_rules(reader, _array(reader, doc, "change"),
-                                 {r.id for r in (*criteria, *group_metrics, *summaries)})
+                                 {r.id for r in criteria} | {r.id for r in group_metrics}
+                                 | {r.id for r in summaries})
     policy = Policy(
         name=name,
-        criteria=tuple(criteria),
-        group_metrics=tuple(group_metrics),
-        summaries=tuple(summaries),
+        criteria=tuple(r for r in unique[0] if isinstance(r, CriterionRule)),
+        group_metrics=tuple(r for r in unique[1] if isinstance(r, GroupMetricRule)),
+        summaries=tuple(r for r in unique[2] if isinstance(r, SummaryRule)),
         group_size=group_size,
         inconclusive=inconclusive,
         insufficient=insufficient,

@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from fairaudit.result import METRICS, SUMMARISED
+
+
+def _direction(metric: str) -> bool:
+    higher = METRICS[metric].higher_is_better
+    if higher is None:
+        raise ValueError(f"metric {metric!r} is summarised but has no direction (higher_is_better)")
+    return higher
+
+
 # criterion name -> (rates it needs, kind)
 CRITERIA: dict[str, tuple[tuple[str, ...], str]] = {
     "demographic_parity_difference": (("selection_rate",), "difference"),
@@ -21,20 +31,9 @@ CRITERIA: dict[str, tuple[tuple[str, ...], str]] = {
     "auc_difference": (("auc",), "difference"),
 }
 
-# Performance metrics summarised across groups: True when higher is better.
-SUMMARY_METRICS: dict[str, bool] = {
-    "auc": True,
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "tpr": True,
-    "tnr": True,
-    "ppv": True,
-    "npv": True,
-    "fnr": False,
-    "fpr": False,
-    "brier": False,
-    "ece": False,
-}
+# Performance metrics summarised across groups: True when higher is better (the direction is
+# the metric's, fairaudit.result.METRICS; the order is the output order, SUMMARISED).
+SUMMARY_METRICS: dict[str, bool] = {m: _direction(m) for m in SUMMARISED}
 
 
 def _difference(r: np.ndarray) -> np.ndarray:

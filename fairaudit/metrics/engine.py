@@ -50,6 +50,7 @@ from fairaudit.metrics.simultaneous import (
 from fairaudit.result import (
     METRIC_NAMES,
     Criterion,
+    CriterionStatus,
     Estimate,
     ExcludedGroup,
     FlaggedValue,
@@ -117,7 +118,7 @@ class AuditParts:
     n_clusters: int | None
 
 
-def _f(x: float) -> float | None:
+def _f(x: float | np.ndarray | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
@@ -240,7 +241,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
         n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
         metrics=_estimates(est, display, {}, "overall", 0),
     )
-    groups = []
+    groups: list[GroupResult] = []
     for p in parts:
         missing = _missing_by_group(modalities, p, cells)
         m = est.point[p.name]
@@ -478,7 +479,7 @@ def _criteria(
         ExcludedGroup(g, "; ".join(reasons_of[gi])) for gi, g in enumerate(p.groups) if not ok[gi]
     )
     m = est.point[p.name]
-    sub_point = {k: m[k][idx] for k in ("selection_rate", "tpr", "fpr", "auc")}
+    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
     values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
               for name in CRITERIA}
     pvals: dict[str, float] = {}
@@ -506,7 +507,7 @@ def _criteria(
                 for rate in rates for gi in idx if not np.isfinite(m[rate][gi])
             ]
             reason = "; ".join(undefined) or "undefined (largest rate is 0)"
-        status = "ok" if reason is None else "insufficient"
+        status: CriterionStatus = "ok" if reason is None else "insufficient"
         est_only = Estimate(_f(v), ci, None) if idx.size >= 2 else None
         out.append(
             Criterion(
@@ -516,7 +517,7 @@ def _criteria(
                 status=status,
                 p_value=pvals.get(name) if status == "ok" else None,
                 reason=reason,
-                groups=(lo_g, hi_g) if lo_g is not None else (),
+                groups=(lo_g, hi_g) if lo_g is not None and hi_g is not None else (),
                 excluded_groups=excluded,
                 sufficient_groups_only=est_only if (excluded and est_only is not None) else None,
             )

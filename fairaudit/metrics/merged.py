@@ -110,7 +110,7 @@ def audit_stats(
     if config.n_bootstrap > 0:
         sampler = (PoissonBootstrap(bucket_table(stats), cells.count.shape, config.seed, unit)
                    if method == "poisson" else RowBootstrap(cells))
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if worst > 0:
         warnings = (f"AUC from scores on a grid of {stats.levels} levels: the error of any "
                     f"group's AUC is at most {worst:.1e} (pairs of a grid cell where the classes' score "

@@ -40,7 +40,7 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def mix(*parts: np.ndarray | int) -> np.ndarray:
+def mix(*parts: np.ndarray | np.integer | int) -> np.ndarray:
     """Hash several uint64 arrays (broadcast) into one: ``h = splitmix64(h ^ part)`` in turn."""
     h = np.zeros((), dtype=np.uint64)
     for part in parts:

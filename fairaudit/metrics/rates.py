@@ -10,23 +10,37 @@ from __future__ import annotations
 import numpy as np
 
 from fairaudit.metrics.cells import ECE_BINS, CellTable, Partition
+from fairaudit.result import METRICS
 
-# Why a metric can be undefined, by metric.
-UNDEFINED_REASON = {
-    "prevalence": "group is empty",
-    "tpr": "no positives in group",
-    "fnr": "no positives in group",
-    "fpr": "no negatives in group",
-    "tnr": "no negatives in group",
-    "ppv": "no positive predictions in group",
-    "npv": "no negative predictions in group",
-    "selection_rate": "group is empty",
-    "accuracy": "group is empty",
-    "balanced_accuracy": "needs both positives and negatives",
-    "auc": "needs both positives and negatives (all labels are one class)",
-    "brier": "group is empty",
-    "ece": "group is empty",
+# Why a metric can be undefined, by metric (from the one table, fairaudit.result.METRICS).
+UNDEFINED_REASON: dict[str, str] = {name: info.undefined for name, info in METRICS.items()}
+
+# Every confusion rate as (numerator cells, denominator cells) of the confusion matrix: the
+# rate's computation here and, through its denominator, its binomial scale in
+# metrics/simultaneous.py. A new rate is one entry (plus its row in fairaudit.result.METRICS).
+RATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "prevalence": (("tp", "fn"), ("tp", "fn", "tn", "fp")),
+    "tpr": (("tp",), ("tp", "fn")),
+    "fpr": (("fp",), ("tn", "fp")),
+    "tnr": (("tn",), ("tn", "fp")),
+    "fnr": (("fn",), ("tp", "fn")),
+    "ppv": (("tp",), ("tp", "fp")),
+    "npv": (("tn",), ("tn", "fn")),
+    "selection_rate": (("tp", "fp"), ("tp", "fn", "tn", "fp")),
+    "accuracy": (("tp", "tn"), ("tp", "fn", "tn", "fp")),
 }
+# Where each cell sits in a confusion array (..., 2, 2) [label, decision].
+CONFUSION_CELLS: dict[str, tuple[int, int]] = {"tn": (0, 0), "fp": (0, 1), "fn": (1, 0), "tp": (1, 1)}
+
+
+def cell_sum(conf: np.ndarray, cells: tuple[str, ...]) -> np.ndarray:
+    """The sum of the named confusion cells (``"tp"``, ``"fp"``, ...) of ``conf`` (..., 2, 2)."""
+    i, j = CONFUSION_CELLS[cells[0]]
+    total = conf[..., i, j]
+    for name in cells[1:]:
+        i, j = CONFUSION_CELLS[name]
+        total = total + conf[..., i, j]
+    return total
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,8 +74,8 @@ def group_matrix(groups: Partition | np.ndarray | list[Partition]):
         n_rows = sum(p.n_groups for p in groups)
         n_fine = groups[0].member.shape[0] if groups else 0
         return sparse.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_rows, n_fine))
-    if sparse.issparse(groups):
-        return groups.tocsr()
+    if sparse.issparse(groups):  # a scipy sparse matrix (typed as the dense array it stands for)
+        return sparse.csr_matrix(groups)
     return sparse.csr_matrix(np.asarray(groups, dtype=np.float64))
 
 
@@ -78,25 +92,11 @@ def aggregate(x: np.ndarray, groups, fine_axis: int) -> np.ndarray:
 
 
 def confusion_metrics(conf: np.ndarray) -> dict[str, np.ndarray]:
-    """Rates from confusion counts (..., G, 2, 2) [label, decision]."""
-    tn, fp = conf[..., 0, 0], conf[..., 0, 1]
-    fn, tp = conf[..., 1, 0], conf[..., 1, 1]
-    pos, neg = tp + fn, tn + fp
-    n = pos + neg
-    tpr = _div(tp, pos)
-    tnr = _div(tn, neg)
-    return {
-        "prevalence": _div(pos, n),
-        "tpr": tpr,
-        "fpr": _div(fp, neg),
-        "tnr": tnr,
-        "fnr": _div(fn, pos),
-        "ppv": _div(tp, tp + fp),
-        "npv": _div(tn, tn + fn),
-        "selection_rate": _div(tp + fp, n),
-        "accuracy": _div(tp + tn, n),
-        "balanced_accuracy": (tpr + tnr) / 2.0,
-    }
+    """Rates from confusion counts (..., G, 2, 2) [label, decision]: every :data:`RATES` entry,
+    then balanced accuracy (the mean of TPR and TNR)."""
+    out = {name: _div(cell_sum(conf, num), cell_sum(conf, den)) for name, (num, den) in RATES.items()}
+    out["balanced_accuracy"] = (out["tpr"] + out["tnr"]) / 2.0
+    return out
 
 
 def binned_auc(count: np.ndarray) -> np.ndarray:

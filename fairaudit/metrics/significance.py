@@ -51,7 +51,8 @@ def permutation_pvalues(
     perm = {"selection_rate": sr, "tpr": tpr, "fpr": fpr}
     out: dict[str, float] = {}
     for name, (rates, kind) in CRITERIA.items():
-        if "auc" in rates or observed.get(name) is None or np.isnan(observed[name]):
+        # Criteria over other rates (AUC has its own test) get no p-value here.
+        if not set(rates) <= set(perm) or observed.get(name) is None or np.isnan(observed[name]):
             continue
         stat = criterion_values(name, perm)
         obs = observed[name]

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from fairaudit.metrics.rates import RATES, cell_sum
+
 INTERVAL_METHOD = (
     "per-group metrics: percentile bootstrap (display) and max-t simultaneous intervals over the "
     "sufficient groups of each attribute (rules); criteria and SD/SER: the extremes of the "
@@ -121,18 +123,12 @@ def auc_se(auc: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
 def scales(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, Scale]:
     """The scale of every metric of G groups, from their confusion counts (G, 2, 2)
     [label, decision] and point metrics."""
-    tn, fp = conf[:, 0, 0], conf[:, 0, 1]
-    fn, tp = conf[:, 1, 0], conf[:, 1, 1]
-    pos, neg = tp + fn, tn + fp
-    n = pos + neg
+    pos, neg = cell_sum(conf, ("tp", "fn")), cell_sum(conf, ("tn", "fp"))
     with np.errstate(divide="ignore", invalid="ignore"):
         n_bal = np.where((pos > 0) & (neg > 0), 4.0 / (1.0 / pos + 1.0 / neg), 0.0)
-    out = {
-        "prevalence": _proportion(n), "tpr": _proportion(pos), "fnr": _proportion(pos),
-        "fpr": _proportion(neg), "tnr": _proportion(neg), "ppv": _proportion(tp + fp),
-        "npv": _proportion(tn + fn), "selection_rate": _proportion(n),
-        "accuracy": _proportion(n), "balanced_accuracy": _proportion(n_bal),
-    }
+    # A confusion rate is a proportion of its denominator's count (rates.RATES).
+    out = {name: _proportion(cell_sum(conf, den)) for name, (_num, den) in RATES.items()}
+    out["balanced_accuracy"] = _proportion(n_bal)
     # AUC: arcsine scale with half a pair of shrinkage; floor from Hanley-McNeil there.
     pairs = pos * neg
     with np.errstate(divide="ignore", invalid="ignore"):

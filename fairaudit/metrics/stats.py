@@ -29,6 +29,7 @@ per (hash bucket, fine group, label, coarse bin).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -299,6 +300,10 @@ def merge_all(parts: list[AuditStats]) -> AuditStats:
     return parts[0]
 
 
+def _name_key(names: tuple[str, ...], numeric: bool, i: int) -> tuple:
+    return _sort_key(names[i], numeric)
+
+
 def _sort_key(name: str, numeric: bool) -> tuple:
     if name == MISSING:
         return (2, 0.0, "")
@@ -319,8 +324,10 @@ def canonical(stats: AuditStats, missing_name=lambda names: "unknown") -> AuditS
     missing group of an attribute from its other names.
     """
     k = len(stats.attributes)
-    orders = [sorted(range(len(nm)), key=lambda i, nm=nm, num=num: _sort_key(nm[i], num))
-              for nm, num in zip(stats.names, stats.numeric, strict=True)]
+    orders: list[list[int]] = [
+        sorted(range(len(nm)), key=functools.partial(_name_key, nm, num))
+        for nm, num in zip(stats.names, stats.numeric, strict=True)
+    ]
     names, maps = [], []
     for nm, order in zip(stats.names, orders, strict=True):
         present = [nm[i] for i in order]
@@ -333,14 +340,14 @@ def canonical(stats: AuditStats, missing_name=lambda names: "unknown") -> AuditS
              if k else stats.fine_codes)
     dims = tuple(max(len(nm), 1) for nm in names)
     combo = np.ravel_multi_index(codes.T, dims) if k else np.zeros(codes.shape[0], np.int64)
-    order = np.argsort(combo, kind="stable")
-    fine_map = np.empty(order.size, np.int64)
-    fine_map[order] = np.arange(order.size)
-    key, ckey, bkey = _rekey(stats, fine_map, order.size)
+    by_combo = np.argsort(combo, kind="stable")
+    fine_map = np.empty(by_combo.size, np.int64)
+    fine_map[by_combo] = np.arange(by_combo.size)
+    key, ckey, bkey = _rekey(stats, fine_map, by_combo.size)
     o, co, bo = (np.argsort(k, kind="stable") for k in (key, ckey, bkey))
     return AuditStats(
         attributes=stats.attributes, names=tuple(names), numeric=stats.numeric,
-        fine_codes=codes[order], cut_points=stats.cut_points, levels=stats.levels,
+        fine_codes=codes[by_combo], cut_points=stats.cut_points, levels=stats.levels,
         key=key[o], count=stats.count[o], smin=stats.smin[o], smax=stats.smax[o], ckey=ckey[co],
         s1=stats.s1[co], s2=stats.s2[co], seed=stats.seed, n_buckets=stats.n_buckets, bkey=bkey[bo],
         bcount=stats.bcount[bo], n_rows=stats.n_rows,

@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fairaudit.comparison_result import Comparison, GroupChange, Variant, VariantSummary
+from fairaudit.comparison_result import (
+    ChangeStatus,
+    Comparison,
+    GroupChange,
+    Variant,
+    VariantSummary,
+)
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,7 +81,7 @@ def decisions(dataset: AuditDataset, variant: Variant, default_threshold: float)
 
 
 def change_status(metric: str, change: float | None, ci: tuple[float, float] | None,
-                  sufficient: bool) -> str:
+                  sufficient: bool) -> ChangeStatus:
     """Do-no-harm status of one change (see the module docstring).
 
     Parameters

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,13 @@ import pandas as pd
 from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError
 from fairaudit.group_thresholds import GroupThresholds
-from fairaudit.mitigation.thresholds import PERFORMANCE, GroupThresholdOptimizer, dataset_groups
+from fairaudit.mitigation.thresholds import (
+    PERFORMANCE,
+    GroupThresholdOptimizer,
+    Objective,
+    Performance,
+    dataset_groups,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -30,10 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
 class ThresholdSettings:
     """How threshold adjustment is fitted (see :class:`GroupThresholdOptimizer`)."""
 
-    objective: str = "equalized_odds"
-    tolerance: float | str = "auto"
+    objective: Objective = "equalized_odds"
+    tolerance: float | Literal["auto"] = "auto"
     sensitivity_floor: float | None = None
-    performance: str = "accuracy"
+    performance: Performance = "accuracy"
     min_positives: int = 10
     min_negatives: int = 10
 

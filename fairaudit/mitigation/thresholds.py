@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import numpy as np
 
@@ -66,8 +66,10 @@ from fairaudit.naming import SEPARATOR, attribute_label, group_label, split_labe
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
-OBJECTIVES = ("equal_opportunity", "equalized_odds", "sensitivity_floor")
-PERFORMANCE = ("accuracy", "balanced_accuracy")
+Objective: TypeAlias = Literal["equal_opportunity", "equalized_odds", "sensitivity_floor"]
+Performance: TypeAlias = Literal["accuracy", "balanced_accuracy"]
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
+PERFORMANCE: tuple[Performance, ...] = get_args(Performance)
 
 
 class GroupThresholdOptimizer:
@@ -211,6 +213,8 @@ class GroupThresholdOptimizer:
             m = groups == g
             curves.append(group_curve(s[m], labels[m], candidate_thresholds(s[m], self.max_candidates)))
         self.randomized_reference_ = None
+        tolerance: float | None
+        chosen: list[float]
         if not curves:
             tolerance, chosen = None, []
         elif self.tolerance == "auto" and self.objective != "sensitivity_floor":

@@ -136,8 +136,8 @@ def randomized_optimum(
     total = w_pos * pos.sum() * t
     for (hx, hy), n_neg in zip(hulls, neg, strict=True):
         # The hull is increasing in t up to its first point with t = 1; invert that part.
-        last = int(np.argmax(hy >= 1.0 - 1e-15))
-        total = total + w_neg * n_neg * (1.0 - np.interp(t, hy[: last + 1], hx[: last + 1]))
+        end = int(np.argmax(hy >= 1.0 - 1e-15))
+        total = total + w_neg * n_neg * (1.0 - np.interp(t, hy[: end + 1], hx[: end + 1]))
     return float(total.max())
 
 

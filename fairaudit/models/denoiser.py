@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from fairaudit.models.diffusion import ScheduleKind
+
 
 @dataclass(frozen=True)
 class DenoiserConfig:
@@ -19,7 +21,7 @@ class DenoiserConfig:
     hidden: int = 192
     blocks: int = 3
     time_dim: int = 64
-    schedule: str = "linear"
+    schedule: ScheduleKind = "linear"
     diffusion_steps: int = 1000
     sample_steps: int = 20
     """Default number of DDIM steps at inference."""

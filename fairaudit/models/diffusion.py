@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 import numpy as np
 import torch
@@ -39,7 +40,9 @@ def cosine_beta_schedule(steps: int, s: float = 0.008, max_beta: float = 0.999) 
     return np.array([min(1 - f(i + 1) / f(i), max_beta) for i in range(steps)], dtype=np.float64)
 
 
-SCHEDULES = {"linear": linear_beta_schedule, "cosine": cosine_beta_schedule}
+ScheduleKind: TypeAlias = Literal["linear", "cosine"]
+"""The beta schedules :meth:`NoiseSchedule.create` builds."""
+SCHEDULES: dict[str, Callable[[int], np.ndarray]] = {"linear": linear_beta_schedule, "cosine": cosine_beta_schedule}
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class NoiseSchedule:
     betas: np.ndarray
 
     @classmethod
-    def create(cls, kind: str, steps: int) -> NoiseSchedule:
+    def create(cls, kind: ScheduleKind, steps: int) -> NoiseSchedule:
         if kind not in SCHEDULES:
             raise ValueError(f"unknown schedule {kind!r}; expected one of {sorted(SCHEDULES)}")
         return cls(SCHEDULES[kind](steps))

@@ -111,7 +111,8 @@ def _bound_lines(result: CompareResult, metric: str) -> list[float]:
 
 
 def forest_figure(rows: Sequence[MetricChange], attribute: str, metric: str,
-                  bounds: Sequence[float], failed: set[str], undecided: set[str] = frozenset()) -> str | None:
+                  bounds: Sequence[float], failed: set[str],
+                  undecided: set[str] | frozenset[str] = frozenset()) -> str | None:
     """Change of one metric per group: paired CI (thick), simultaneous interval (thin), bounds.
 
     Groups (``"attr = group"``) in ``failed`` are drawn as red crosses, in ``undecided``
@@ -125,7 +126,7 @@ def forest_figure(rows: Sequence[MetricChange], attribute: str, metric: str,
         higher = HIGHER_IS_BETTER.get(metric, True)
 
         def harm(c: MetricChange) -> float:
-            lo, hi = c.simultaneous_ci or c.ci or (c.change, c.change)
+            lo, hi = c.simultaneous_ci or c.ci or (c.change or 0.0, c.change or 0.0)
             return -lo if higher else hi
 
         rows = sorted(rows, key=harm, reverse=True)[:MAX_FOREST_GROUPS]

@@ -93,7 +93,7 @@ def change_figure(changes: Sequence[GroupChange], attribute: str, metric: str) -
                 if c is None:
                     continue
                 y = gi + (vi - (len(variants) - 1) / 2) * height
-                err = [[c.change - c.ci[0]], [c.ci[1] - c.change]] if c.ci else None
+                err = [[c.change - c.ci[0]], [c.ci[1] - c.change]] if c.ci and c.change is not None else None
                 marker = "X" if c.status == "harmed" else "o"
                 ax.errorbar([c.change], [y], xerr=err, fmt=marker, color=st["color"], capsize=2,
                             markersize=5, linewidth=1.0, label=plot_label(name) if gi == 0 else None)
@@ -166,7 +166,7 @@ def _variant_rows(comparison: Comparison) -> list[dict[str, Any]]:
 def _harm_rows(comparison: Comparison) -> list[dict[str, Any]]:
     """Every group change; harm first, then the targeted attribute, then the rest in audit order."""
     attr = comparison.attribute
-    harm_rows = []
+    harm_rows: list[dict[str, Any]] = []
     for c in comparison.changes:
         harm_rows.append({
             "variant": c.variant,

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from fairaudit.report.formatting import fmt, fmt_ci, fmt_pct
 from fairaudit.report.manygroups import MANY_GROUPS as MANY_GROUPS_THRESHOLD
 from fairaudit.report.manygroups import MAX_FIGURE_GROUPS
 from fairaudit.result import (
+    CRITERION_LABELS,
     METRIC_NAMES,
+    METRICS,
     AuditResult,
     DatasetInfo,
     Estimate,
+    GateOutcome,
     GroupResult,
     OverallResult,
     RuleOutcome,
@@ -25,33 +28,10 @@ from fairaudit.result import (
     ThresholdInfo,
 )
 
-METRIC_LABELS: Mapping[str, str] = {
-    "prevalence": "Prevalence",
-    "tpr": "TPR (sensitivity)",
-    "fpr": "FPR",
-    "tnr": "TNR (specificity)",
-    "fnr": "FNR (underdiagnosis)",
-    "ppv": "PPV",
-    "npv": "NPV",
-    "selection_rate": "Selection rate",
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "auc": "AUC",
-    "brier": "Brier score",
-    "ece": "ECE",
-}
+# Display names, from the one table of metrics and criteria (fairaudit.result).
+METRIC_LABELS: Mapping[str, str] = {name: info.label for name, info in METRICS.items()}
 # Shown by default; the rest sit in a collapsible "all metrics" table.
 KEY_METRICS = ("auc", "tpr", "fpr", "ppv", "npv", "balanced_accuracy", "ece")
-
-CRITERION_LABELS: Mapping[str, str] = {
-    "demographic_parity_difference": "Demographic parity difference",
-    "demographic_parity_ratio": "Demographic parity ratio",
-    "equal_opportunity_difference": "Equal opportunity difference",
-    "equal_opportunity_ratio": "Equal opportunity ratio",
-    "equalized_odds_difference": "Equalised odds difference",
-    "equalized_odds_ratio": "Equalised odds ratio",
-    "auc_difference": "AUC difference",
-}
 
 STATUS_LABELS: Mapping[str, str] = {
     "pass": "PASS",
@@ -169,8 +149,15 @@ _EXPLANATIONS: Mapping[str, str] = {
 }
 
 
+class Gated(Protocol):
+    """Anything with a gate outcome: an audit result, a comparison result."""
+
+    @property
+    def gate(self) -> GateOutcome: ...
+
+
 def verdict_context(
-    result: AuditResult, *, no_fail: bool = False, sup: Suppressor | None = None,
+    result: Gated, *, no_fail: bool = False, sup: Suppressor | None = None,
 ) -> dict[str, Any]:
     """The verdict, its rules and the process exit code.
 

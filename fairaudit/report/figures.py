@@ -11,16 +11,19 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fairaudit.result import GroupCurves
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":")
 
 # Matplotlib settings every fairaudit figure is drawn under (``matplotlib.rc_context(RC)``).
-RC = {
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "fairaudit",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",

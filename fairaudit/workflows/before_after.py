@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.api import audit_dataset
-from fairaudit.comparison_result import Comparison, Variant, VariantSummary
+from fairaudit.comparison_result import Comparison, Variant, VariantSummary, Verdict
 from fairaudit.errors import ConfigError
 from fairaudit.mitigation.compare import paired_changes
 from fairaudit.naming import SEPARATOR, attribute_label
@@ -112,6 +112,7 @@ def compare_variants(
                           if c.variant == v.name and c.status == status}))
             for status in ("harmed", "improved", "possible harm")
         )
+        verdict: Verdict
         if v is base:
             verdict = "baseline"
         elif not harmed:
@@ -171,7 +172,7 @@ def _worst(result: AuditResult, attribute: str, metric: str) -> tuple[float | No
 
 
 def _summary(
-    v: Variant, result: AuditResult, attribute: str, verdict: str,
+    v: Variant, result: AuditResult, attribute: str, verdict: Verdict,
     harmed: tuple[str, ...], improved: tuple[str, ...], possible: tuple[str, ...] = (),
 ) -> VariantSummary:
     if attribute not in result.audited_attributes:

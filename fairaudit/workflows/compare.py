@@ -81,7 +81,7 @@ def _run_model(spec: SideSpec, data: Path, *, label: str, sensitive: str, cluste
                              allow_many_groups=allow_many_groups, progress=progress,
                              model_config=spec.model_config)
     ds = loaded.dataset
-    return ds, _Scored(ds.scores, "model", str(spec.path), loaded.model_sha256, None,
+    return ds, _Scored(ds.require_scores(), "model", str(spec.path), loaded.model_sha256, None,
                        loaded.threshold, loaded.threshold_source)
 
 
@@ -141,7 +141,7 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
     scored: dict[str, _Scored] = {}
     if models and data is None:
         raise ConfigError(f"the {models[0]} is a model: give `data`, the manifest both sides are run on.")
-    if models:
+    if models and data is not None:
         ds = None
         for r in models:
             same = [o for o in scored if _same_path(specs[o].path, specs[r].path)
@@ -338,7 +338,8 @@ def render_views(result: CompareResult, outputs: CompareOutputs,
     )
 
     named = dict(names or {})
-    opts = {"suppress_small_cells": outputs.suppress_small_cells, "no_fail": outputs.no_fail}
+    opts: dict[str, Any] = {"suppress_small_cells": outputs.suppress_small_cells,
+                            "no_fail": outputs.no_fail}
     views: dict[str, Callable[[], str]] = {
         "json": result.to_json, "html": lambda: render_compare_html(result, **opts),
         "markdown": lambda: render_compare_markdown(result, **opts),

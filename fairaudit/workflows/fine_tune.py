@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,9 @@ from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
     from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.models.multimodal import MultimodalPredictor
     from fairaudit.models.progress import Progress
+    from fairaudit.models.training import TrainSettings
 
 SPLIT_FILES = {
     "train": ("train.csv", "train.parquet"),
@@ -108,59 +111,90 @@ def _group_ids(train_names: np.ndarray, val_names: np.ndarray) -> tuple[np.ndarr
     return train_ids, val_ids, groups
 
 
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a training-time mitigation is built from (one fine-tuning run)."""
+
+    train: AuditDataset
+    train_names: np.ndarray  # each training row's target group
+    train_ids: np.ndarray  # its index into ``groups``
+    groups: list[str]
+    settings: TrainSettings
+    options: Mapping[str, Any]
+
+
+HookBuilder = Callable[[TrainingInputs], tuple[dict[str, Any], dict[str, Any]]]
+"""Builds a method's hooks into :func:`fairaudit.models.training.fine_tune` (``sample_weights``,
+``batch_sampler``, ``loss_fn``) and the details its provenance records."""
+
+
+def _reweighting(t: TrainingInputs) -> tuple[dict[str, Any], dict[str, Any]]:
+    from fairaudit.mitigation.reweighting import Reweighing
+
+    rw = Reweighing()
+    weights = rw.fit_transform(t.train.labels, sensitive_features=t.train_names)
+    return {"sample_weights": weights}, {"weights": rw.table()}
+
+
+def _stratified(t: TrainingInputs) -> tuple[dict[str, Any], dict[str, Any]]:
+    from fairaudit.mitigation.sampling import StratifiedBatchSampler, make_strata
+
+    by_label = bool(t.options.get("stratify_by_label", False))
+    strata = make_strata(t.train_names, t.train.labels if by_label else None)
+    sampler = StratifiedBatchSampler(strata, t.settings.batch_size, seed=t.settings.seed)
+    return {"batch_sampler": sampler}, {"strata": "group x label" if by_label else "group",
+                                        "n_strata": len(set(strata.tolist()))}
+
+
+def _group_dro(t: TrainingInputs) -> tuple[dict[str, Any], dict[str, Any]]:
+    from fairaudit.mitigation.group_dro import GroupDROLoss
+
+    counts = np.bincount(t.train_ids, minlength=len(t.groups)).tolist()
+    dro = GroupDROLoss(counts, step_size=float(t.options.get("step_size", 0.01)),
+                       adjustment=float(t.options.get("adjustment", 1.0)), group_names=t.groups)
+    return {"loss_fn": dro}, {}
+
+
+TRAINING_MITIGATIONS: Mapping[str, HookBuilder] = {
+    "reweighting": _reweighting,
+    "stratified": _stratified,
+    "group-dro": _group_dro,
+}
+"""The training-time methods, in ``--method all`` order. A new one is an estimator in
+``fairaudit/mitigation/`` and one entry here (docs/architecture.md, "Adding a mitigation")."""
+
+
 def fine_tune_method(
     method: str,
-    predictor: Any,
+    predictor: MultimodalPredictor,
     train: AuditDataset,
     val: AuditDataset,
     *,
     target: Sequence[str],
-    settings: Any,
+    settings: TrainSettings,
     options: Mapping[str, Any],
     progress: Progress | None = None,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[MultimodalPredictor, dict[str, Any]]:
     """Fine-tune a copy of ``predictor`` with one mitigation; returns (model, provenance)."""
     from fairaudit.models.training import fine_tune
 
+    if method not in TRAINING_MITIGATIONS:
+        raise ConfigError(f"unknown training-time method {method!r}; known: {', '.join(TRAINING_MITIGATIONS)}.")
     train_names, attribute = dataset_groups(train, list(target))
     val_names, _ = dataset_groups(val, list(target))
     train_ids, val_ids, groups = _group_ids(train_names, val_names)
     min_events = int(options.get("min_group_events", 10))
-    hooks: dict[str, Any] = {}
-    details: dict[str, Any] = {}
-    if method == "reweighting":
-        from fairaudit.mitigation.reweighting import Reweighing
-
-        rw = Reweighing()
-        hooks["sample_weights"] = rw.fit_transform(train.labels, sensitive_features=train_names)
-        details["weights"] = rw.table()
-    elif method == "stratified":
-        from fairaudit.mitigation.sampling import StratifiedBatchSampler, make_strata
-
-        by_label = bool(options.get("stratify_by_label", False))
-        strata = make_strata(train_names, train.labels if by_label else None)
-        hooks["batch_sampler"] = StratifiedBatchSampler(strata, settings.batch_size, seed=settings.seed)
-        details["strata"] = "group x label" if by_label else "group"
-        details["n_strata"] = len(set(strata.tolist()))
-    elif method == "group-dro":
-        from fairaudit.mitigation.group_dro import GroupDROLoss
-
-        counts = np.bincount(train_ids, minlength=len(groups)).tolist()
-        dro = GroupDROLoss(counts, step_size=float(options.get("step_size", 0.01)),
-                           adjustment=float(options.get("adjustment", 1.0)), group_names=groups)
-        hooks["loss_fn"] = dro
-        hooks["group_ids"] = train_ids
-    else:  # pragma: no cover - parse_methods guards this
-        raise ConfigError(f"unknown training-time method {method!r}.")
-    if method != "group-dro":
-        hooks["group_ids"] = train_ids
+    hooks, details = TRAINING_MITIGATIONS[method](
+        TrainingInputs(train, train_names, train_ids, groups, settings, options))
+    hooks["group_ids"] = train_ids
 
     tuned, fit = fine_tune(
         predictor, train, val, settings=settings, val_group_ids=val_ids,
         selection_score=worst_group_auc_score(min_events), progress=progress, **hooks,
     )
-    if method == "group-dro":
-        details["group_dro"] = hooks["loss_fn"].state()
+    state = getattr(hooks.get("loss_fn"), "state", None)
+    if callable(state):  # a stateful loss (Group DRO's group weights) records where it ended
+        details[method.replace("-", "_")] = state()
     provenance = {
         "method": method,
         "target": attribute,
@@ -238,14 +272,14 @@ def training_variants(
 
     predictor: Any = load_predictor(model, config=model_config)
     kind = adapter_kind(predictor)
-    tuning = [m for m in methods if m not in ("threshold", "threshold-fairlearn")]
+    tuning = [m for m in methods if m in TRAINING_MITIGATIONS]
     if kind != "built-in" and tuning:
         if not asked_all:
             raise ConfigError(f"{', '.join(tuning)} fine-tune the built-in model; a {kind} model "
                               "takes `methods` threshold (or threshold-fairlearn) only.")
         methods = [m for m in methods if m not in tuning] or ["threshold"]
         progress(f"a {kind} model cannot be fine-tuned: {', '.join(tuning)} skipped")
-    need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
+    need_train = any(m in TRAINING_MITIGATIONS for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
     loading = dict(inputs or {})
     loading["check_inputs"] = kind == "built-in"
@@ -279,8 +313,10 @@ def training_variants(
     checkpoints: dict[str, Path] = {}
     out = Path(out_dir)
     for method in methods:
-        if method in ("threshold", "threshold-fairlearn"):
+        if method not in TRAINING_MITIGATIONS:  # post-processing: added below
             continue
+        if train is None:  # resolve_cohort requires the train split when a method trains
+            raise InputError(f"'{data}' lacks the train split that {method} fine-tunes on.")
         progress(f"fine-tuning with {method} ({settings.epochs} epochs at most)")
         tuned, prov = fine_tune_method(method, predictor, train, val, target=tgt, settings=settings,
                                        options=options)

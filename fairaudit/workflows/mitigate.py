@@ -37,17 +37,18 @@ from fairaudit.mitigation.threshold_variant import (
 )
 from fairaudit.naming import attribute_label
 from fairaudit.workflows.before_after import compare_variants
+from fairaudit.workflows.fine_tune import TRAINING_MITIGATIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
 OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
 """What :func:`write_outputs` may write into the output folder."""
-METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
-ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
-"""What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
-TRAINING_METHODS = ("reweighting", "stratified", "group-dro")
+TRAINING_METHODS: tuple[str, ...] = tuple(TRAINING_MITIGATIONS)
 THRESHOLD_METHODS = ("threshold", "threshold-fairlearn")
+METHODS = (*TRAINING_METHODS, *THRESHOLD_METHODS)
+ALL_METHODS = (*TRAINING_METHODS, "threshold")
+"""What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
 VALIDATION_SPLITS = ("val", "valid", "validation", "dev")
 TEST_SPLITS = ("test",)
 
@@ -287,7 +288,7 @@ def mitigate(
         )
         checkpoints: dict[str, Path] = {}
     else:
-        if data is None:
+        if data is None or model is None:  # model is given here: exactly one of the two is
             raise ConfigError("`model` needs `data` (the cohort with train/val/test splits).")
         from fairaudit.workflows.fine_tune import training_variants
 
@@ -361,9 +362,10 @@ def _prediction_variants(
                                   cluster=cluster, val_fraction=val_fraction, seed=seed,
                                   inputs=inputs)
     tgt = resolve_target(target, val)
+    val_scores, test_scores = val.require_scores(), test.require_scores()
     base_thr = threshold if threshold is not None else pooled_threshold(
-        val, val.scores, settings.performance)
-    base = Variant("baseline", test.scores, base_thr, method="none", provenance={
+        val, val_scores, settings.performance)
+    base = Variant("baseline", test_scores, base_thr, method="none", provenance={
         "threshold": base_thr,
         "threshold_source": "given" if threshold is not None
         else f"chosen on validation rows (max {settings.performance})",
@@ -373,14 +375,14 @@ def _prediction_variants(
     if "threshold" in chosen:
         say("fitting per-group thresholds on validation rows")
         rows = _fitted_rows(predictions, val_predictions, split_column, val_fraction, seed, val)
-        tv, gt = threshold_variant(val, val.scores, test.scores, target=tgt,
+        tv, gt = threshold_variant(val, val_scores, test_scores, target=tgt,
                                    base_threshold=base_thr, settings=settings, fitted_rows=rows)
         variants.append(tv)
     if "threshold-fairlearn" in chosen:
         from fairaudit.mitigation.fairlearn_reference import fairlearn_variant
 
         say("fitting fairlearn's ThresholdOptimizer on validation rows (reference)")
-        variants.append(fairlearn_variant(val, val.scores, test, test.scores, target=tgt,
+        variants.append(fairlearn_variant(val, val_scores, test, test_scores, target=tgt,
                                           settings=settings, seed=seed))
     return variants, gt, test, tgt
 

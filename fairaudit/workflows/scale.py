@@ -85,7 +85,7 @@ def reduce_part(part: FilePart, opts: ReduceOptions,
         del stats
         if progress is not None:
             progress(n)
-    if rows == 0:
+    if rows == 0 or total is None:
         raise InputError(f"predictions file '{part.path}' has no data rows.")
     return total
 
@@ -96,6 +96,8 @@ def stream_stats(parts: list[FilePart], opts: ReduceOptions,
     total = None
     for p in parts:
         total = reduce_part(p, opts, progress, into=total)
+    if total is None:
+        raise InputError("no predictions files to read.")
     return total
 
 

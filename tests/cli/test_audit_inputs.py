@@ -3,7 +3,6 @@ separate table, binned ages, logits and text labels. Exit codes and one-line err
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
+from tests.data.dicomkit import VARIANTS, encode_png_pixels
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "data"))
-from dicomkit import VARIANTS, encode_png_pixels  # noqa: E402
 
 MODEL = ROOT / "sample_data" / "model"
 COHORT = ROOT / "sample_data" / "cohort"

@@ -98,6 +98,7 @@ def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) ->
         (["--method", "group-dro"], "need --model and --data"),
         (["--objective", "sensitivity_floor"], "needs a floor"),
         (["--tolerance", "tight"], "--tolerance must be"),
+        (["--performance", "auc"], "--performance must be one of accuracy, balanced_accuracy"),
         (["--split-column", "fold"], "no 'fold' column"),
     ],
 )
@@ -111,26 +112,10 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, split_predictions: Pat
     assert "Traceback" not in res.output
 
 
-@pytest.fixture(scope="module")
-def tiny_cohort_and_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny cohort from `fairaudit sample-data` and a tiny model trained on it (seconds)."""
-    from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.checkpoint import save_model
-    from fairaudit.models.training import TrainSettings, train_model
-
-    root = tmp_path_factory.mktemp("cohort")
-    res = runner.invoke(app, ["sample-data", "--out", str(root / "cohort"), "--patients", "240",
-                              "--seed", "3", "--image-size", "16"])
-    assert res.exit_code == 0, res.output
-    train = load_manifest(root / "cohort" / "train.csv", label="diagnosis", sensitive="sex,race")
-    val = load_manifest(root / "cohort" / "validation.csv", label="diagnosis", sensitive="sex,race")
-    predictor = train_model(
-        train, val, settings=TrainSettings(epochs=1, diffusion_epochs=1, seed=0),
-        network={"image_channels": (4, 8), "latent_dim": 8, "hidden": 16, "max_note_len": 16},
-        denoiser={"hidden": 16, "blocks": 1, "time_dim": 8, "diffusion_steps": 50, "sample_steps": 2},
-    )
-    save_model(predictor, root / "model")
-    return root / "cohort", root / "model"
+@pytest.fixture
+def tiny_cohort_and_model(cohort_dir: Path, saved: Path) -> tuple[Path, Path]:
+    """The shared tiny cohort and model (conftest)."""
+    return cohort_dir, saved
 
 
 @pytest.mark.slow
@@ -192,3 +177,12 @@ def test_threshold_method_does_not_need_the_training_split(tmp_path: Path, tiny_
     ])
     assert res.exit_code == 2
     assert "lacks the train split" in res.output and "Traceback" not in res.output
+
+
+def test_the_method_help_names_every_method_of_the_workflow() -> None:
+    from fairaudit.workflows.mitigate import METHODS
+
+    res = runner.invoke(app, ["mitigate", "--help"])
+    text = "".join(res.stdout.split())  # the help wraps lines, even inside a hyphenated name
+    for method in METHODS:
+        assert method in text, f"add {method!r} to the --method help of fairaudit/cli/mitigate.py"

@@ -65,3 +65,17 @@ def test_string_and_nullable_dtypes() -> None:
     assert names == ("1", "2", UNKNOWN)
     _, names = _check(pd.Series([True, False, True]))
     assert names == ("False", "True")
+
+
+def test_require_scores_returns_them_or_names_the_source() -> None:
+    import pytest
+
+    from fairaudit.data import from_frame
+    from fairaudit.errors import InputError
+
+    frame = pd.DataFrame({"y": [0, 1, 1], "score": [0.1, 0.8, 0.6], "sex": ["F", "M", "F"]})
+    scored = from_frame(frame, label="y", score="score", sensitive=("sex",), source="p.csv")
+    np.testing.assert_array_equal(scored.require_scores(), [0.1, 0.8, 0.6])
+    unscored = from_frame(frame.drop(columns=["score"]), label="y", sensitive=["sex"], source="m.csv")
+    with pytest.raises(InputError, match="m.csv carries no scores"):
+        unscored.require_scores()

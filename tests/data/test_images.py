@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicomkit import VARIANTS, encode_png_pixels, write_dicom
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -16,6 +15,7 @@ from pydicom.uid import JPEGLSLossless
 from fairaudit.data.images import is_dicom, read_image
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.models import features
+from tests.data.dicomkit import VARIANTS, encode_png_pixels, write_dicom
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = ROOT / "sample_data" / "cohort" / "images" / "P00004-0.png"

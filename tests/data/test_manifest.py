@@ -11,16 +11,8 @@ import pytest
 from PIL import Image
 
 from fairaudit.data.manifest import load_manifest, load_training_manifests
-from fairaudit.data.simulate import CohortConfig, simulate_cohort, write_cohort
 from fairaudit.errors import InputError
 from fairaudit.models.features import read_image
-
-
-@pytest.fixture(scope="module")
-def cohort_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cohort")
-    write_cohort(simulate_cohort(CohortConfig(n_patients=60, seed=1, image_size=24)), out)
-    return out
 
 
 @pytest.fixture

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from fairaudit.errors import ConfigError
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.gate.change import evaluate_changes
 from fairaudit.result_paired import CriterionChange, MetricChange, PairedResult
-
-sys.path.insert(0, str(Path(__file__).parent))
-from gatedata import criterion, result  # noqa: E402
+from tests.gate.gatedata import criterion, result
 
 
 def _mc(group, change, ci, sim, metric="tpr", sufficient=True, attribute="sex"):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,9 +10,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.gate import combine, decide, evaluate, exit_code, parse_policy
 from fairaudit.gate.policy import Bound
 from fairaudit.result import Estimate, GateOutcome, RuleOutcome
-
-sys.path.insert(0, str(Path(__file__).parent))
-from gatedata import criterion, group, result, summary  # noqa: E402
+from tests.gate.gatedata import criterion, group, result, summary
 
 EOD = "equalized_odds_difference"
 

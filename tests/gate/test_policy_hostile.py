@@ -3,7 +3,6 @@ absurd nesting. Every one is a one-line ConfigError (exit 2), never an internal 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,7 @@ from typer.testing import CliRunner
 from fairaudit.cli.app import app
 from fairaudit.errors import ConfigError
 from fairaudit.gate import evaluate, load_policy, parse_policy
-
-sys.path.insert(0, str(Path(__file__).parent))
-from gatedata import criterion, group, result  # noqa: E402
+from tests.gate.gatedata import criterion, group, result
 
 RULE = '[[criterion]]\nname = "demographic_parity_difference"\nmax = 0.1\n'
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from modelkit import TINY_NETWORK, TINY_SETTINGS, tiny_train
 
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.models.evaluation import THRESHOLD_RULE, roc_auc, worst_group_auc, youden_threshold
@@ -80,17 +79,15 @@ def test_ddim_steps_change_imputation_only(trained, test_set) -> None:
         trained.predict_proba(test_set, impute="mean")
 
 
-def test_fixed_seed_gives_identical_predictions(cohort_dir, trained, test_set) -> None:
+def test_fixed_seed_gives_identical_predictions(tiny, cohort_dir, trained, test_set) -> None:
     global_state = torch.random.get_rng_state()
-    again = tiny_train(cohort_dir)
+    again = tiny.train(cohort_dir)
     assert torch.equal(torch.random.get_rng_state(), global_state)  # no global seeding
     assert np.array_equal(trained.predict_proba(test_set), again.predict_proba(test_set))
 
 
-def test_other_seed_gives_other_predictions(cohort_dir, trained, test_set) -> None:
-    import dataclasses
-
-    other = tiny_train(cohort_dir, dataclasses.replace(TINY_SETTINGS, seed=99))
+def test_other_seed_gives_other_predictions(tiny, cohort_dir, trained, test_set) -> None:
+    other = tiny.train(cohort_dir, seed=99)
     assert not np.allclose(trained.predict_proba(test_set), other.predict_proba(test_set))
 
 
@@ -182,6 +179,6 @@ def test_fine_tune_copies_and_rechooses_threshold(trained, cohort_dir, test_set)
     assert fit.best_epoch == 1
 
 
-def test_tiny_network_config_is_small() -> None:
-    net = MultimodalNetwork(NetworkConfig(vocab_size=50, n_labs=6, n_covariates=3, **TINY_NETWORK))
+def test_tiny_network_config_is_small(tiny) -> None:
+    net = MultimodalNetwork(NetworkConfig(vocab_size=50, n_labs=6, n_covariates=3, **tiny.network))
     assert sum(p.numel() for p in net.parameters()) < 50_000

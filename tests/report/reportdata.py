@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from fairaudit.metrics.rates import RATES
 from fairaudit.result import (
     AuditResult,
     Criterion,
@@ -80,13 +81,19 @@ def _metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
     if n:
         ece = float(sum(np.sum(bins == b) / n * abs(y[bins == b].mean() - s[bins == b].mean())
                         for b in range(10) if np.any(bins == b)))
-    return {
+    out = {
         "prevalence": div(pos, n), "tpr": tpr, "fpr": fpr, "tnr": div(tn, neg), "fnr": div(fn, pos),
         "ppv": div(tp, tp + fp), "npv": div(tn, tn + fn), "selection_rate": div(tp + fp, n),
         "accuracy": div(tp + tn, n),
         "balanced_accuracy": None if tpr is None or fpr is None else (tpr + 1 - fpr) / 2,
         "auc": _auc(y, s), "brier": float(np.mean((s - y) ** 2)) if n else None, "ece": ece,
     }
+    # A confusion rate added to the table later (fairaudit.metrics.rates.RATES) without a
+    # formula written out above: computed from its definition there.
+    cells = {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    for name, (num, den) in RATES.items():
+        out.setdefault(name, div(sum(cells[c] for c in num), sum(cells[c] for c in den)))
+    return out
 
 
 def _criteria(rates: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import render_html
-
-sys.path.insert(0, str(Path(__file__).parent))
-from manydata import N_SITES, PLANTED, many_group_result  # noqa: E402
-from reportdata import make_result  # noqa: E402
+from tests.report.manydata import N_SITES, PLANTED, many_group_result
+from tests.report.reportdata import make_result
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -128,6 +125,7 @@ def test_console_errors_are_detected(driver, tmp_path):
     assert len(_severe(driver)) >= 1
 
 
+@pytest.mark.slow  # a 1,000-group page in headless Chromium
 def test_many_group_report_loads_without_console_errors(driver, tmp_path):
     """A 1,000-group audit from the real API: under 2 MB, opens cleanly, folded rows sort and open."""
     from selenium.webdriver.common.by import By

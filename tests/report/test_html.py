@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,9 +15,7 @@ from typer.testing import CliRunner
 from fairaudit.cli.app import app
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.html import environment, render_html
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 GOLDEN = Path(__file__).parent / "golden" / "report.html"
 NASTY = {
@@ -75,10 +72,27 @@ def scrub(text: str) -> str:
 
 def test_golden(html):
     got = scrub(html)
-    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN"):
+    if os.environ.get("FAIRAUDIT_UPDATE_GOLDEN") == "1":  # only on request, never on its own
         GOLDEN.write_text(got, encoding="utf-8")
     expected = GOLDEN.read_text(encoding="utf-8")
     assert got == expected, "HTML changed; review and regenerate with FAIRAUDIT_UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize("flag", [None, "", "0", "true"])
+def test_golden_file_is_rewritten_only_on_request(html, tmp_path, monkeypatch, flag) -> None:
+    stale = tmp_path / "report.html"
+    stale.write_text("stale", encoding="utf-8")
+    monkeypatch.setattr(f"{__name__}.GOLDEN", stale)
+    if flag is None:
+        monkeypatch.delenv("FAIRAUDIT_UPDATE_GOLDEN", raising=False)
+    else:
+        monkeypatch.setenv("FAIRAUDIT_UPDATE_GOLDEN", flag)
+    with pytest.raises(AssertionError, match="regenerate with FAIRAUDIT_UPDATE_GOLDEN=1"):
+        test_golden(html)
+    assert stale.read_text(encoding="utf-8") == "stale"
+    monkeypatch.setenv("FAIRAUDIT_UPDATE_GOLDEN", "1")
+    test_golden(html)
+    assert stale.read_text(encoding="utf-8") == scrub(html)
 
 
 def test_sections_present(html):
@@ -221,7 +235,7 @@ def test_report_command_renders_every_view_the_audit_writes(result, tmp_path, fm
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--format", "pdf"], "--format must be one of")],  # no --out: tests/cli/test_report_cli.py
+    [(["--format", "pdf"], "--format must be one of")],  # no --out: tests/cli/test_report.py
 )
 def test_report_command_bad_options(result, tmp_path, args, fragment):
     saved = tmp_path / "result.json"

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.junit import render_junit
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 NASTY = {"Black": '<script>alert("x")</script> & \x07bell'}
 

@@ -6,18 +6,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from fairaudit.report import manygroups
 from fairaudit.report.html import render_html
 from fairaudit.report.markdown import render_markdown
-
-sys.path.insert(0, str(Path(__file__).parent))
-from manydata import N_SITES, PLANTED, many_group_result  # noqa: E402
-from reportdata import make_result  # noqa: E402
+from tests.report.manydata import N_SITES, PLANTED, many_group_result
+from tests.report.reportdata import make_result
 
 MAX_BYTES = 2_000_000
 

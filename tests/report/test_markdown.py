@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from fairaudit.gate import evaluate, parse_policy
 from fairaudit.report.markdown import escape, render_markdown
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 POLICY = '[policy]\nname = "md"\n[[group_metric]]\nmetric = "auc"\nattributes = ["race"]\nmin = 0.8\n'
 NASTY = {"Asian": "<script>alert(1)</script>", "Black": 'B|l*a_c`k [x](y) "q" & \'s\''}

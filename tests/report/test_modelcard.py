@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from pathlib import Path
 
 import jsonschema
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
 from fairaudit.report.modelcard import render_checklist, render_modelcard
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 runner = CliRunner()
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
-from reportdata import make_result  # noqa: E402
+from tests.report.reportdata import make_result
 
 runner = CliRunner()
 

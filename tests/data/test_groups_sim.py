@@ -1,0 +1,41 @@
+"""fairaudit.data.groups_sim: simulated groups whose true criteria are known in closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fairaudit.data.groups_sim import (
+    GroupScenario,
+    shifts_for_parity_gap,
+    simulate_groups,
+    true_criteria,
+    true_rates,
+)
+from fairaudit.result import CRITERIA_NAMES
+
+
+def test_a_fair_scenario_has_zero_differences_and_unit_ratios() -> None:
+    truth = true_criteria(GroupScenario(n_groups=5, rows_per_group=100))
+    assert set(truth) == set(CRITERIA_NAMES)
+    for name, value in truth.items():
+        assert value == pytest.approx(1.0 if name.endswith("_ratio") else 0.0), name
+
+
+def test_shifts_plant_the_asked_parity_gap() -> None:
+    shifts = shifts_for_parity_gap(4, 0.2)
+    assert len(shifts) == 4 and shifts[0] == pytest.approx(-shifts[-1])
+    truth = true_criteria(GroupScenario(4, 100, shifts=shifts))
+    assert truth["demographic_parity_difference"] == pytest.approx(0.2, abs=1e-9)
+    assert truth["auc_difference"] == 0.0  # a shift changes no ranking inside a group
+
+
+def test_simulated_rates_approach_the_true_ones() -> None:
+    s = GroupScenario(n_groups=3, rows_per_group=20_000, shifts=(-0.5, 0.0, 0.5))
+    frame = simulate_groups(s, seed=1)
+    assert list(frame.columns) == ["y", "score", "site"]
+    assert sorted(frame["site"].unique()) == ["site0", "site1", "site2"]
+    decided = frame["score"] >= 0.5
+    tpr = frame[frame.y == 1].assign(d=decided).groupby("site")["d"].mean().to_numpy()
+    np.testing.assert_allclose(tpr, true_rates(s)["tpr"], atol=0.02)
+    assert simulate_groups(s, seed=1).equals(frame)
