@@ -34,7 +34,7 @@ def remove_modality(dataset: Any, modality: str, schema: Any) -> Any:
     return dataclasses.replace(dataset, frame=frame, modalities=modality_presence(frame, schema))
 
 
-def _replicate_weights(clusters: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+def replicate_weights(clusters: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n) multiplicity of each row in each patient-level resample."""
     rng = np.random.default_rng(seed)
     ids, inverse = np.unique(clusters, return_inverse=True)
@@ -79,7 +79,7 @@ def measure(predictor: Any, dataset: Any, *, n_boot: int = 500, seed: int = 0,
     """AUC overall and per group, and per removed modality with diffusion vs fallback."""
     labels = dataset.labels.astype(bool)
     clusters = dataset.clusters if dataset.clusters is not None else np.arange(dataset.n_rows)
-    boots = _replicate_weights(clusters, n_boot, seed)
+    boots = replicate_weights(clusters, n_boot, seed)
     schema = predictor.preprocessing.schema
     out: dict[str, Any] = {"n": dataset.n_rows, "n_pos": int(labels.sum()), "n_boot": n_boot}
     full = predictor.predict_proba(dataset, ddim_steps=ddim_steps)
