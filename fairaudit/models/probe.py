@@ -12,6 +12,7 @@ attribute shuffled across patients: its interval should cover 0.5.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,8 @@ def _macro_auc(proba: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndar
     k = proba.shape[1]
     if k == 2:
         return weighted_auc(proba[:, 1], y == 1, weights)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a resample may lack a class: its AUC is NaN, skipped
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean([weighted_auc(proba[:, j], y == j, weights) for j in range(k)], axis=0)
 
 
@@ -64,7 +66,8 @@ def _fold_auc(proba: np.ndarray, y: np.ndarray, fold: np.ndarray, weights: np.nd
     """Mean over test folds of the within-fold macro AUC, for each row of ``weights``."""
     per_fold = [_macro_auc(proba[fold == f], y[fold == f], weights[:, fold == f])
                 for f in np.unique(fold)]
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(per_fold, axis=0)
 
 
