@@ -408,7 +408,7 @@ def _add_noise(img: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarr
     return np.clip(np.rint(np.clip(x, 0, 1) * 255), 0, 255).astype(np.uint8)
 
 
-def _planted_stress(config: CohortConfig) -> list[dict[str, Any]]:
+def planted_stress(config: CohortConfig) -> list[dict[str, Any]]:
     """The stress effects of ``config`` with what a stress audit should find."""
     out: list[dict[str, Any]] = []
     for modality, attribute, rates in (("image", "site", config.missing_image),
@@ -469,7 +469,7 @@ def _ground_truth(config: CohortConfig, df: pd.DataFrame, studies: pd.DataFrame,
     split = studies["split"]
     return {
         "planted_biases": biases,
-        "planted_stress": _planted_stress(config),
+        "planted_stress": planted_stress(config),
         "n_patients": int(config.n_patients),
         "n_studies": int(len(studies)),
         "studies_by_split": {s: int((split == s).sum()) for s in SPLITS},
