@@ -69,7 +69,7 @@ def _severity_figure(result: StressResult, attribute: str) -> str | None:
     cols = min(4, len(corrs))
     rows = (len(corrs) + cols - 1) // cols
     with matplotlib.rc_context(RC):
-        fig = new_figure(2.6 * cols, 2.2 * rows + 0.6)
+        fig = new_figure(max(5.6, 2.6 * cols), 2.4 * rows + 0.9)
         axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
         for k, name in enumerate(corrs):
             ax = axes[k // cols][k % cols]
@@ -90,7 +90,7 @@ def _severity_figure(result: StressResult, attribute: str) -> str | None:
                 ax.set_ylabel("AUC")
         for k in range(len(corrs), rows * cols):
             axes[k // cols][k % cols].set_visible(False)
-        legend(axes[0][0], ncol=min(5, max(1, len(groups))))
+        legend(axes[-1][0], ncol=min(3, max(1, len(groups))))
         return to_data_uri(fig, f"AUC by severity, {attribute}")
 
 
