@@ -66,16 +66,18 @@ class LatentCache:
         keep = np.array([m not in removed for m in MODALITIES])
         return self.present.numpy() & keep
 
-    def scores(self, available: np.ndarray, *, impute: str,
-               latents: torch.Tensor | None = None) -> np.ndarray:
-        """Probabilities using only the ``available`` modalities (others imputed or absent)."""
+    def scores(self, available: np.ndarray, *, impute: str, latents: torch.Tensor | None = None,
+               rows: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities using only the ``available`` modalities (others imputed or absent),
+        for every study or only for ``rows`` (the others are NaN)."""
         lat = self.latents if latents is None else latents
         avail = torch.from_numpy(np.asarray(available, dtype=bool))
-        out = np.empty(self.n, dtype=np.float64)
+        out = np.full(self.n, np.nan, dtype=np.float64)
+        todo = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64)
         p = self.predictor
         with torch.inference_mode():
-            for start in range(0, self.n, self.batch_size):
-                rows = np.arange(start, min(self.n, start + self.batch_size))
+            for start in range(0, todo.size, self.batch_size):
+                rows = todo[start:start + self.batch_size]
                 idx = torch.from_numpy(rows)
                 proba = p.proba_from_latents(lat[idx], avail[idx], rows, impute=impute,
                                              ddim_steps=self.ddim_steps, samples=self.samples)

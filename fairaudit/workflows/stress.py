@@ -161,6 +161,7 @@ def _score_conditions(cache: Any, groups: Mapping[str, np.ndarray], missingness:
     meta: dict[str, dict[str, Any]] = {}
     by_removed: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
     present = cache.present.numpy()
+    has_image = np.flatnonzero(present[:, 0])
     subsets = [(), *config.removals]
     if config.attribution:
         subsets += [r for r in _all_subsets() if r not in subsets]
@@ -192,7 +193,11 @@ def _score_conditions(cache: Any, groups: Mapping[str, np.ndarray], missingness:
         for sev in config.severities:
             lat = cache.corrupted_latents(name, sev, seed=config.seed)
             cid = condition_id(corruption=name, severity=sev)
-            scores[cid] = cache.scores(cache.available(), impute=config.imputes[0], latents=lat)
+            # Only studies with an image change; the others keep their reference score.
+            s = scores[condition_id(impute=config.imputes[0])].copy()
+            s[has_image] = cache.scores(cache.available(), impute=config.imputes[0], latents=lat,
+                                        rows=has_image)[has_image]
+            scores[cid] = s
             meta[cid] = {"kind": "corruption", "impute": config.imputes[0], "corruption": name,
                          "severity": sev}
             done += 1

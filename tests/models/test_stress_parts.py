@@ -24,6 +24,10 @@ def test_cached_scores_equal_predict_proba(cache, test_set) -> None:
         want = p.predict_proba(test_set, impute=impute)
         got = cache.scores(cache.available(), impute=impute)
         np.testing.assert_allclose(got, want, atol=1e-12)
+        some = np.arange(1, cache.n, 3)
+        part = cache.scores(cache.available(), impute=impute, rows=some)
+        np.testing.assert_allclose(part[some], want[some], atol=1e-12)
+        assert np.isnan(np.delete(part, some)).all()
 
 
 def test_corruption_changes_only_the_image_token(cache) -> None:
