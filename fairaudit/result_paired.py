@@ -1,0 +1,193 @@
+"""Frozen result of a paired comparison of conditions (models) on the same rows.
+
+:func:`fairaudit.metrics.paired.paired_changes` produces a :class:`PairedResult`; the compare
+workflow, the change rules (``gate/change.py``), the reports and the mitigation comparison read
+it. Every number is a plain float (or ``None`` when undefined), so the types serialise as they are
+(:meth:`PairedResult.to_dict`) and can be read back (:meth:`PairedResult.from_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One metric of one group: its value under a condition and under the reference.
+
+    Attributes
+    ----------
+    condition : str
+        The compared condition (never the reference).
+    attribute : str
+        ``"overall"``, an attribute (``"sex"``) or an intersection (``"sex & race"``).
+    group : str
+        The group's label (``"overall"`` for the overall row).
+    metric : str
+        One of :data:`fairaudit.metrics.paired.PAIRED_METRICS`.
+    reference_value, value : float or None
+        The metric under the reference and under ``condition`` (None: undefined).
+    change : float or None
+        ``value - reference_value``.
+    ci : (float, float) or None
+        Paired percentile bootstrap interval of the change (marginal, this group alone).
+    simultaneous_ci : (float, float) or None
+        Family-wise interval over the sufficient groups of ``attribute`` (max-t); None for the
+        overall row and for insufficient groups. Per-group rules are judged on it.
+    p_value : float or None
+        Two-sided p-value of "no change"; ``p_method`` says how it was obtained.
+    p_method : str
+        ``"DeLong"`` (paired DeLong test of correlated ROC curves, AUC without clusters) or
+        ``"paired bootstrap"`` (centred bootstrap of the change).
+    n, n_pos, n_neg : int
+        Rows, positives and negatives of the group (the same for every condition).
+    sufficient : bool
+        The group meets the minimum counts; an insufficient group is never evidence of "no harm".
+    reason : str or None
+        Why the group is insufficient.
+    """
+
+    condition: str
+    attribute: str
+    group: str
+    metric: str
+    reference_value: float | None
+    value: float | None
+    change: float | None
+    ci: Interval | None
+    simultaneous_ci: Interval | None
+    p_value: float | None
+    p_method: str
+    n: int
+    n_pos: int
+    n_neg: int
+    sufficient: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CriterionChange:
+    """One fairness criterion of one attribute under a condition and under the reference.
+
+    Criteria are computed over the sufficient groups of the attribute (``complete`` is False
+    when some group was left out: ``excluded_groups``); ``None`` values mean fewer than two
+    sufficient groups or an undefined rate.
+    """
+
+    condition: str
+    attribute: str
+    criterion: str
+    reference_value: float | None
+    value: float | None
+    change: float | None
+    ci: Interval | None
+    p_value: float | None
+    complete: bool
+    excluded_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Changes of every metric and criterion of every condition relative to the reference.
+
+    Attributes
+    ----------
+    reference : str
+        Name of the reference condition (the deployed model, the baseline variant).
+    conditions : tuple of str
+        The compared conditions, in input order, without the reference.
+    metrics, criteria : tuple of str
+        What was computed.
+    attributes : tuple of str
+        The partitions, in order: ``"overall"``, each attribute, then intersections.
+    groups : dict
+        ``attribute -> tuple of group labels`` (in the order of the per-row labels' sorted
+        values, ``unknown`` last).
+    changes : tuple of MetricChange
+    criterion_changes : tuple of CriterionChange
+    n_bootstrap, confidence_level, seed
+        The paired bootstrap's settings.
+    unit : str
+        ``"row"`` or ``"patient"`` (the resampled unit); ``n_units`` how many there are.
+    min_group_size, min_group_events : int
+        The sufficiency rule.
+    """
+
+    reference: str
+    conditions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    criteria: tuple[str, ...]
+    attributes: tuple[str, ...]
+    groups: Mapping[str, tuple[str, ...]]
+    changes: tuple[MetricChange, ...]
+    criterion_changes: tuple[CriterionChange, ...]
+    n_bootstrap: int
+    confidence_level: float
+    seed: int
+    unit: str
+    n_units: int
+    min_group_size: int
+    min_group_events: int
+    method: Mapping[str, str] = field(default_factory=dict)
+    _index: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, ...], Any] = {
+            (c.condition, c.attribute, c.group, c.metric): c for c in self.changes
+        }
+        index.update({(c.condition, c.attribute, c.criterion): c for c in self.criterion_changes})
+        object.__setattr__(self, "_index", index)
+
+    def change(self, condition: str, attribute: str, group: str, metric: str) -> MetricChange:
+        """The :class:`MetricChange` of one group; KeyError if absent."""
+        return self._index[(condition, attribute, group, metric)]
+
+    def criterion_change(self, condition: str, attribute: str, criterion: str) -> CriterionChange:
+        """The :class:`CriterionChange` of one attribute; KeyError if absent."""
+        return self._index[(condition, attribute, criterion)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (intervals as two-element lists)."""
+        d = asdict(self)
+        d.pop("_index", None)
+        d["groups"] = {k: list(v) for k, v in self.groups.items()}
+        d["method"] = dict(self.method)
+        for key in ("conditions", "metrics", "criteria", "attributes"):
+            d[key] = list(d[key])
+        for row in d["changes"]:
+            for k in ("ci", "simultaneous_ci"):
+                row[k] = list(row[k]) if row[k] is not None else None
+        for row in d["criterion_changes"]:
+            row["ci"] = list(row["ci"]) if row["ci"] is not None else None
+            row["excluded_groups"] = list(row["excluded_groups"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PairedResult:
+        """Inverse of :meth:`to_dict`."""
+
+        def iv(x: Any) -> Interval | None:
+            return None if x is None else (float(x[0]), float(x[1]))
+
+        changes = tuple(
+            MetricChange(**{**row, "ci": iv(row["ci"]), "simultaneous_ci": iv(row["simultaneous_ci"])})
+            for row in d["changes"]
+        )
+        crits = tuple(
+            CriterionChange(**{**row, "ci": iv(row["ci"]),
+                               "excluded_groups": tuple(row["excluded_groups"])})
+            for row in d["criterion_changes"]
+        )
+        return cls(
+            reference=d["reference"], conditions=tuple(d["conditions"]), metrics=tuple(d["metrics"]),
+            criteria=tuple(d["criteria"]), attributes=tuple(d["attributes"]),
+            groups={k: tuple(v) for k, v in d["groups"].items()}, changes=changes,
+            criterion_changes=crits, n_bootstrap=int(d["n_bootstrap"]),
+            confidence_level=float(d["confidence_level"]), seed=int(d["seed"]), unit=d["unit"],
+            n_units=int(d["n_units"]), min_group_size=int(d["min_group_size"]),
+            min_group_events=int(d["min_group_events"]), method=dict(d.get("method", {})),
+        )
