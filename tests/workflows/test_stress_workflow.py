@@ -59,11 +59,11 @@ def test_planted_missingness_is_found_with_intervals(full_test_split) -> None:
 def test_planted_noisy_site_is_encoded_by_the_image_latent(full_test_split) -> None:
     from fairaudit.models.checkpoint import load_model
     from fairaudit.models.latent_cache import encode_dataset
-    from fairaudit.models.probe import control_probe, probe_auc
+    from fairaudit.models.probe import probe_auc
 
     ds = full_test_split
     cache = encode_dataset(load_model(MODEL), ds)
-    w = replicate_weights(ds.clusters, 200, 0)
+    w = replicate_weights(ds.clusters, 100, 0)
     has = cache.present[:, 0].numpy()
     site = np.asarray(ds.group_labels("site")).astype(str)
     effect = next(e for e in PLANTED if e["kind"] == "noisy_site")
@@ -73,8 +73,6 @@ def test_planted_noisy_site_is_encoded_by_the_image_latent(full_test_split) -> N
     race = np.asarray(ds.group_labels("race")).astype(str)
     fused = probe_auc(cache.fused(), race, ds.clusters, w)
     assert fused.ci[0] > 0.5
-    ctl = control_probe(cache.fused(), race, ds.clusters, w, shuffles=2)
-    assert ctl.ci[0] <= 0.5 <= ctl.ci[1]
 
 
 @pytest.fixture(scope="module")
