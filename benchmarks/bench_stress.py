@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_stress.py [--model sample_data/model]
-        [--data sample_data/cohort/test.csv] [--bootstrap 1000] [--threads 2]
+        [--data sample_data/cohort/test.csv] [--bootstrap 1000] [--threads 1]
 
 Runs everything ``fairaudit stress --probe --attribution`` runs with its defaults (8 corruptions
 x 5 severities, 6 removals x 2 imputations plus the references, realistic missingness per
@@ -27,14 +27,16 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "sample_data" / "model"))
     parser.add_argument("--data", default=str(ROOT / "sample_data" / "cohort" / "test.csv"))
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
     import torch
+    from threadpoolctl import threadpool_limits
 
     from fairaudit.workflows.stress import StressConfig, stress_audit
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = stress_audit(args.model, args.data, label="diagnosis", sensitive="sex,race",

@@ -97,6 +97,27 @@ class _Bars:
             self._p.__exit__(*exc)
 
 
+class _threads:
+    """Limit torch's and the BLAS libraries' threads for the run, then restore them."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self._saved, self._limits = n, None, None
+
+    def __enter__(self) -> None:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        self._saved = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+        self._limits = threadpool_limits(limits=self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self._saved)
+        self._limits.restore_original_limits()
+
+
 @handle_errors
 def stress_command(
     model: Path = typer.Option(..., "--model", "-m", help="fairaudit checkpoint (the built-in multimodal model)."),
@@ -118,6 +139,7 @@ def stress_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap, noise corruptions, realistic missingness and probe folds."),
     ddim_steps: int | None = typer.Option(None, "--ddim-steps", help="DDIM steps of the imputation (default: the checkpoint's).", show_default=False),
     impute_samples: int | None = typer.Option(None, "--impute-samples", help="Imputations averaged per study (default: the checkpoint's).", show_default=False),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for torch and BLAS. One is fastest for this small model when other jobs share the cores (measured: docs/stress.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
     from fairaudit._io import check_output_dir, check_outputs, write_files
@@ -147,7 +169,11 @@ def stress_command(
         from fairaudit.gate.stress import load_stress_policy
 
         rules = load_stress_policy(policy)
-    with quiet_libraries(quiet), _Bars(quiet) as bars:
+    if threads < 1:
+        from fairaudit.errors import ConfigError
+
+        raise ConfigError(f"--threads must be at least 1; got {threads}.")
+    with quiet_libraries(quiet), _threads(threads), _Bars(quiet) as bars:
         result = stress_audit(model, data, label=label, sensitive=sensitive, cluster=cluster,
                               config=config, policy=rules, on_progress=bars)
     from fairaudit.report.stress import render_stress_html
