@@ -1,9 +1,17 @@
-"""Inference speed of the multimodal model: studies per second, full-modality and with imputation.
+"""Inference speed of the multimodal model: studies per second, full-modality and with imputation,
+and through the model adapters (TorchScript, ONNX) against the built-in path.
 
 Usage::
 
     python benchmarks/bench_inference.py [--model sample_data/model]
         [--data sample_data/cohort/test.csv] [--repeats 3] [--threads N] [--batch-size 256]
+        [--only modalities|adapters]
+
+Adapters (``--only adapters``): the checkpoint's classifier path is exported to TorchScript and
+ONNX (``fairaudit export``) in a temporary folder and every test study, as given, is scored by
+the built-in path with ``impute="fallback"`` (the same computation), by the TorchScript adapter
+and by the ONNX adapter (onnxruntime), all through ``predict_proba`` at the same batch size,
+image reading included. Prints studies/s and each adapter's time over the built-in path's.
 
 Runs over the test studies that have every modality: as they are (no imputation), then with the
 note removed from every study, scored with the absent-token fallback and with the note's latent
@@ -31,14 +39,66 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--only", choices=("modalities", "adapters"), default=None)
     args = parser.parse_args()
+    if args.only != "adapters":
+        modalities(args)
+    if args.only != "modalities":
+        adapters(args)
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def adapters(args: argparse.Namespace) -> None:
+    """Built-in (absent-token fallback) vs TorchScript vs ONNX adapters on every test study."""
+    import tempfile
 
     import torch
 
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.ablation import remove_modality
+    from fairaudit.models.adapters import load_predictor
+    from fairaudit.models.export import export_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_manifest(args.data, label="diagnosis", sensitive="race")
+    plain = load_manifest(args.data, label="diagnosis", sensitive="race", check_inputs=False)
+    builtin = load_predictor(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [("built-in (impute=fallback)", lambda: builtin.predict_proba(
+            data, batch_size=args.batch_size, impute="fallback"))]
+        for fmt, name in (("torchscript", "model.pt"), ("onnx", "model.onnx")):
+            done = export_model(args.model, fmt=fmt, out=Path(tmp) / name,
+                                config_out=Path(tmp) / f"{fmt}.toml")
+            adapter = load_predictor(done.model, config=done.config)
+            runs.append((f"{fmt} adapter", lambda a=adapter: a.predict_proba(
+                plain, batch_size=args.batch_size)))
+        print(f"adapters: model {args.model}  data {args.data}  studies {data.n_rows}  torch "
+              f"threads {torch.get_num_threads()}  batch {args.batch_size}")
+        base = None
+        for name, fn in runs:
+            best = _best(fn, args.repeats)
+            base = base or best
+            print(f"{name:42s} {data.n_rows / best:9.0f} studies/s  (best of {args.repeats}: "
+                  f"{best:.3f} s; {best / base:.2f}x the built-in time)")
+
+
+def modalities(args: argparse.Namespace) -> None:
+    """The built-in model with all modalities, and with the note removed (each imputation)."""
+
+    import torch
+
+    from fairaudit.data.manifest import load_manifest
     from fairaudit.models.checkpoint import load_model
-    from fairaudit.models.features import MODALITIES
+    from fairaudit.models.features import MODALITIES, remove_modality
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,13 +127,8 @@ def main() -> None:
     print(f"model {args.model}  data {args.data}  studies {full.n_rows}  torch threads "
           f"{torch.get_num_threads()}  batch {args.batch_size}")
     for name, ds, kw in runs:
-        predictor.predict_proba(ds, batch_size=args.batch_size, **kw)  # warm-up
-        times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            predictor.predict_proba(ds, batch_size=args.batch_size, **kw)
-            times.append(time.perf_counter() - t0)
-        best = min(times)
+        best = _best(lambda ds=ds, kw=kw: predictor.predict_proba(ds, batch_size=args.batch_size, **kw),
+                     args.repeats)
         print(f"{name:42s} {ds.n_rows / best:9.0f} studies/s  (best of {args.repeats}: {best:.3f} s)")
 
 

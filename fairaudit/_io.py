@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import json
 import math
 import os
 import stat
@@ -287,6 +288,12 @@ def to_jsonable(obj: Any) -> Any:
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
         return to_jsonable(obj.item())
     return obj
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """The one JSON spelling of fairaudit's files: :func:`to_jsonable`, strict (no NaN), UTF-8
+    characters kept, a final newline."""
+    return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def timestamp() -> str:

@@ -1,7 +1,8 @@
 """The Python API: ``fairaudit.audit(...)`` returns a frozen :class:`AuditResult`.
 
-The CLI is a thin layer over these functions: :func:`load_audit_data` (read and validate the
-table, run the model if one is given) and :func:`audit_dataset` (compute, gate).
+The audit workflow (:mod:`fairaudit.workflows.audit`, behind ``fairaudit audit``) is built on
+these functions: :func:`load_audit_data` (read and validate the table, run the model if one is
+given) and :func:`audit_dataset` (compute, gate). They write nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,14 @@ import pandas as pd
 from fairaudit._io import timestamp
 from fairaudit._version import __version__
 from fairaudit.data import AuditDataset, from_frame, load_table_dataset
+from fairaudit.data.binning import BinsSpec
 from fairaudit.data.dataset import missing_group
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fairaudit.models.progress import Progress
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_THRESHOLD_WARNING = (
@@ -40,6 +45,8 @@ class LoadedData:
     threshold: float | None
     threshold_source: str | None
     model_sha256: str | None
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
 
 
 def load_audit_data(
@@ -50,12 +57,18 @@ def load_audit_data(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     cluster: str | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
     split_column: str | None = None,
     split: str | None = None,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> LoadedData:
     """Read a predictions table, or a manifest plus a model, into a scored dataset.
 
@@ -64,8 +77,13 @@ def load_audit_data(
     predictions : path or DataFrame, optional
         A table with label, score and demographic columns (any model's predictions).
     data, model : path, optional
-        A multimodal manifest and a fairaudit checkpoint (or any ``Predictor``); the model
-        is run on the manifest in batches.
+        A manifest and a model: a fairaudit checkpoint, a TorchScript or ONNX file, a Python
+        entry point ``package.module:factory`` (see :func:`fairaudit.models.adapters.load_predictor`),
+        or any ``Predictor`` object; the model is run on the manifest in batches.
+    model_config : path, optional
+        The ``model.toml`` of a TorchScript or ONNX model (docs/adapters.md).
+    progress : Progress, optional
+        Told of the model's inference batches (:mod:`fairaudit.models.progress`).
     predict_options : dict, optional
         Keyword arguments for the model's ``predict_proba`` (for the built-in model:
         ``impute``, ``ddim_steps``, ``samples``, ``batch_size``).
@@ -75,64 +93,83 @@ def load_audit_data(
     split_column, split : str, optional
         Audit only the rows of ``predictions`` whose ``split_column`` equals ``split`` (e.g.
         ``"split"``, ``"test"``); the dataset's hash is then ``"<file sha256>:<column>=<value>"``.
+    metadata, on, bins, score_type, pos_label
+        See :func:`audit`.
     """
+    inputs: dict[str, Any] = {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
     if (predictions is None) == (model is None):
-        raise ConfigError("give either --predictions FILE or --model CKPT with --data MANIFEST.")
+        raise ConfigError("give either `predictions` (a table) or `model` with `data` (a manifest).")
+    if model_config is not None and model is None:
+        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
     if split is None and split_column is not None:
-        raise ConfigError(f"--split-column {split_column} needs --split VALUE (the split to audit).")
+        raise ConfigError(f"`split_column` {split_column} needs `split` (the split to audit).")
     if split is not None and predictions is None:
-        raise ConfigError("--split selects rows of a --predictions table; with --model give the "
-                          "manifest of the split itself as --data.")
+        raise ConfigError("`split` selects rows of a `predictions` table; with `model` give the "
+                          "manifest of the split itself as `data`.")
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         score = score or "score"
+        inputs["score_type"] = score_type
         if split is not None:
             ds = _split_dataset(predictions, split_column or "split", split, label=label,
                                 sensitive=sensitive, score=score, cluster=cluster,
-                                allow_many_groups=allow_many_groups)
+                                allow_many_groups=allow_many_groups, inputs=inputs)
         elif isinstance(predictions, pd.DataFrame):
             ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
-                            allow_many_groups=allow_many_groups)
+                            allow_many_groups=allow_many_groups, **inputs)
         else:
             ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
-                                    cluster=cluster, allow_many_groups=allow_many_groups)
+                                    cluster=cluster, allow_many_groups=allow_many_groups, **inputs)
         return LoadedData(ds, None, None, None)
 
     if data is None:
-        raise ConfigError("--model needs --data MANIFEST (the studies to run the model on).")
+        raise ConfigError("`model` needs `data`, a manifest (the studies to run the model on).")
+    if score_type != "probability":
+        raise ConfigError(f"`score_type` {score_type!r} describes the score column of `predictions`; "
+                          "a model's scores are probabilities.")
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.models.multimodal import MultimodalPredictor
+    from fairaudit.models.adapters import adapter_kind, load_predictor
 
+    predictor: Any
     if isinstance(model, str | Path):
-        from fairaudit.models.checkpoint import load_model
-
-        predictor = load_model(model)
+        predictor = load_predictor(model, config=model_config)
+    elif model_config is not None:
+        raise ConfigError("`model_config` goes with a model file (`model` a path), not a model object.")
     else:
         predictor = model
+    kind = adapter_kind(predictor)
     ds = load_manifest(data, label=label, sensitive=sensitive, cluster=cluster,
-                       allow_many_groups=allow_many_groups)
+                       allow_many_groups=allow_many_groups,
+                       check_inputs=kind in ("built-in", "python object"), **inputs)
     options = dict(predict_options or {})
-    if options and not isinstance(predictor, MultimodalPredictor):
+    if options and kind != "built-in":
         raise ConfigError(f"model options ({', '.join(sorted(options))}) apply to the built-in "
                           "multimodal model only.")
-    if isinstance(predictor, MultimodalPredictor):
-        scores = predictor.predict_proba(ds, progress=progress, **options)
+    if kind in ("built-in", "torchscript", "onnx"):
+        scores = predictor.predict_proba(ds, progress=progress, **options)  # type: ignore[call-arg]
     else:
         scores = predictor.predict_proba(ds)
+    if ds.modalities is None and callable(getattr(predictor, "modalities", None)):
+        import dataclasses
+
+        ds = dataclasses.replace(ds, modalities=predictor.modalities(ds))
     described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
     ds = ds.with_scores(np.asarray(scores, dtype=np.float64),
                         f"model score ({described})" if described else "model score")
     thr = getattr(predictor, "threshold", None)
     rule = getattr(predictor, "threshold_rule", None)
-    source = f"checkpoint ({rule})" if rule else "checkpoint"
+    origin = getattr(predictor, "threshold_origin", "checkpoint")
+    source = f"{origin} ({rule})" if rule else origin
     return LoadedData(ds, None if thr is None else float(thr), source if thr is not None else None,
-                      getattr(predictor, "sha256", None))
+                      getattr(predictor, "sha256", None), kind,
+                      getattr(predictor, "config_sha256", None))
 
 
 def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
                    sensitive: str | list[str] | tuple[str, ...], score: str,
-                   cluster: str | None, allow_many_groups: bool = False) -> AuditDataset:
+                   cluster: str | None, allow_many_groups: bool = False,
+                   inputs: dict[str, Any] | None = None) -> AuditDataset:
     """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
     from fairaudit.data import read_table
     from fairaudit.data.tables import file_sha256
@@ -144,20 +181,20 @@ def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: s
         frame = read_table(p, "predictions file")
         source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
     if column not in frame.columns:
-        raise InputError(f"{source} has no split column '{column}' (--split-column); its columns "
+        raise InputError(f"{source} has no split column '{column}' (`split_column`); its columns "
                          f"are: {', '.join(map(str, frame.columns))}.")
     values = frame[column].astype("string").str.strip()
     wanted = str(value).strip()
     mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
     if not mask.any():
         found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
-        raise InputError(f"{source} has no rows with {column} = '{wanted}' (--split); its "
+        raise InputError(f"{source} has no rows with {column} = '{wanted}' (`split`); its "
                          f"values are: {found}.")
     sub = frame.loc[mask].reset_index(drop=True)
     return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
                       allow_many_groups=allow_many_groups,
                       source=f"{source} ({column} = {wanted})", root=root,
-                      sha256=f"{sha}:{column}={wanted}" if sha else None)
+                      sha256=f"{sha}:{column}={wanted}" if sha else None, **(inputs or {}))
 
 
 MIN_RESAMPLES = 100
@@ -168,7 +205,10 @@ MIN_CLUSTERS = 20
 
 
 def check_resamples(value: int, option: str) -> None:
-    """The one rule for ``--bootstrap`` and ``--permutations``: 0 (off) or at least 100.
+    """The one rule for ``n_bootstrap`` and ``n_permutations``: 0 (off) or at least 100.
+
+    ``option`` names the parameter in the message (e.g. ``"`n_bootstrap`"``; the CLI shows
+    the flag).
 
     Fewer replicates give intervals and p-values too coarse to act on (a p-value from 20
     permutations cannot go below 0.048).
@@ -192,19 +232,19 @@ def check_seed(seed: int) -> None:
         ``seed`` is negative or not an integer.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"--seed must be a whole number, 0 or more; got {seed}.")
+        raise ConfigError(f"`seed` must be a whole number, 0 or more; got {seed}.")
 
 
 def _check_config(config: AuditConfig) -> None:
     if not 0.0 <= config.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {config.threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {config.threshold}.")
     check_seed(config.seed)
-    check_resamples(config.n_bootstrap, "--bootstrap")
-    check_resamples(config.n_permutations, "--permutations")
+    check_resamples(config.n_bootstrap, "`n_bootstrap`")
+    check_resamples(config.n_permutations, "`n_permutations`")
     if not 0.0 < config.confidence_level < 1.0:
-        raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
+        raise ConfigError(f"`confidence_level` must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
     if config.min_group_size < 0 or config.min_group_events < 0:
-        raise ConfigError("--min-group-size and --min-group-events must be 0 or more.")
+        raise ConfigError("`min_group_size` and `min_group_events` must be 0 or more.")
 
 
 def _package_versions() -> dict[str, str]:
@@ -221,7 +261,7 @@ def _fitted_rows_warning(group_thresholds: Any, dataset: AuditDataset, warnings:
     """Load a thresholds file; warn (into ``warnings``) when ``dataset`` is what it was fitted on."""
     if group_thresholds is None:
         return None
-    from fairaudit.mitigation.thresholds_file import GroupThresholds, fitted_rows_overlap
+    from fairaudit.group_thresholds import GroupThresholds, fitted_rows_overlap
 
     if isinstance(group_thresholds, str | Path):
         group_thresholds = GroupThresholds.load(group_thresholds)
@@ -236,7 +276,7 @@ def _threshold_spec(group_thresholds: Any) -> GroupThresholdSpec | None:
     if group_thresholds is None or isinstance(group_thresholds, GroupThresholdSpec):
         return group_thresholds
     if isinstance(group_thresholds, str | Path):
-        from fairaudit.mitigation.thresholds_file import GroupThresholds
+        from fairaudit.group_thresholds import GroupThresholds
 
         group_thresholds = GroupThresholds.load(group_thresholds)
     return GroupThresholdSpec(
@@ -264,10 +304,16 @@ def audit_dataset(
     command: str | None = None,
     progress: Callable[[int], None] | None = None,
     cross_check: bool = False,
+    model_adapter: str | None = None,
+    model_config_sha256: str | None = None,
 ) -> AuditResult:
-    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters)."""
+    """Audit a scored :class:`AuditDataset` (see :func:`audit` for the parameters).
+
+    ``model_adapter`` and ``model_config_sha256`` are recorded in ``result.run`` (which kind of
+    model produced the scores, and the hash of its ``model.toml``).
+    """
     if dataset.scores is None:
-        raise InputError(f"{dataset.source} carries no scores; give --score COL or a model.")
+        raise InputError(f"{dataset.source} carries no scores; give `score` (a column) or a model.")
     warnings: list[str] = []
     group_thresholds = _fitted_rows_warning(group_thresholds, dataset, warnings)
     spec = _threshold_spec(group_thresholds)
@@ -305,6 +351,8 @@ def audit_dataset(
             confidence_level=config.confidence_level,
             data_sha256=dataset.sha256,
             model_sha256=model_sha256,
+            model_adapter=model_adapter,
+            model_config_sha256=model_config_sha256,
             tool_version=__version__,
             command=command,
             bootstrap_unit=unit,
@@ -319,7 +367,9 @@ def audit_dataset(
             label=dataset.label_column, attributes=dataset.attributes,
             intersections=parts.intersections, source=dataset.source,
             unknown_counts=dict(dataset.unknown_counts), n_clusters=parts.n_clusters,
-            score=dataset.score_column,
+            score=dataset.score_column, score_type=dataset.score_type, pos_label=dataset.pos_label,
+            metadata=dataset.metadata, n_unmatched_metadata=dataset.n_unmatched_metadata,
+            bins=dict(dataset.bins) or None,
         ),
         threshold=ThresholdInfo(
             value=config.threshold,
@@ -360,6 +410,12 @@ def _cross_checked(result: AuditResult, dataset: AuditDataset, threshold: float,
 def _grouping_warnings(dataset: AuditDataset, n_clusters: int | None) -> list[str]:
     """Warnings about missing demographics and too few patients for the cluster bootstrap."""
     out = []
+    if dataset.metadata is not None and dataset.n_unmatched_metadata:
+        m = dataset.metadata
+        out.append(
+            f"{dataset.n_unmatched_metadata} of {dataset.n_rows} rows have no match in "
+            f"{m.source} ({m.key} = {m.metadata_key}); their {', '.join(m.columns)} are unknown."
+        )
     for attr, n_unknown in dataset.unknown_counts.items():
         if n_unknown:
             out.append(
@@ -396,6 +452,7 @@ def audit(
     score: str | None = None,
     data: str | Path | None = None,
     model: str | Path | Any | None = None,
+    model_config: str | Path | None = None,
     threshold: float | None = None,
     group_thresholds: Any = None,
     n_bootstrap: int = 1000,
@@ -412,6 +469,11 @@ def audit(
     split_column: str | None = None,
     split: str | None = None,
     cross_check: bool = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> AuditResult:
     """Audit a model's predictions for fairness across protected groups.
 
@@ -424,10 +486,15 @@ def audit(
     sensitive : str or list of str
         Protected attribute columns; each alone and every intersection is audited.
     score : str, optional
-        Score column (probabilities in [0, 1]); default ``"score"``.
+        Score column (probabilities in [0, 1], or logits with ``score_type="logit"``); default
+        ``"score"``.
     data, model : path, optional
-        A manifest and a checkpoint (or any object with ``predict_proba(dataset)``), instead of
-        ``predictions``.
+        A manifest and a model instead of ``predictions``: a fairaudit checkpoint folder, a
+        TorchScript file, an ONNX file, a Python entry point ``package.module:factory`` (imports
+        and runs that code), or any object with ``predict_proba(dataset)``.
+    model_config : path, optional
+        With a TorchScript or ONNX model: its ``model.toml`` (which manifest columns feed which
+        input, and the output); see docs/adapters.md. An entry point's factory receives its path.
     threshold : float, optional
         Decision threshold (``score >= threshold`` is positive). Defaults to the model's
         validation threshold, else 0.5 with a warning.
@@ -458,15 +525,34 @@ def audit(
         fairlearn-defined criterion, with fairlearn and aif360; the record is
         ``result.run.cross_check``. A difference above 1e-9 raises
         :class:`fairaudit.crosscheck.CrossCheckError`.
+    metadata, on : optional
+        Take the sensitive (and ``cluster``) columns from a separate table (CSV/Parquet path or
+        DataFrame, one row per key), joined on ``on``: ``"patient_id"``, or
+        ``"pred_col=meta_col"`` when the names differ. Rows without a match keep their rows
+        with every joined attribute ``unknown``; their number is
+        ``result.dataset.n_unmatched_metadata``. Duplicate metadata keys, a missing key column,
+        or a named column in both tables raise :class:`InputError`.
+    bins : str, list of str or mapping, optional
+        Bin numeric sensitive columns: ``"age=40,60,80"`` (groups ``< 40``, ``[40, 60)``,
+        ``[60, 80)``, ``>= 80``), ``"age=q4"`` (quartiles), a list of such strings, or
+        ``{"age": [40, 60, 80]}``. Cut points are in ``result.dataset.bins``.
+    score_type : {"probability", "logit"}
+        What the score column holds; logits are turned into probabilities by the logistic
+        function. Probabilities outside [0, 1] are an :class:`InputError`.
+    pos_label : optional
+        For text labels ("disease" / "healthy"): the positive value; the other becomes 0. A
+        label column with more than two values, or without ``pos_label``, is an InputError.
 
     Returns
     -------
     AuditResult
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
-                             data=data, model=model, cluster=cluster, predict_options=predict_options,
+                             data=data, model=model, model_config=model_config, cluster=cluster,
+                             predict_options=predict_options,
                              allow_many_groups=allow_many_groups,
-                             split_column=split_column, split=split)
+                             split_column=split_column, split=split, metadata=metadata, on=on,
+                             bins=bins, score_type=score_type, pos_label=pos_label)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)
     return audit_dataset(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
@@ -474,6 +560,7 @@ def audit(
         min_group_size=min_group_size, min_group_events=min_group_events,
         n_permutations=n_permutations, intersections=intersections, policy=policy,
         model_sha256=loaded.model_sha256, cross_check=cross_check,
+        model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
     )
 
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fairaudit._io import to_jsonable
+from fairaudit._io import json_text, to_jsonable
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 # The metrics every group (and the overall row) carries, in display order.
 METRIC_NAMES: tuple[str, ...] = (
@@ -211,6 +211,8 @@ class RunInfo:
     data_sha256: str
     model_sha256: str | None
     tool_version: str = ""
+    model_adapter: str | None = None
+    model_config_sha256: str | None = None
     command: str | None = None
     bootstrap_unit: str = "row"
     min_group_size: int = 30
@@ -220,6 +222,37 @@ class RunInfo:
     interval_method: str | None = None
     package_versions: Mapping[str, str] = field(default_factory=dict)
     cross_check: CrossCheck | None = None
+
+
+@dataclass(frozen=True)
+class BinInfo:
+    """How a numeric attribute was binned into groups (``--bins``).
+
+    ``cuts`` are the cut points (intervals closed on the left: ``< c1``, ``[c1, c2)``, ...,
+    ``>= ck``); ``method`` is ``"cut_points"`` (given) or ``"quantile"`` (``q`` quantile bins,
+    the cut points computed from the data); ``labels`` are the groups that occur, in order.
+    """
+
+    cuts: tuple[float, ...]
+    method: str
+    q: int | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetadataInfo:
+    """Where the demographics came from when they were joined from a separate table.
+
+    ``key`` is the column of the predictions (or manifest) and ``metadata_key`` the column of
+    the metadata table whose values were matched; ``columns`` were taken from the metadata.
+    """
+
+    source: str
+    key: str
+    metadata_key: str
+    columns: tuple[str, ...]
+    sha256: str | None = None
+    n_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,6 +267,12 @@ class DatasetInfo:
     unknown_counts: Mapping[str, int] = field(default_factory=dict)
     n_clusters: int | None = None
     score: str | None = None
+    # Schema 1.3: inputs as users have them (all optional; None when not used).
+    score_type: str | None = None
+    pos_label: str | None = None
+    metadata: MetadataInfo | None = None
+    n_unmatched_metadata: int | None = None
+    bins: Mapping[str, BinInfo] | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +349,7 @@ class AuditResult:
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+        return json_text(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:

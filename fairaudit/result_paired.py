@@ -1,4 +1,4 @@
-"""Frozen result of a paired comparison of conditions (models) on the same rows.
+"""Frozen results of paired comparisons of conditions (models) on the same rows.
 
 :func:`fairaudit.metrics.paired.paired_changes` produces a :class:`PairedResult`; the compare
 workflow, the change rules (``gate/change.py``), the reports and the mitigation comparison read
@@ -9,8 +9,10 @@ it. Every number is a plain float (or ``None`` when undefined), so the types ser
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from fairaudit.result import GateOutcome, RuleOutcome
 
 Interval = tuple[float, float]
 
@@ -190,4 +192,107 @@ class PairedResult:
             confidence_level=float(d["confidence_level"]), seed=int(d["seed"]), unit=d["unit"],
             n_units=int(d["n_units"]), min_group_size=int(d["min_group_size"]),
             min_group_events=int(d["min_group_events"]), method=dict(d.get("method", {})),
+        )
+
+
+COMPARE_SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class CompareSide:
+    """One side of a comparison: where its scores came from and how they became decisions.
+
+    ``kind`` is ``"predictions"`` (a table with a score column) or ``"model"`` (run on the
+    shared data); ``threshold_source`` says where ``threshold`` came from (``"given"``,
+    ``"checkpoint"``, ``"group-thresholds file"``, ``"default 0.5"``).
+    """
+
+    role: str
+    kind: str
+    source: str
+    sha256: str | None
+    score: str | None
+    threshold: float
+    threshold_source: str
+    group_attribute: str | None = None
+    group_thresholds: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """A candidate against a baseline on the same rows: the paired changes and the gate.
+
+    Every output of ``fairaudit compare`` (JSON, HTML, Markdown, JUnit) renders this; the JSON
+    follows ``fairaudit/schema/compare-result.schema.json``.
+    """
+
+    created: str
+    tool_version: str
+    command: str | None
+    baseline: CompareSide
+    candidate: CompareSide
+    n_rows: int
+    label: str
+    attributes: tuple[str, ...]
+    data_source: str
+    data_sha256: str
+    id_column: str | None
+    cluster_column: str | None
+    paired: PairedResult
+    gate: GateOutcome
+    change_rules: tuple[Mapping[str, Any], ...] = ()
+    """The policy's ``[[change]]`` rules as judged (id, metric or criterion, per_group,
+    attributes, max_drop, max_increase, preset)."""
+    warnings: tuple[str, ...] = ()
+    schema_version: str = COMPARE_SCHEMA_VERSION
+
+    @property
+    def condition(self) -> str:
+        """The name of the candidate's condition in :attr:`paired`."""
+        return self.candidate.role
+
+    def to_dict(self) -> dict[str, Any]:
+        from fairaudit._io import to_jsonable
+
+        out: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "kind": "fairaudit-compare",
+            "tool": {"name": "fairaudit", "version": self.tool_version},
+        }
+        for f in fields(self):
+            if f.name in ("schema_version", "tool_version", "paired"):
+                continue
+            out[f.name] = to_jsonable(getattr(self, f.name))
+        out["paired"] = self.paired.to_dict()
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CompareResult:
+        def side(x: Mapping[str, Any]) -> CompareSide:
+            return CompareSide(**x)
+
+        def iv(x: Any) -> tuple[float, float] | None:
+            return None if x is None else (float(x[0]), float(x[1]))
+
+        g = d["gate"]
+        gate = GateOutcome(
+            status=g["status"], policy=g.get("policy"),
+            inconclusive_is_warning=bool(g.get("inconclusive_is_warning", False)),
+            rules=tuple(RuleOutcome(**{**r, "ci": iv(r.get("ci")),
+                                       "simultaneous_ci": iv(r.get("simultaneous_ci"))})
+                        for r in g.get("rules", [])),
+        )
+        return cls(
+            created=d["created"], tool_version=d["tool"]["version"], command=d.get("command"),
+            baseline=side(d["baseline"]), candidate=side(d["candidate"]), n_rows=int(d["n_rows"]),
+            label=d["label"], attributes=tuple(d["attributes"]), data_source=d["data_source"],
+            data_sha256=d["data_sha256"], id_column=d.get("id_column"),
+            cluster_column=d.get("cluster_column"), paired=PairedResult.from_dict(d["paired"]),
+            gate=gate, change_rules=tuple(dict(r) for r in d.get("change_rules", ())),
+            warnings=tuple(d.get("warnings", ())), schema_version=d["schema_version"],
         )

@@ -52,10 +52,16 @@ def _register() -> None:
     from fairaudit.cli import mitigate
 
     app.command("mitigate", help=mitigate.HELP)(mitigate.mitigate_command)
+    from fairaudit.cli import compare
+
+    app.command("compare", help=compare.HELP)(compare.compare_command)
     from fairaudit.cli import sample_data, train
 
     app.command("sample-data", help=sample_data.HELP)(sample_data.sample_data_command)
     app.command("train", help=train.HELP)(train.train_command)
+    from fairaudit.cli import export
+
+    app.command("export", help=export.HELP)(export.export_command)
     from fairaudit.cli import schema
 
     app.command("schema", help=schema.HELP)(schema.schema_command)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import emit, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import (
+    FLAGS,
+    ScoreType,
+    check_input_flags,
+    err,
+    handle_errors,
+    metadata_summary,
+    quiet_libraries,
+)
 from fairaudit.report import OutputFormat as Format
 
 HELP = (
@@ -22,13 +30,19 @@ HELP = (
 @handle_errors
 def audit_command(
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Predictions table (CSV or Parquet) with label, score and demographic columns.", show_default=False),
-    model: Path | None = typer.Option(None, "--model", "-m", help="A fairaudit checkpoint to run on --data.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="The model to run on --data: a fairaudit checkpoint folder, a TorchScript file, an .onnx file (both with --model-config), or a Python entry point package.module:factory (imports and runs that code).", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: model.toml saying which manifest columns feed which input and what the output is (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Manifest (CSV/Parquet) for --model, e.g. COHORT/test.csv, or a folder holding manifest.csv.", show_default=False),
     split_column: str | None = typer.Option(None, "--split-column", help="With --split: the column naming each row's split (default 'split').", show_default=False),
     split: str | None = typer.Option(None, "--split", help="Audit only the --predictions rows whose split column has this value (e.g. test).", show_default=False),
     label: str = typer.Option(..., "--label", "-l", help="Binary label column (1 = disease present)."),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column: probabilities in [0, 1] (default 'score').", show_default=False),
     sensitive: str = typer.Option(..., "--sensitive", "-a", help="Protected attribute columns, comma-separated (e.g. sex,race). Each alone and every intersection is audited."),
+    metadata: Path | None = typer.Option(None, "--metadata", metavar="FILE", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on. Unmatched rows are kept with every attribute 'unknown'.", show_default=False),
+    on: str | None = typer.Option(None, "--on", metavar="COL|PRED_COL=META_COL", help="Key of --metadata: COL, or PRED_COL=META_COL when the names differ.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", metavar="COL=CUTS|COL=qN", help="Bin a numeric sensitive column: COL=40,60,80 (cut points: < 40, [40, 60), [60, 80), >= 80) or COL=q4 (quantiles). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="What the score column holds: probability (in [0, 1]) or logit (turned into probabilities by the logistic function)."),
+    pos_label: str | None = typer.Option(None, "--pos-label", metavar="VALUE", help="For text labels (yes/no, disease/healthy): the positive value; the other value is 0.", show_default=False),
     threshold: float | None = typer.Option(None, "--threshold", "-t", help="Decision threshold (score >= t is positive), chosen on validation data. Default: the checkpoint's, else 0.5 with a warning.", show_default=False),
     group_thresholds: Path | None = typer.Option(None, "--group-thresholds", help="Per-group thresholds JSON from `fairaudit mitigate --method threshold`.", show_default=False),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Payload format written to stdout or --output."),
@@ -54,12 +68,13 @@ def audit_command(
     cross_check: bool = typer.Option(False, "--cross-check", help="Recompute every group's selection rate, TPR, FPR and accuracy and the fairlearn-defined criteria with fairlearn and aif360; any difference above 1e-9 is an error (exit 2)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
 ) -> None:
-    from fairaudit.api import audit_dataset, load_audit_data
+    from fairaudit.cli.progress import cli_progress
     from fairaudit.errors import ConfigError
+    from fairaudit.workflows.audit import AuditOutputs, run_audit
 
     if save_predictions is not None and model is None:
         raise ConfigError("--save-predictions needs --model (a predictions table already has its scores).")
-    predict_options: dict = {}
+    predict_options: dict[str, object] = {}
     if impute != "diffusion":
         predict_options["impute"] = impute
     if ddim_steps is not None:
@@ -70,127 +85,44 @@ def audit_command(
         raise ConfigError("--impute, --ddim-steps and --impute-samples go with --model.")
     if suppress_small_cells < 0:
         raise ConfigError("--suppress-small-cells must be 0 or more.")
-    inputs = [("--predictions", predictions), ("--data", data), ("--model", model),
-              ("--policy", policy), ("--group-thresholds", group_thresholds)]
-    outputs = [("--output", output), ("--html", html), ("--junit", junit),
-               ("--save-predictions", save_predictions)]
-    from fairaudit._io import check_outputs
-
-    check_outputs(outputs, inputs)  # before any work: a bad path fails in a second, not after it
-    pol = None
-    if policy is not None:
-        from fairaudit.gate import load_policy
-
-        pol = load_policy(policy)  # fail on a bad policy before any work
-
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
+    outputs = AuditOutputs(fmt=fmt.value, output=output, html=html, junit=junit,
+                           save_predictions=save_predictions,
+                           suppress_small_cells=suppress_small_cells, no_fail=no_fail)
     with quiet_libraries(quiet):
-        loaded = load_audit_data(
-            predictions, label=label, sensitive=sensitive, score=score, data=data, model=model,
-            cluster=cluster, progress=not quiet, predict_options=predict_options,
-            allow_many_groups=allow_many_groups, split_column=split_column, split=split,
+        run = run_audit(
+            label=label, sensitive=sensitive, predictions=predictions, model=model,
+            model_config=model_config, data=data, score=score, cluster=cluster, split_column=split_column, split=split,
+            allow_many_groups=allow_many_groups, predict_options=predict_options, policy=policy,
+            group_thresholds=group_thresholds, threshold=threshold,
+            threshold_source="given (--threshold)",
+            audit_options={"n_bootstrap": bootstrap, "confidence_level": confidence, "seed": seed,
+                           "min_group_size": min_group_size, "min_group_events": min_group_events,
+                           "n_permutations": permutations, "intersections": intersections,
+                           "cross_check": cross_check},
+            outputs=outputs, command=_command_line(), progress=cli_progress(quiet), names=FLAGS,
+            input_options={"metadata": metadata, "on": on, "bins": bins or None,
+                           "score_type": score_type.value, "pos_label": pos_label},
         )
-    thr, source = (threshold, "given (--threshold)") if threshold is not None else (loaded.threshold, loaded.threshold_source)
-    command = "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
-
-    with quiet_libraries(quiet), _progress(bootstrap, quiet) as advance:
-        result = audit_dataset(
-            loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
-            n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
-            min_group_size=min_group_size, min_group_events=min_group_events,
-            n_permutations=permutations, intersections=intersections, policy=pol,
-            model_sha256=loaded.model_sha256, command=command, progress=advance,
-            cross_check=cross_check,
-        )
-
-    # Render everything before writing anything: no half-written outputs on error. Reports
-    # show the process's real exit code (no_fail).
-    options = {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}
-    with quiet_libraries(quiet):
-        payload, files = _render_all(result, fmt, options, html, junit)
-    if save_predictions is not None:
-        files.append(("--save-predictions", save_predictions,
-                      _predictions_bytes(loaded.dataset, save_predictions)))
-    emit(payload, output, files, inputs)  # all files or none
-
+    if not quiet and (line := metadata_summary(run.result.dataset)):
+        err(line)
+    if output is None:
+        sys.stdout.write(run.payload)
+        sys.stdout.flush()
     if not quiet:
         from fairaudit.report.context import Suppressor
 
-        for w in result.warnings:
+        for w in run.result.warnings:
             err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
-        _summary(result, output, html, junit)
-    from fairaudit.gate import exit_code
-
-    code = exit_code(result.gate, no_fail=no_fail) if pol is not None else 0
-    raise typer.Exit(code)
+        _summary(run.result, output, html, junit)
+    raise typer.Exit(run.exit_code)
 
 
-def _render_all(result, fmt: Format, options: dict, html: Path | None,
-                junit: Path | None) -> tuple[str, list[tuple[str, Path, str | bytes]]]:
-    """Render the payload and the extra reports before anything is written."""
-    from fairaudit.report import render
-
-    payload = render(result, fmt.value, **options)
-    files: list[tuple[str, Path, str | bytes]] = []
-    if html is not None:
-        from fairaudit.report.html import render_html
-
-        files.append(("--html", html, render_html(result, **options)))
-    if junit is not None:
-        from fairaudit.report.junit import render_junit
-
-        files.append(("--junit", junit, render_junit(result, **options)))
-    return payload, files
-
-
-def _predictions_bytes(dataset, path: Path) -> bytes:
-    import io
-
-    import pandas as pd
-
-    frame = pd.DataFrame(index=range(dataset.n_rows))
-    for col in ("patient_id", "study_id"):
-        if col in dataset.frame.columns:
-            frame[col] = dataset.frame[col].to_numpy()
-    frame[dataset.label_column] = dataset.labels
-    for attr in dataset.attributes:
-        frame[attr] = dataset.group_labels(attr)
-    frame["score"] = dataset.scores
-    buf = io.BytesIO()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(buf, index=False)
-    else:
-        frame.to_csv(buf, index=False)
-    return buf.getvalue()
-
-
-class _progress:
-    """A rich progress bar on stderr for the bootstrap (nothing when quiet or not a terminal)."""
-
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.quiet, self._p = total, quiet, None
-
-    def __enter__(self):
-        if self.quiet or self.total <= 0 or not sys.stderr.isatty():
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        from fairaudit.cli._common import stderr_console
-
-        self._p = Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(),
-                           TimeElapsedColumn(), console=stderr_console(), transient=True)
-        self._p.__enter__()
-        task = self._p.add_task("bootstrap", total=self.total)
-        return lambda k: self._p.advance(task, k)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._p is not None:
-            self._p.__exit__(*exc)
+def _command_line() -> str | None:
+    return "fairaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
 
 
 def _summary(result, output: Path | None, html: Path | None, junit: Path | None) -> None:

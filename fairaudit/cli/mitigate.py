@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import err, handle_errors, quiet_libraries
+from fairaudit.cli._common import ScoreType, check_input_flags, err, handle_errors, quiet_libraries
 
 HELP = (
     "Apply fairness mitigations (reweighting, stratified batch sampling, Group DRO, per-group "
@@ -22,9 +22,6 @@ HELP = (
 )
 
 
-OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
-
-
 class Objective(enum.StrEnum):
     equalized_odds = "equalized_odds"
     equal_opportunity = "equal_opportunity"
@@ -33,7 +30,8 @@ class Objective(enum.StrEnum):
 
 @handle_errors
 def mitigate_command(
-    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold.", show_default=False),
+    model: Path | None = typer.Option(None, "--model", "-m", help="fairaudit checkpoint to fine-tune (training-time methods) and re-threshold; or any model `audit --model` takes (TorchScript, ONNX with --model-config, package.module:factory) for --method threshold.", show_default=False),
+    model_config: Path | None = typer.Option(None, "--model-config", help="With a TorchScript or ONNX --model: its model.toml (docs/adapters.md).", show_default=False),
     data: Path | None = typer.Option(None, "--data", "-d", help="Cohort manifest or folder with train/val/test splits, for --model.", show_default=False),
     predictions: Path | None = typer.Option(None, "--predictions", "-p", help="Any model's predictions (CSV/Parquet) with a split column (val/test); threshold adjustment only.", show_default=False),
     val_predictions: Path | None = typer.Option(None, "--val-predictions", help="Validation predictions in a separate file (then --predictions holds only test rows).", show_default=False),
@@ -42,6 +40,11 @@ def mitigate_command(
     method: str = typer.Option("all", "--method", help="reweighting, stratified, group-dro, threshold, threshold-fairlearn (comma-separated) or all (the first four). threshold-fairlearn runs fairlearn's randomised ThresholdOptimizer as a reference variant."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of fine-tuning and of the bootstrap."),
+    metadata: Path | None = typer.Option(None, "--metadata", metavar="FILE", help="Take the --sensitive (and --cluster) columns from this table (CSV/Parquet, one row per key), joined on --on.", show_default=False),
+    on: str | None = typer.Option(None, "--on", metavar="COL|PRED_COL=META_COL", help="Key of --metadata: COL, or PRED_COL=META_COL.", show_default=False),
+    bins: list[str] | None = typer.Option(None, "--bins", metavar="COL=CUTS|COL=qN", help="Bin a numeric sensitive column: COL=40,60,80 or COL=q4 (quantiles of the validation rows, applied to every split). Repeatable.", show_default=False),
+    score_type: ScoreType = typer.Option(ScoreType.probability, "--score-type", help="With --predictions: the score column holds probabilities or logits."),
+    pos_label: str | None = typer.Option(None, "--pos-label", metavar="VALUE", help="For text labels: the positive value; the other value is 0.", show_default=False),
     target: str | None = typer.Option(None, "--target", help="Attribute(s) to mitigate (their intersection); default all of --sensitive.", show_default=False),
     score: str | None = typer.Option(None, "--score", "-s", help="Score column of --predictions (default 'score').", show_default=False),
     split_column: str = typer.Option("split", "--split-column", help="Column of --predictions telling val rows from test rows."),
@@ -68,12 +71,18 @@ def mitigate_command(
     from fairaudit._io import check_output_dir, check_outputs
     from fairaudit.api import check_resamples, check_seed
     from fairaudit.errors import ConfigError
-    from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate
+    from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.workflows.mitigate import OUTPUT_FILES, mitigate, write_outputs
 
     check_seed(seed)
-    check_resamples(bootstrap, "--bootstrap")
-    inputs = [("--model", model), ("--data", data), ("--predictions", predictions),
-              ("--val-predictions", val_predictions)]
+    check_resamples(bootstrap, "`n_bootstrap`")
+    if score_type is not ScoreType.probability and predictions is None:
+        raise ConfigError("--score-type describes the score column of --predictions; a model's "
+                          "scores are probabilities.")
+    check_input_flags(metadata, on, bins, sensitive)
+    inputs = [("--model", model), ("--model-config", model_config), ("--data", data),
+              ("--predictions", predictions), ("--val-predictions", val_predictions),
+              ("--metadata", metadata)]
     check_output_dir(out)
     if out.is_dir():  # before any work: every file that will be written must be writable
         check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
@@ -100,15 +109,17 @@ def mitigate_command(
     with quiet_libraries(quiet):
         result = mitigate(
             label=label, sensitive=sensitive, out_dir=out, methods=method, model=model, data=data,
+            model_config=model_config,
             predictions=predictions, val_predictions=val_predictions, score=score,
             split_column=split_column, val_fraction=val_fraction, target=target, threshold=threshold,
             thresholds=ThresholdSettings(objective=objective.value, tolerance=tol,
                                          sensitivity_floor=sensitivity_floor, performance=performance),
             training=training, seed=seed, n_bootstrap=bootstrap, confidence_level=confidence,
             min_group_size=min_group_size, min_group_events=min_group_events, cluster=cluster,
-            progress=say,
+            progress=say, metadata=metadata, on=on, bins=bins or None,
+            score_type=score_type.value, pos_label=pos_label,
         )
-        files = _write(result, out, inputs)
+        files = write_outputs(result, out, inputs=inputs, what="--out file {name}")
     if not quiet:
         err(result.comparison.to_markdown(warnings=False).rstrip())
         for v in result.comparison.variants:
@@ -122,20 +133,3 @@ def mitigate_command(
         for name, path in {**files, **result.checkpoints}.items():
             err(f"wrote {name}: {path}")
     raise typer.Exit(0)
-
-
-def _write(result, out: Path, inputs: list) -> dict[str, Path]:
-    """Render every file, then write them all or none (see :mod:`fairaudit._io`)."""
-    from fairaudit._io import write_files
-    from fairaudit.report.comparison import render_comparison_html
-
-    texts = {
-        "comparison.json": result.comparison.to_json(),
-        "comparison.md": result.comparison.to_markdown(),
-        "comparison.html": render_comparison_html(result.comparison),
-    }
-    if result.group_thresholds is not None:
-        texts["thresholds.json"] = result.group_thresholds.to_json()
-    out.mkdir(parents=True, exist_ok=True)
-    write_files([(f"--out file {name}", out / name, text) for name, text in texts.items()], inputs)
-    return {name: out / name for name in texts}

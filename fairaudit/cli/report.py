@@ -10,21 +10,26 @@ from fairaudit.cli._common import err, handle_errors
 
 HELP = (
     "Render a saved result (`fairaudit audit --format json --output RESULT.json`) again: the "
-    "self-contained HTML report (default), Markdown, JUnit XML or the terminal table. Without "
-    "--out the HTML goes next to the input (RESULT.html), the other formats to stdout. The input "
+    "self-contained HTML report (default), Markdown, JUnit XML, the terminal table, or "
+    "'modelcard': the quantitative analysis of a model card as a CycloneDX ML-BOM (JSON), with "
+    "--checklist PATH for a Markdown checklist of the TRIPOD+AI and STARD subgroup-reporting items "
+    "it answers. Without --out the HTML goes next to the input (RESULT.html), the other formats "
+    "to stdout. The input "
     "is validated against the shipped schema (`fairaudit schema`) first.\n\n"
     "Exit codes: 0 written, 2 error (unreadable, not a fairaudit result, or a value the schema "
     "forbids)."
 )
 
-FORMATS = ("html", "markdown", "junit", "table")
+FORMATS = ("html", "markdown", "junit", "table", "modelcard")
 
 
 @handle_errors
 def report_command(
     result_json: Path = typer.Argument(..., metavar="RESULT.json", help="A saved `fairaudit audit --format json` result."),
     out: Path | None = typer.Option(None, "--out", help="Where to write it (default: html next to RESULT.json as RESULT.html; other formats to stdout).", show_default=False),
-    fmt: str = typer.Option("html", "--format", "-f", help="html, markdown, junit or table."),
+    fmt: str = typer.Option("html", "--format", "-f", help="html, markdown, junit, table or modelcard."),
+    checklist: Path | None = typer.Option(None, "--checklist", help="With --format modelcard: also write the TRIPOD+AI / STARD subgroup-reporting checklist (Markdown) here.", show_default=False),
+    model_name: str | None = typer.Option(None, "--model-name", help="With --format modelcard: the model's name in the BOM (default: from its SHA-256).", show_default=False),
     suppress_small_cells: int = typer.Option(
         0, "--suppress-small-cells", metavar="K",
         help="Show counts from 1 to K-1 as <K and withhold groups with fewer than K rows (privacy).",
@@ -38,6 +43,8 @@ def report_command(
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
     if suppress_small_cells < 0:
         raise ConfigError(f"--suppress-small-cells must be 0 or more, got {suppress_small_cells}.")
+    if (checklist is not None or model_name is not None) and fmt != "modelcard":
+        raise ConfigError("--checklist and --model-name go with --format modelcard.")
     if out is None and fmt == "html":
         out = result_json.with_suffix(".html")
         if out == result_json:
@@ -45,15 +52,27 @@ def report_command(
     if out is not None and out.is_dir():
         raise ConfigError(f"--out '{out}' is a directory; give a file path such as {out / ('report.' + fmt)}.")
     inputs = [("RESULT.json", result_json)]
-    if out is not None:
-        from fairaudit._io import check_output
+    from fairaudit._io import check_outputs
 
-        check_output(out, "--out", inputs)
+    check_outputs([("--out", out), ("--checklist", checklist)], inputs)
     result = _load_result(result_json)
-    emit(_render(result, fmt, {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail}), out,
-         inputs=inputs)
+    files = []
+    if fmt == "modelcard":
+        from fairaudit.report.modelcard import render_checklist, render_modelcard
+
+        if suppress_small_cells:
+            raise ConfigError("--format modelcard carries every group's values; it has no small-cell "
+                              "suppression (drop --suppress-small-cells, or share the HTML report instead).")
+        payload = render_modelcard(result, model_name=model_name)
+        if checklist is not None:
+            files.append(("--checklist", checklist, render_checklist(result)))
+    else:
+        payload = _render(result, fmt, {"suppress_small_cells": suppress_small_cells, "no_fail": no_fail})
+    emit(payload, out, files, inputs=inputs)
     if out is not None:
         err(f"wrote {fmt} report to {out}")
+    if checklist is not None:
+        err(f"wrote checklist to {checklist}")
 
 
 def _render(result, fmt: str, options: dict) -> str:

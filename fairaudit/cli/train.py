@@ -30,6 +30,7 @@ def train_command(
 ) -> None:
     from fairaudit._io import check_output_dir, check_outputs
     from fairaudit.api import check_seed
+    from fairaudit.cli.progress import cli_progress
     from fairaudit.data.manifest import load_training_manifests
     from fairaudit.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_model
     from fairaudit.models.training import TrainSettings, train_model
@@ -40,7 +41,7 @@ def train_command(
         check_outputs([(f"--out file {n}", out / n) for n in (WEIGHTS_FILE, CONFIG_FILE)],
                       [("--data", data)])
     train, val = load_training_manifests(data, label=label, sensitive=sensitive)
-    predictor = train_model(train, val, settings=TrainSettings(epochs=epochs, seed=seed), progress=not quiet)
+    predictor = train_model(train, val, settings=TrainSettings(epochs=epochs, seed=seed), progress=cli_progress(quiet))
     sha = save_model(predictor, out)
     v = predictor.info["validation"]
     err(

@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairaudit.data.binning import BinsSpec, bin_column, parse_bins, suggest_bins
+from fairaudit.data.metadata import join_metadata, key_text
 from fairaudit.data.tables import file_sha256, read_table, require_columns
-from fairaudit.errors import InputError
+from fairaudit.errors import ConfigError, InputError
 from fairaudit.naming import SEPARATOR, attribute_label
+from fairaudit.result import BinInfo, MetadataInfo
 
 UNKNOWN = "unknown"
 """Group name given to rows whose demographic value is missing (never dropped)."""
@@ -24,6 +27,9 @@ MAX_NUMERIC_GROUPS = 20
 MAX_UNIQUE_SHARE = 0.5
 """A sensitive column with more than :data:`MAX_NUMERIC_GROUPS` distinct values that also
 cover more than this share of the rows looks like an identifier and is refused."""
+
+SCORE_TYPES = ("probability", "logit")
+"""What a score column holds: probabilities in [0, 1], or logits (log-odds, any real number)."""
 
 UNKNOWN_MISSING = "unknown (missing)"
 """Group name of the missing values when the column also holds the literal value ``"unknown"``
@@ -81,6 +87,16 @@ class AuditDataset:
     unknown_counts: dict[str, int] = field(default_factory=dict)
     modalities: dict[str, np.ndarray] | None = None
     """Per-row presence (bool) of each input modality, when the data is a multimodal manifest."""
+    score_type: str | None = None
+    """``"probability"`` or ``"logit"`` (converted by a sigmoid) when scores came from a column."""
+    pos_label: str | None = None
+    """The label value taken as positive, when the labels were text (``pos_label``)."""
+    metadata: MetadataInfo | None = None
+    """The metadata table the demographics were joined from, if any."""
+    n_unmatched_metadata: int | None = None
+    """Rows without a match in the metadata (all their attributes are unknown)."""
+    bins: dict[str, BinInfo] = field(default_factory=dict)
+    """Binned attributes: their cut points and labels."""
 
     @property
     def n_rows(self) -> int:
@@ -106,8 +122,14 @@ def _row_ref(index: int) -> str:
     return f"data row {index + 1}"
 
 
-def validate_labels(values: pd.Series, source: str, column: str) -> np.ndarray:
-    """Binary labels as int8 0/1. Accepts 0/1 integers or floats, booleans, and 'true'/'false'."""
+def validate_labels(values: pd.Series, source: str, column: str,
+                    pos_label: object | None = None) -> np.ndarray:
+    """Binary labels as int8 0/1.
+
+    Without ``pos_label``: 0/1 integers or floats, booleans, and 'true'/'false'. With it: the
+    column holds at most two distinct values (e.g. "disease" / "healthy"); rows equal to
+    ``pos_label`` (compared as text, so ``1`` and ``"1"`` match) are 1, the others 0.
+    """
     s = values
     if s.isna().any():
         i = int(np.flatnonzero(s.isna().to_numpy())[0])
@@ -115,6 +137,8 @@ def validate_labels(values: pd.Series, source: str, column: str) -> np.ndarray:
             f"label column '{column}' in {source} has {int(s.isna().sum())} missing values "
             f"(first at {_row_ref(i)}); every row needs a label of 0 or 1."
         )
+    if pos_label is not None:
+        return _labels_by_value(s, source, column, pos_label)
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy().astype(np.int8)
     if pd.api.types.is_numeric_dtype(s):
@@ -130,13 +154,45 @@ def validate_labels(values: pd.Series, source: str, column: str) -> np.ndarray:
         shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in found)
         raise InputError(
             f"label column '{column}' in {source} must be binary (0/1); found {shown} "
-            f"(first at {_row_ref(int(np.flatnonzero(bad)[0]))}). Encode the positive class as 1."
+            f"(first at {_row_ref(int(np.flatnonzero(bad)[0]))}). Encode the positive class as 1, "
+            "or name it with --pos-label (pos_label= in Python)."
         )
     return arr.astype(np.int8)
 
 
-def validate_scores(values: np.ndarray | pd.Series, source: str, column: str) -> np.ndarray:
-    """Scores as float64 probabilities in [0, 1]; NaN or out-of-range values are an error."""
+def _labels_by_value(s: pd.Series, source: str, column: str, pos_label: object) -> np.ndarray:
+    text = key_text(s)
+    wanted = key_text(pd.Series([pos_label])).iloc[0]
+    found = sorted(map(str, text.dropna().unique()))
+    shown = ", ".join(repr(v) for v in found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    if len(found) > 2:
+        raise InputError(
+            f"label column '{column}' in {source} has {len(found)} distinct values ({shown}); "
+            "a binary label has two."
+        )
+    if wanted not in found:
+        raise InputError(
+            f"positive label {str(pos_label)!r} does not occur in label column '{column}' in "
+            f"{source}; its values are: {shown}."
+        )
+    return (text == wanted).to_numpy(dtype=bool, na_value=False).astype(np.int8)
+
+
+def logit_to_probability(x: np.ndarray) -> np.ndarray:
+    """The logistic function, computed without overflow for any real (or infinite) input."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def validate_scores(values: np.ndarray | pd.Series, source: str, column: str,
+                    score_type: str = "probability") -> np.ndarray:
+    """Scores as float64 probabilities in [0, 1]; NaN or out-of-range values are an error.
+
+    With ``score_type="logit"`` the values are log-odds (any real number, infinities allowed)
+    and are turned into probabilities by the logistic function.
+    """
+    if score_type not in SCORE_TYPES:
+        raise ConfigError(f"`score_type` must be one of {', '.join(SCORE_TYPES)}; got {score_type!r}.")
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         coerced = pd.to_numeric(s, errors="coerce")
@@ -153,15 +209,19 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str) ->
     if nan.any():
         raise InputError(
             f"score column '{column}' in {source} has {int(nan.sum())} missing or NaN values "
-            f"(first at {_row_ref(int(np.flatnonzero(nan)[0]))}); every row needs a probability in [0, 1]."
+            f"(first at {_row_ref(int(np.flatnonzero(nan)[0]))}); every row needs "
+            f"{'a probability in [0, 1]' if score_type == 'probability' else 'a logit'}."
         )
+    if score_type == "logit":
+        return logit_to_probability(arr)
     out = (arr < 0.0) | (arr > 1.0)
     if out.any():
         i = int(np.flatnonzero(out)[0])
         if np.all((arr >= 0.0) & (arr <= 100.0)):
             hint = "percentages? divide by 100"
         else:
-            hint = "logits or log-odds? apply a sigmoid (or softmax) first"
+            hint = ("logits or log-odds? apply a sigmoid first, or pass --score-type logit "
+                    "(score_type='logit' in Python)")
         raise InputError(
             f"score column '{column}' in {source} must hold probabilities in [0, 1]; found "
             f"{float(arr[i]):g} at {_row_ref(i)} ({int(out.sum())} rows out of range; "
@@ -271,10 +331,15 @@ def check_group_count(
         what = f"is numeric with {n_groups} distinct values (more than {MAX_NUMERIC_GROUPS})"
     else:
         return
+    if numeric:
+        bins = " or ".join(f"--bins {b}" for b in suggest_bins(values, column))
+        how = (f"bin it first: {bins} (bins={{'{column}': 'q4'}} in Python), or pass "
+               "--allow-many-groups (allow_many_groups=True in Python)")
+    else:
+        how = "bin it first (e.g. age bands) or pass --allow-many-groups (allow_many_groups=True in Python)"
     raise InputError(
         f"sensitive column '{column}' in {source} {what}; a protected attribute needs a few "
-        "groups: bin it first (e.g. age bands) or pass --allow-many-groups "
-        "(allow_many_groups=True in Python)."
+        f"groups: {how}."
     )
 
 
@@ -323,6 +388,11 @@ def from_frame(
     root: Path | None = None,
     sha256: str | None = None,
     allow_many_groups: bool = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> AuditDataset:
     """Validate a table into an :class:`AuditDataset`.
 
@@ -341,10 +411,27 @@ def from_frame(
     allow_many_groups : bool
         Accept sensitive columns that :func:`check_group_count` would refuse (a numeric column
         with many values, an identifier-like column).
+    metadata, on : optional
+        A table (path or DataFrame) to take the sensitive and cluster columns from, joined on
+        ``on`` (``COL`` or ``COL=META_COL``); see :mod:`fairaudit.data.metadata`.
+    bins : str, list of str or mapping, optional
+        Numeric sensitive columns to bin (``"age=40,60,80"``, ``"age=q4"``); see
+        :mod:`fairaudit.data.binning`.
+    score_type : {"probability", "logit"}
+        What the score column holds; logits go through the logistic function.
+    pos_label : optional
+        The label value meaning "positive" for text labels; the other value is 0.
     """
     attributes = parse_columns(sensitive)
     if len(frame) == 0:
         raise InputError(f"{source} has no data rows.")
+    meta_info, n_unmatched = None, None
+    if metadata is not None:
+        joined = join_metadata(frame, metadata, on, columns=[*attributes, *([cluster] if cluster else [])],
+                               source=source)
+        frame, meta_info, n_unmatched = joined.frame, joined.info, joined.n_unmatched
+    elif on is not None:
+        raise ConfigError("`on` names the key of a `metadata` table; give `metadata` as well.")
     require_columns(frame, [label], source, "--label")
     require_columns(frame, attributes, source, "--sensitive")
     if score is not None:
@@ -354,17 +441,10 @@ def from_frame(
     if label in attributes:
         raise InputError(f"column '{label}' is both the label and a sensitive attribute.")
 
-    labels = validate_labels(frame[label], source, label)
-    scores = validate_scores(frame[score], source, score) if score is not None else None
+    labels = validate_labels(frame[label], source, label, pos_label)
+    scores = validate_scores(frame[score], source, score, score_type) if score is not None else None
 
-    codes, names, unknown = [], [], {}
-    for col in attributes:
-        c, n, u = encode_groups(frame[col])
-        if not allow_many_groups:
-            check_group_count(frame[col], len(n) - (u > 0), source, col)
-        codes.append(c)
-        names.append(n)
-        unknown[col] = u
+    codes, names, unknown, binned = _encode_attributes(frame, attributes, bins, source, allow_many_groups)
     clusters = None
     if cluster is not None:
         if frame[cluster].isna().any():
@@ -390,7 +470,38 @@ def from_frame(
         clusters=clusters,
         cluster_column=cluster,
         unknown_counts=unknown,
+        score_type=score_type if score is not None else None,
+        pos_label=None if pos_label is None else str(pos_label),
+        metadata=meta_info,
+        n_unmatched_metadata=n_unmatched,
+        bins=binned,
     )
+
+
+def _encode_attributes(
+    frame: pd.DataFrame, attributes: list[str], bins: BinsSpec | None, source: str,
+    allow_many_groups: bool,
+) -> tuple[list[np.ndarray], list[tuple[str, ...]], dict[str, int], dict[str, BinInfo]]:
+    """Group codes, names and missing counts of each attribute (binned first if asked)."""
+    bin_specs = parse_bins(bins)
+    if stray := [c for c in bin_specs if c not in attributes]:
+        raise ConfigError(f"`bins` names {', '.join(map(repr, stray))}, not a sensitive column "
+                          f"(the sensitive columns are: {', '.join(attributes)}).")
+    codes: list[np.ndarray] = []
+    names: list[tuple[str, ...]] = []
+    unknown: dict[str, int] = {}
+    binned: dict[str, BinInfo] = {}
+    for col in attributes:
+        values = frame[col]
+        if col in bin_specs:
+            values, binned[col] = bin_column(values, *bin_specs[col], column=col, source=source)
+        c, n, u = encode_groups(values)
+        if not allow_many_groups:
+            check_group_count(values, len(n) - (u > 0), source, col)
+        codes.append(c)
+        names.append(n)
+        unknown[col] = u
+    return codes, names, unknown, binned
 
 
 def load_table_dataset(
@@ -402,6 +513,11 @@ def load_table_dataset(
     cluster: str | None = None,
     what: str = "predictions file",
     allow_many_groups: bool = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> AuditDataset:
     """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`)."""
     p = Path(path)
@@ -416,4 +532,9 @@ def load_table_dataset(
         root=p.resolve().parent,
         sha256=file_sha256(p),
         allow_many_groups=allow_many_groups,
+        metadata=metadata,
+        on=on,
+        bins=bins,
+        score_type=score_type,
+        pos_label=pos_label,
     )

@@ -5,8 +5,8 @@ The manifest format
 A CSV or Parquet table with one row per study. Columns (names from :class:`ManifestSchema`):
 
 ``image_path``
-    Path of a grayscale PNG or NPY image, relative to the manifest's folder (or absolute).
-    Empty when the study has no image.
+    Path of a grayscale PNG, NPY or DICOM image (see :mod:`fairaudit.data.images`), relative
+    to the manifest's folder (or absolute). Empty when the study has no image.
 ``note``
     Free-text clinical note. Empty when the study has no note.
 ``lab_*``
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairaudit.data.binning import BinsSpec
 from fairaudit.data.dataset import AuditDataset, from_frame
 from fairaudit.data.tables import file_sha256, read_table, require_columns
 from fairaudit.errors import InputError
@@ -137,6 +138,11 @@ def load_manifest(
     cluster: str | None = None,
     schema: ManifestSchema | None = None,
     allow_many_groups: bool = False,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: BinsSpec | None = None,
+    pos_label: object | None = None,
+    check_inputs: bool = True,
 ) -> AuditDataset:
     """Read and validate a multimodal manifest into an :class:`AuditDataset`.
 
@@ -154,6 +160,14 @@ def load_manifest(
         Column names of the model inputs; the defaults match ``fairaudit sample-data``.
     allow_many_groups : bool
         Accept sensitive columns with many values (see :func:`~fairaudit.data.dataset.from_frame`).
+    metadata, on, bins, pos_label : optional
+        Demographics from a separate table, binned numeric attributes and text labels, as in
+        :func:`~fairaudit.data.dataset.from_frame`. Columns joined from the metadata are in the
+        dataset's frame, so the model reads them too (e.g. ``sex`` from a patient table).
+    check_inputs : bool
+        Check the built-in model's columns and image files (``schema``). ``False`` for another
+        model (a TorchScript, ONNX or Python adapter), which checks the columns it reads itself;
+        the dataset then has no ``modalities``.
 
     Returns
     -------
@@ -174,7 +188,8 @@ def load_manifest(
     frame = read_table(p, "manifest")
     source = f"manifest '{p}'"
     root = p.resolve().parent
-    check_manifest_frame(frame, source, root, schema)
+    if check_inputs and metadata is None:
+        check_manifest_frame(frame, source, root, schema)
     dataset = from_frame(
         frame,
         label=label,
@@ -184,8 +199,16 @@ def load_manifest(
         root=root,
         sha256=file_sha256(p),
         allow_many_groups=allow_many_groups,
+        metadata=metadata,
+        on=on,
+        bins=bins,
+        pos_label=pos_label,
     )
-    return dataclasses.replace(dataset, modalities=modality_presence(frame, schema))
+    if not check_inputs:
+        return dataset
+    if metadata is not None:  # the model columns may come from the metadata
+        check_manifest_frame(dataset.frame, source, root, schema)
+    return dataclasses.replace(dataset, modalities=modality_presence(dataset.frame, schema))
 
 
 TRAINING_SPLITS = ("train", "validation")

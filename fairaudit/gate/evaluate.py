@@ -327,8 +327,14 @@ def evaluate(result: AuditResult, policy: Policy) -> GateOutcome:
     Raises
     ------
     ConfigError
-        A rule names an attribute the audit does not contain.
+        A rule names an attribute the audit does not contain, or the policy has only
+        ``[[change]]`` rules (those are judged by ``fairaudit compare``; an audit ignores them).
     """
+    if policy.n_rules == 0:
+        raise ConfigError(
+            f"{policy.source or 'policy'}: has only [[change]] rules, which judge `fairaudit "
+            "compare`; an audit needs [[criterion]], [[group_metric]], [[summary]] or [groups]"
+        )
     outcomes: list[RuleOutcome] = []
     if policy.group_size is not None:
         outcomes.extend(_group_size_outcomes(policy.group_size, result))

@@ -30,7 +30,9 @@ _CRITERION_KEYS = ("id", "name", "attributes", "max", "min")
 _METRIC_KEYS = ("id", "metric", "attributes", "max", "min")
 _SUMMARY_KEYS = ("id", "metric", "statistic", "attributes", "max", "min")
 _GROUPS_KEYS = ("min_size", "allow_insufficient", "attributes")
-_TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups")
+_TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups", "change", "stress")
+# ``[[stress]]`` tables are ``fairaudit stress``'s rules (fairaudit.gate.stress); the audit and
+# compare gates ignore them, so one policy file can serve every command.
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class Policy:
     insufficient: str = "inconclusive"
     without_ci: str = "inconclusive"
     source: str | None = None
+    changes: tuple[Any, ...] = ()
+    """``[[change]]`` rules (:class:`fairaudit.gate.change.ChangeRule`): judged by
+    ``fairaudit compare`` only; an audit ignores them."""
 
     @property
     def inconclusive_is_warning(self) -> bool:
@@ -346,7 +351,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             where = f"{source}:{line}" if line else source
             raise ConfigError(
                 f"{where}: policy has unknown table or key '{key}'; allowed are "
-                f"[policy], [[criterion]], [[group_metric]], [[summary]], [groups]"
+                f"[policy], [[criterion]], [[group_metric]], [[summary]], [groups], [[change]], "
+                "[[stress]]"
             )
 
     settings = _table_fields(reader, "policy", 0, doc.get("policy", {}), _SETTINGS_KEYS, False)
@@ -403,6 +409,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         (criteria, group_metrics, summaries, [group_size] if group_size else []), given_ids
     )[:3]
 
+    from fairaudit.gate.change import parse_change_rules
+
+    changes = parse_change_rules(reader, _array(reader, doc, "change"),
+                                 {r.id for r in (*criteria, *group_metrics, *summaries)})
     policy = Policy(
         name=name,
         criteria=tuple(criteria),
@@ -413,11 +423,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         insufficient=insufficient,
         without_ci=without_ci,
         source=source,
+        changes=changes,
     )
-    if policy.n_rules == 0:
+    if policy.n_rules == 0 and not changes:
         raise ConfigError(
             f"{source}: policy has no rules; add at least one [[criterion]], [[group_metric]], "
-            f"[[summary]] or [groups] table"
+            f"[[summary]], [groups] or (for `fairaudit compare`) [[change]] table"
         )
     return policy
 
@@ -455,3 +466,14 @@ def load_policy(path: str | Path) -> Policy:
     except UnicodeDecodeError:
         raise ConfigError(f"policy file {path} is not UTF-8 text (TOML expected)") from None
     return parse_policy(text, source=str(path))
+
+
+# Public names of the table readers, for the other rule tables of the same file
+# (``gate/change.py`` reads ``[[change]]`` with them).
+PolicyReader = _Reader
+table_fields = _table_fields
+number_field = _number
+choice_field = _choice
+attributes_field = _attributes
+rule_id_field = _rule_id
+show_value = _show

@@ -113,9 +113,11 @@ def _layout(groups: Mapping[str, np.ndarray], n: int, intersections: bool) -> _L
     labels, offsets, cols = [], [], []
     start = 0
     for _, row_labels in parts:
-        order = _ordered(row_labels) if row_labels.size else []
+        uniq, inv = np.unique(row_labels, return_inverse=True)
+        order = _ordered(uniq)
         index = {g: i for i, g in enumerate(order)}
-        cols.append(start + np.fromiter((index[g] for g in row_labels.tolist()), np.int64, n))
+        rank = np.array([index[g] for g in uniq.tolist()], dtype=np.int64)
+        cols.append(start + rank[np.asarray(inv).ravel()] if n else np.zeros(0, np.int64))
         labels.append(tuple(order))
         offsets.append(start)
         start += len(order)
@@ -183,24 +185,26 @@ def _weighted_auc(wt: np.ndarray, y: np.ndarray, cond: _Condition) -> np.ndarray
     """AUC of every group (r, K) from transposed row weights ``wt`` (n, r); ties count 1/2.
 
     Virtual rows (one per row and partition) sorted by group, then score: the weighted
-    negatives below a positive are a cumulative sum minus the group's start, a tie run counts
-    half its negatives, and the wins of a group are one segmented sum. Everything runs along
-    axis 0 over contiguous rows of ``r`` replicates.
+    negatives below a positive are a cumulative sum (a tie run counts half its negatives), and
+    a group's wins are one segmented sum less its start offset times its positives. Weights
+    are whole numbers, so every sum is a multiple of 1/2 and exact in float64. Everything runs
+    along axis 0 over contiguous rows of ``r`` replicates.
     """
-    wv = wt[cond.rows]  # (V, r)
-    posv = wv * y[cond.rows][:, None]
-    negv = wv - posv
+    gf = cond.group_first
+    posv = wt[cond.rows]  # (V, r)
+    negv = posv * (1.0 - y[cond.rows])[:, None]
+    posv -= negv
     cum = np.cumsum(negv, axis=0)
-    excl = cum - negv
+    base = cum[gf] - negv[gf]  # negatives of all earlier groups, per group
     if cond.run_first is None:
-        below = excl + 0.5 * negv
+        cum -= 0.5 * negv  # below a row: the earlier negatives, ties (itself) half
+        below = cum
     else:
-        lo = excl[cond.run_first]
-        below = 0.5 * (lo + cum[cond.run_last])
-    below -= excl[cond.group_first][cond.group]
-    wins = np.add.reduceat(posv * below, cond.group_first, axis=0)
-    pos = np.add.reduceat(posv, cond.group_first, axis=0)
-    neg = np.add.reduceat(negv, cond.group_first, axis=0)
+        below = 0.5 * ((cum - negv)[cond.run_first] + cum[cond.run_last])
+    pos = np.add.reduceat(posv, gf, axis=0)
+    neg = np.add.reduceat(negv, gf, axis=0)
+    posv *= below
+    wins = np.add.reduceat(posv, gf, axis=0) - base * pos
     return _div(wins, pos * neg).T
 
 

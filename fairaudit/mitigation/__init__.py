@@ -1,6 +1,7 @@
 """Mitigations: change how a model is trained or how its scores are turned into decisions.
 
-Four methods, each re-audited on the held-out test split by :func:`compare_variants`:
+Four methods (estimators only), each re-audited on the held-out test split by the mitigate
+workflow (:func:`fairaudit.workflows.before_after.compare_variants`):
 
 - :func:`reweighting_weights` / :class:`Reweighing` (Kamiran & Calders 2012): per-row sample
   weights ``P(a) P(y) / P(a, y)`` for the training loss;

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,7 +1,7 @@
 """Threshold adjustment as a mitigation variant: settings, fitting, and the levelling-down check.
 
-Shared by the two ``fairaudit mitigate`` entry points (:mod:`fairaudit.mitigation.pipeline` for
-predictions tables, :mod:`fairaudit.mitigation.training` for checkpoints) and by the fairlearn
+Shared by the two ``fairaudit mitigate`` entry points (:mod:`fairaudit.workflows.mitigate` for
+predictions tables, :mod:`fairaudit.workflows.fine_tune` for checkpoints) and by the fairlearn
 reference variant: :class:`ThresholdSettings`, :func:`pooled_threshold`,
 :func:`threshold_variant` (with :func:`level_down_check`), and :func:`resolve_target`, the
 attributes a run mitigates. Thresholds are always fitted on validation rows.
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError
-from fairaudit.mitigation.comparison_result import Variant
+from fairaudit.group_thresholds import GroupThresholds
 from fairaudit.mitigation.thresholds import PERFORMANCE, GroupThresholdOptimizer, dataset_groups
-from fairaudit.mitigation.thresholds_file import GroupThresholds
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset

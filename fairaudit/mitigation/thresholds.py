@@ -34,7 +34,7 @@ one of them is a candidate (the search is exact; sorting the scores makes it che
 second for 2,000 validation rows in six groups).
 
 This module is the estimator; the saved file (:class:`GroupThresholds`) lives in
-:mod:`fairaudit.mitigation.thresholds_file` and the exact search in
+:mod:`fairaudit.group_thresholds` and the exact search in
 :mod:`fairaudit.mitigation.thresholds_solver`. The file's names are re-exported here.
 """
 
@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.reweighting import group_labels
-from fairaudit.mitigation.thresholds_file import (
+from fairaudit.group_thresholds import (
     FILE_FORMAT,
     FILE_VERSION,
     GroupThresholds,
     fitted_rows_overlap,
 )
+from fairaudit.mitigation.reweighting import group_labels
 from fairaudit.mitigation.thresholds_solver import (
     Curve,
     auto_tolerance,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairaudit.errors import InputError
+from fairaudit.metrics import weighted
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -25,15 +26,11 @@ THRESHOLD_RULE = "Youden J (max sensitivity + specificity - 1) on the validation
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mann-Whitney AUC with ties counted 1/2; NaN when a class is absent."""
-    from scipy.stats import rankdata
+    """Mann-Whitney AUC with ties counted 1/2; NaN when a class is absent.
 
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64))
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    The one AUC of the package (:func:`fairaudit.metrics.weighted.auc`).
+    """
+    return weighted.auc(scores, labels)
 
 
 def overall_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None = None) -> float:

@@ -6,6 +6,7 @@ the training split only and travel in the checkpoint's JSON.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairaudit.data import AuditDataset, images
 from fairaudit.data.manifest import ManifestSchema, modality_presence
 from fairaudit.errors import InputError
 from fairaudit.models.tokenizer import WordTokenizer
@@ -91,52 +93,19 @@ class Preprocessing:
         )
 
 
-def read_image(path: Path, *, row: int, expected: tuple[int, int] | None, source: str) -> np.ndarray:
-    """Read one grayscale PNG or NPY image as float32 in [0, 1].
+def read_image(
+    path: Path,
+    *,
+    row: int,
+    expected: tuple[int, int] | None,
+    source: str,
+    window: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Read one grayscale PNG, NPY or DICOM image as float32 in [0, 1].
 
-    8-bit and 16-bit images are scaled by their maximum code; float NPY arrays are taken as they
-    are (expected in [0, 1]). Raises :class:`InputError` naming the data row and the file.
+    See :func:`fairaudit.data.images.read_image` (this name is kept for the model code).
     """
-    where = f"data row {row + 1} of {source}: image '{path}'"
-    if not path.is_file():
-        raise InputError(f"{where} does not exist; image paths resolve against the manifest's folder.")
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                if im.mode not in ("L", "I;16", "I", "F"):
-                    raise InputError(
-                        f"{where} has mode {im.mode}; expected a single-channel grayscale image."
-                    )
-                arr = np.asarray(im)
-    except InputError:
-        raise
-    except Exception as exc:  # PIL and numpy raise many types on corrupt files
-        msg = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise InputError(f"{where} cannot be read as an image ({msg}).") from None
-    if arr.dtype == np.uint8:
-        img = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        img = arr.astype(np.float32) / 65535.0
-    elif np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer):
-        img = arr.astype(np.float32)
-    else:
-        raise InputError(f"{where} has unsupported dtype {arr.dtype}; use uint8, uint16 or float.")
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if expected is not None and img.shape != tuple(expected):
-        raise InputError(
-            f"{where} has shape {tuple(img.shape)}; the model expects a {expected[0]}x{expected[1]} "
-            "grayscale image."
-        )
-    if img.ndim != 2:
-        raise InputError(f"{where} has shape {tuple(img.shape)}; expected a 2-D grayscale image.")
-    if not np.isfinite(img).all():
-        raise InputError(f"{where} contains NaN or infinite values.")
-    return img
+    return images.read_image(path, row=row, expected=expected, source=source, window=window)
 
 
 def _lab_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str) -> np.ndarray:
@@ -251,3 +220,16 @@ def encode_rows(
         "covariates": cov,
         "present": present,
     }
+
+
+def remove_modality(dataset: AuditDataset, modality: str, schema: ManifestSchema) -> AuditDataset:
+    """A copy of ``dataset`` in which no study has ``modality`` (for ablations and benchmarks)."""
+    frame = dataset.frame.copy()
+    if modality == "image":
+        frame[schema.image] = ""
+    elif modality == "note":
+        frame[schema.note] = ""
+    else:
+        for col in schema.lab_columns(frame):
+            frame[col] = np.nan
+    return dataclasses.replace(dataset, frame=frame, modalities=modality_presence(frame, schema))

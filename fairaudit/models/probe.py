@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.models.ablation import weighted_auc
+from fairaudit.metrics.weighted import weighted_auc
 
 MIN_GROUP_ROWS = 10
 """Groups with fewer rows are left out of a probe (too few to fit or score)."""

@@ -1,62 +1,56 @@
-"""Progress bars for the long model loops (training, encoding, inference).
+"""Progress of the long model loops (training, encoding, inference), reported to the caller.
 
-The model functions take ``progress: bool`` and open their bar with :func:`progress_bar`: a rich
-bar on stderr when enabled, a no-op otherwise. (Issue 11 wants progress reported through a
-callback the CLI passes in; until the callers change, this is the one place the bar is drawn.)
+Model code never prints. A long loop takes ``progress``, any object with the three methods of
+:class:`Progress`, and reports through :func:`track`; the caller decides what to draw (the CLI
+passes a rich bar on stderr, :class:`fairaudit.cli.progress.RichProgress`). ``None`` (or
+``False``) reports nothing.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
 
-class NoProgress:
-    """The do-nothing stand-in for :class:`ProgressBar` (``progress=False``)."""
 
-    def __enter__(self) -> NoProgress:
+class Progress(Protocol):
+    """What a long loop reports to: one task at a time, started, advanced, stopped."""
+
+    def start(self, task: str, total: int) -> None:
+        """A task of ``total`` steps begins (``task`` is a short label such as ``"training"``)."""
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        """``n`` more steps are done; ``description`` replaces the task's label when given."""
+
+    def stop(self) -> None:
+        """The task ended (normally or not)."""
+
+
+class Tracker:
+    """A context manager around one task of a :class:`Progress` (a no-op without one)."""
+
+    def __init__(self, progress: Progress | None, total: int, task: str) -> None:
+        self._progress, self._total, self._task = progress, total, task
+
+    def __enter__(self) -> Tracker:
+        if self._progress:
+            self._progress.start(self._task, self._total)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self._progress:
+            self._progress.stop()
 
     def advance(self, n: int) -> None:
-        return None
-
-
-class ProgressBar:
-    """A rich progress bar on stderr with a single task."""
-
-    def __init__(self, total: int, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                           MofNCompleteColumn(), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=False)
-        self._task = self._p.add_task(label, total=total)
-
-    def __enter__(self) -> ProgressBar:
-        self._p.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._p.stop()
-
-    def advance(self, n: int) -> None:
-        self._p.advance(self._task, n)
+        if self._progress:
+            self._progress.advance(n)
 
     def describe(self, text: str) -> None:
-        self._p.update(self._task, description=text)
+        if self._progress:
+            self._progress.advance(0, text)
 
 
-def progress_bar(enabled: bool, total: int, label: str) -> ProgressBar | NoProgress:
-    """A context manager with ``advance(n)`` (and, when enabled, ``describe(text)``).
+def track(progress: Progress | None, total: int, task: str) -> Tracker:
+    """Report one task of ``total`` steps to ``progress``: ``with track(p, n, "x") as t: t.advance(1)``."""
+    return Tracker(progress, total, task)
 
-    A rich bar on stderr counting to ``total`` under ``label`` when ``enabled``, otherwise a
-    :class:`NoProgress` that does nothing.
-    """
-    return ProgressBar(total, label) if enabled else NoProgress()
+
+__all__ = ["Progress", "Tracker", "track"]

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from fairaudit.models.features import Preprocessing, encode_rows
 from fairaudit.models.network import MultimodalNetwork
-from fairaudit.models.progress import progress_bar
+from fairaudit.models.progress import Progress, track
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
@@ -24,12 +24,12 @@ TensorTable = dict[str, Tensor]
 
 
 def encode_dataset(
-    dataset: AuditDataset, preprocessing: Preprocessing, *, batch_size: int = 512, progress: bool = False
+    dataset: AuditDataset, preprocessing: Preprocessing, *, batch_size: int = 512, progress: Progress | None = None
 ) -> TensorTable:
     """All model inputs of ``dataset`` as CPU tensors, plus ``label`` (float32)."""
     parts: dict[str, list[np.ndarray]] = {}
     n = dataset.n_rows
-    with progress_bar(progress, n, f"reading {Path(dataset.source.split(chr(39))[1] if chr(39) in dataset.source else dataset.source).name}") as bar:
+    with track(progress, n, f"reading {Path(dataset.source.split(chr(39))[1] if chr(39) in dataset.source else dataset.source).name}") as bar:
         for start in range(0, n, batch_size):
             rows = np.arange(start, min(n, start + batch_size))
             for k, v in encode_rows(dataset.frame, dataset.root, rows, preprocessing,

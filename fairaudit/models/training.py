@@ -17,7 +17,7 @@ Reusable loop (mitigations build on this)
         loss_fn=None,                 # GroupLoss: loss_fn(per_example_loss, group_ids) -> scalar;
                                       #   optional loss_fn.update(per_example_loss, group_ids) after each step
         selection_score=overall_auc,  # (scores, labels, group_ids | None) -> float, higher is better
-        progress=False,
+        progress=None,                # a models.progress.Progress told of every epoch
     ) -> FitResult                    # the network is left at its best validation epoch
 
 ``per_example_loss`` is the binary cross-entropy of each row of the batch (plus the row's
@@ -77,7 +77,7 @@ from fairaudit.models.evaluation import (
 from fairaudit.models.features import MODALITIES, fit_preprocessing, read_image
 from fairaudit.models.multimodal import MultimodalPredictor
 from fairaudit.models.network import MultimodalNetwork, NetworkConfig
-from fairaudit.models.progress import progress_bar
+from fairaudit.models.progress import Progress, track
 from fairaudit.models.tensors import (
     TensorTable,
     encode_dataset,
@@ -207,7 +207,7 @@ def fit_classifier(
     batch_sampler: Sampler | None = None,
     loss_fn: GroupLoss | None = None,
     selection_score: SelectionScore = overall_auc,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> FitResult:
     """Train ``network`` in place with early stopping on a validation selection score.
 
@@ -239,7 +239,7 @@ def fit_classifier(
     stale = 0
     # Networks with auxiliary losses (MultimodalNetwork) return them from forward_train.
     forward_train = getattr(network, "forward_train", None)
-    with torch.random.fork_rng(devices=[]), progress_bar(progress, settings.epochs, "training") as bar:
+    with torch.random.fork_rng(devices=[]), track(progress, settings.epochs, "training") as bar:
         torch.manual_seed(settings.seed)
         for epoch in range(1, settings.epochs + 1):
             t0 = time.perf_counter()
@@ -318,7 +318,7 @@ def fit_denoiser(
     val_present: Tensor,
     *,
     settings: TrainSettings = TrainSettings(),
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[int, float]:
     """Train the denoiser on standardised latents; early-stopped on validation loss.
 
@@ -331,7 +331,7 @@ def fit_denoiser(
     n = train_latents.shape[0]
     keep_val = val_present.any(dim=1)
     best, best_epoch, best_state, stale = math.inf, 0, copy.deepcopy(denoiser.state_dict()), 0
-    with torch.random.fork_rng(devices=[]), progress_bar(progress, settings.diffusion_epochs, "diffusion") as bar:
+    with torch.random.fork_rng(devices=[]), track(progress, settings.diffusion_epochs, "diffusion") as bar:
         torch.manual_seed(settings.seed + 1)
         for epoch in range(1, settings.diffusion_epochs + 1):
             denoiser.train()
@@ -388,7 +388,7 @@ def _latent_stats(latents: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _fit_diffusion(predictor: MultimodalPredictor, train: TensorTable, val: TensorTable,
-                   settings: TrainSettings, progress: bool) -> dict[str, Any]:
+                   settings: TrainSettings, progress: Progress | None) -> dict[str, Any]:
     net = predictor.network
     z_train, z_val = latent_table(net, train), latent_table(net, val)
     p_train, p_val = train["present"], val["present"]
@@ -441,7 +441,7 @@ def train_model(
     network: dict[str, Any] | None = None,
     denoiser: dict[str, Any] | None = None,
     schema: ManifestSchema | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> MultimodalPredictor:
     """Train the multimodal latent-diffusion model from scratch.
 
@@ -456,8 +456,8 @@ def train_model(
         configuration for tests). Input sizes are always taken from the data.
     schema : ManifestSchema, optional
         Manifest column names.
-    progress : bool
-        Rich progress bars on stderr.
+    progress : Progress, optional
+        Told of every epoch and encoding batch (:mod:`fairaudit.models.progress`).
 
     Returns
     -------
@@ -536,7 +536,7 @@ def fine_tune(
     loss_fn: GroupLoss | None = None,
     selection_score: SelectionScore = overall_auc,
     refit_diffusion: bool = True,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[MultimodalPredictor, FitResult]:
     """Fine-tune a copy of ``predictor`` with the hooks of :func:`fit_classifier`.
 

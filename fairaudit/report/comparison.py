@@ -15,7 +15,7 @@ from fairaudit.report.figures import RC, legend, new_figure, plot_label, style, 
 from fairaudit.report.formatting import fmt, fmt_ci
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fairaudit.mitigation.compare import Comparison, GroupChange, VariantSummary
+    from fairaudit.comparison_result import Comparison, GroupChange, VariantSummary
 
 TEMPLATE = "comparison.html.j2"
 METRIC_LABELS = {"tpr": "Sensitivity (TPR)", "fpr": "False-positive rate (FPR)", "ppv": "PPV",

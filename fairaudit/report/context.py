@@ -433,7 +433,27 @@ def _dataset_context(ds: DatasetInfo, sup: Suppressor) -> dict[str, Any]:
         "n_clusters": sup.count(ds.n_clusters) if ds.n_clusters else ds.n_clusters,
         "attributes": list(ds.attributes),
         "intersections": list(ds.intersections),
+        "inputs": _input_notes(ds, sup),
     }
+
+
+def _input_notes(ds: DatasetInfo, sup: Suppressor) -> list[str]:
+    """One short line per way the inputs were prepared: metadata join, bins, logits, labels."""
+    notes = []
+    if ds.metadata is not None:
+        m = ds.metadata
+        key = m.key if m.key == m.metadata_key else f"{m.key} = {m.metadata_key}"
+        notes.append(f"{', '.join(m.columns)} joined from {m.source} on {key}; "
+                     f"{sup.count(ds.n_unmatched_metadata or 0)} rows unmatched (attributes unknown)")
+    for col, b in (ds.bins or {}).items():
+        cuts = ", ".join(f"{c:g}" for c in b.cuts)
+        how = f"{b.q} quantile bins" if b.method == "quantile" else "cut points"
+        notes.append(f"{col} binned ({how}) at {cuts}")
+    if ds.score_type == "logit":
+        notes.append("scores given as logits, turned into probabilities by the logistic function")
+    if ds.pos_label is not None:
+        notes.append(f"positive label: {ds.pos_label!r} (other values are 0)")
+    return notes
 
 
 def _threshold_context(th: ThresholdInfo) -> dict[str, Any]:
@@ -517,6 +537,10 @@ def _repro(result: AuditResult) -> list[dict[str, str]]:
         ("Data SHA-256", run.data_sha256),
         ("Model SHA-256", run.model_sha256 or "— (predictions file)"),
     ]
+    if run.model_adapter is not None:
+        rows.append(("Model adapter", run.model_adapter))
+    if run.model_config_sha256 is not None:
+        rows.append(("Model config SHA-256", run.model_config_sha256))
     if run.cross_check is not None:
         rows.append(("Cross-check", run.cross_check.describe()))
     rows += [(f"Package: {k}", v) for k, v in sorted(run.package_versions.items())]

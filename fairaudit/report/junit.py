@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 from fairaudit.report.context import Suppressor
-from fairaudit.result import AuditResult, RuleOutcome
+from fairaudit.result import AuditResult, GateOutcome, RuleOutcome
 
 # Characters XML 1.0 cannot carry at all (escaping does not help); they are dropped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -55,12 +56,28 @@ def render_junit(result: AuditResult, *, suppress_small_cells: int = 0, no_fail:
     no_fail
         The run used ``--no-fail``: the ``exit_code`` property is 0, the process's own.
     """
+    run = result.run
+    return gate_junit(
+        result.gate, level=run.confidence_level, created=run.created,
+        properties=(("fairaudit.version", run.tool_version), ("seed", str(run.seed)),
+                    ("n_bootstrap", str(run.n_bootstrap)), ("confidence_level", str(run.confidence_level)),
+                    ("data_sha256", run.data_sha256)),
+        suppress_small_cells=suppress_small_cells, no_fail=no_fail,
+    )
+
+
+def gate_junit(gate: GateOutcome, *, level: float, created: str,
+               properties: Sequence[tuple[str, str]], suppress_small_cells: int = 0,
+               no_fail: bool = False, suite: str = "fairaudit gate") -> str:
+    """JUnit XML of any gate outcome (the audit's or a comparison's): one test case per rule.
+
+    ``properties`` come first in ``<properties>`` (the first is the tool version), followed by
+    the gate's status, policy, exit code and ``no_fail``.
+    """
     from fairaudit.exit_codes import exit_code
 
     sup = Suppressor(suppress_small_cells)
-    gate = result.gate
-    level = result.run.confidence_level
-    name = f"fairaudit gate: {gate.policy}" if gate.policy else "fairaudit gate (no policy)"
+    name = f"{suite}: {gate.policy}" if gate.policy else f"{suite} (no policy)"
     failures = sum(
         1 for r in gate.rules
         if r.status == "fail" or (r.status == "inconclusive" and not gate.inconclusive_is_warning)
@@ -69,27 +86,25 @@ def render_junit(result: AuditResult, *, suppress_small_cells: int = 0, no_fail:
     counts = {"tests": str(len(gate.rules)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
 
     root = ET.Element("testsuites", {"name": "fairaudit", **counts})
-    suite = ET.SubElement(root, "testsuite", {
-        "name": _clean(name), **counts, "time": "0", "timestamp": _clean(result.run.created),
+    suite_el = ET.SubElement(root, "testsuite", {
+        "name": _clean(name), **counts, "time": "0", "timestamp": _clean(created),
     })
-    props = ET.SubElement(suite, "properties")
+    props = ET.SubElement(suite_el, "properties")
+    first, rest = list(properties[:1]), list(properties[1:])
     for key, value in (
-        ("fairaudit.version", result.run.tool_version),
+        *first,
         ("gate.status", gate.status),
         ("policy", gate.policy or ""),
         ("inconclusive_is_warning", str(gate.inconclusive_is_warning).lower()),
         ("exit_code", str(exit_code(gate, no_fail=no_fail))),
         ("no_fail", str(no_fail).lower()),
-        ("seed", str(result.run.seed)),
-        ("n_bootstrap", str(result.run.n_bootstrap)),
-        ("confidence_level", str(level)),
-        ("data_sha256", result.run.data_sha256),
+        *rest,
     ):
         ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
-    classname = "fairaudit.gate" + (f".{gate.policy}" if gate.policy else "")
+    classname = suite.replace(" ", ".") + (f".{gate.policy}" if gate.policy else "")
     for rule in gate.rules:
         message = sup.text(rule.message)
-        case = ET.SubElement(suite, "testcase", {"classname": _clean(classname), "name": _clean(sup.text(rule.id)), "time": "0"})
+        case = ET.SubElement(suite_el, "testcase", {"classname": _clean(classname), "name": _clean(sup.text(rule.id)), "time": "0"})
         if rule.status == "fail":
             el = ET.SubElement(case, "failure", {"type": "fail", "message": _clean(message)})
             el.text = _clean(_detail(rule, level, message))

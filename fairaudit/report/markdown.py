@@ -149,6 +149,8 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fa
         f"({escape(ctx['threshold']['source'])}); values are shown with {level} confidence intervals.",
         "",
     ]
+    if ds["inputs"]:
+        lines += [f"**Inputs:** {escape('; '.join(ds['inputs']))}.", ""]
     if suppress_small_cells:
         lines += [f"Small-cell suppression: counts below {suppress_small_cells} are hidden.", ""]
     for attr in ctx["attributes"]:

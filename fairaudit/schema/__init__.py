@@ -1,7 +1,8 @@
-"""The JSON Schema of an audit result, shipped inside the package.
+"""The JSON Schemas of an audit result and of a comparison, shipped inside the package.
 
 ``audit-result.schema.json`` (draft 2020-12) describes what ``fairaudit audit --format json``
-writes; ``fairaudit schema`` prints it. :func:`validate_result` checks a parsed result against it
+writes; ``fairaudit schema`` prints it. ``compare-result.schema.json`` describes
+``compare.json`` of ``fairaudit compare`` (``fairaudit schema --compare``; :func:`validate_compare`). :func:`validate_result` checks a parsed result against it
 and turns the first violation into one :class:`~fairaudit.errors.InputError` line that names the
 JSON path and the offending value.
 """
@@ -16,11 +17,29 @@ from typing import Any
 from fairaudit.errors import InputError
 
 SCHEMA_FILE = "audit-result.schema.json"
+COMPARE_SCHEMA_FILE = "compare-result.schema.json"
 
 
-def schema_text() -> str:
-    """The schema file's text, exactly as shipped."""
-    return resources.files(__name__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+def schema_text(name: str = SCHEMA_FILE) -> str:
+    """A schema file's text, exactly as shipped (default: the audit result's)."""
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _compare_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(schema_text(COMPARE_SCHEMA_FILE)))
+
+
+def validate_compare(data: Any, source: str = "comparison") -> None:
+    """Check a parsed ``compare.json`` against the shipped compare schema (one-line InputError)."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_compare_validator().iter_errors(data))
+    if error is not None:
+        raise InputError(f"{source} is not a valid fairaudit comparison: {error.json_path} "
+                         f"{_explain(error)} (see `fairaudit schema --compare`).")
 
 
 @functools.cache

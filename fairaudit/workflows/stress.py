@@ -287,7 +287,7 @@ def stress_dataset(predictor: Any, dataset: Any, *, config: StressConfig = Stres
     """Run the stress audit of ``predictor`` (a MultimodalPredictor) on ``dataset``."""
     from fairaudit._io import timestamp
     from fairaudit._version import __version__
-    from fairaudit.models.ablation import replicate_weights
+    from fairaudit.metrics.weighted import resample_weights
     from fairaudit.models.corruptions import parameter_table
     from fairaudit.models.latent_cache import encode_dataset
     from fairaudit.workflows import stress_sections as sec
@@ -311,7 +311,8 @@ def stress_dataset(predictor: Any, dataset: Any, *, config: StressConfig = Stres
     groups = {a: np.asarray(dataset.group_labels(a)).astype(str) for a in dataset.attributes}
     clusters = (dataset.clusters if dataset.clusters is not None
                 else np.arange(dataset.n_rows))
-    weights = replicate_weights(clusters, config.n_bootstrap, config.seed)
+    weights = resample_weights(dataset.n_rows, dataset.clusters, config.n_bootstrap,
+                               np.random.default_rng(config.seed))
     level = config.confidence_level
     present = cache.present.numpy()
     missingness = sec.missingness_section(present, groups, weights, level)

@@ -19,7 +19,7 @@ from fairaudit.metrics.stress import (
     wilson_interval,
     worst_relative_loss,
 )
-from fairaudit.models.ablation import weighted_auc
+from fairaudit.metrics.weighted import weighted_auc
 from fairaudit.models.attribution import absolute_shares, coalitions, shapley_values
 from fairaudit.models.features import MODALITIES
 from fairaudit.models.probe import control_probe, probe_auc

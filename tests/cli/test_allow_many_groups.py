@@ -48,7 +48,7 @@ def test_raw_age_is_refused_with_one_line_and_nothing_written(tmp_path):
     n_age = pd.read_csv(path)["age"].nunique()
     assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
     assert "'age'" in lines[0] and f"{n_age} distinct values" in lines[0]
-    assert "bin it first" in lines[0] and "--allow-many-groups" in lines[0]
+    assert "bin it first: --bins age=q4 or --bins age=" in lines[0] and "--allow-many-groups" in lines[0]
     assert "Traceback" not in res.output and not out.exists()
 
 

@@ -150,7 +150,7 @@ def test_report_refuses_to_overwrite_its_input(predictions_csv: Path, tmp_path: 
 
 
 def test_mitigate_checks_its_folder_before_work(predictions_csv: Path, tmp_path: Path, monkeypatch) -> None:
-    import fairaudit.mitigation.pipeline as pipeline
+    import fairaudit.workflows.mitigate as pipeline
 
     monkeypatch.setattr(pipeline, "mitigate", lambda **kw: (_ for _ in ()).throw(AssertionError("ran")))
     base = ["mitigate", "-p", str(predictions_csv), "-l", "y", "-a", "race", "--method", "threshold"]

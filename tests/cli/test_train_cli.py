@@ -69,3 +69,11 @@ def test_bad_training_input_is_one_line_exit_2(trained, tmp_path: Path, args: li
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and words in lines[0], res.output
     assert not (tmp_path / "m").exists()
+
+
+def test_train_without_quiet_reports_progress_through_the_cli(trained, tmp_path: Path) -> None:
+    cohort, _, _ = trained
+    res = runner.invoke(app, ["train", "--data", str(cohort), "--out", str(tmp_path / "m"),
+                              "--epochs", "1", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    assert "validation AUC" in res.stderr

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairaudit.comparison_result import Variant
 from fairaudit.data import from_frame
-from fairaudit.mitigation.compare import Variant, compare_variants
 from fairaudit.result import AuditResult
+from fairaudit.workflows.before_after import compare_variants
 
 
 def _cohort(n: int = 3000, seed: int = 0) -> pd.DataFrame:

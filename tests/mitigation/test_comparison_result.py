@@ -1,4 +1,4 @@
-"""The comparison types (:mod:`fairaudit.mitigation.comparison_result`)."""
+"""The comparison types (:mod:`fairaudit.comparison_result`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
+from fairaudit.comparison_result import Comparison, GroupChange, Variant, VariantSummary
 from fairaudit.mitigation import compare
-from fairaudit.mitigation.comparison_result import Comparison, GroupChange, Variant, VariantSummary
 
 
 def test_compare_re_exports_the_types() -> None:

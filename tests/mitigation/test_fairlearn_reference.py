@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fairaudit.cli.app import app
-from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate, parse_methods
+from fairaudit.workflows.mitigate import ThresholdSettings, mitigate, parse_methods
 from tests.conftest import make_predictions
 
 

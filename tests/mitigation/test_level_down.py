@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairaudit.mitigation.pipeline import ThresholdSettings, mitigate
+from fairaudit.workflows.mitigate import ThresholdSettings, mitigate
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "sample_data" / "predictions.csv"

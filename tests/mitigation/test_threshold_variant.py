@@ -6,7 +6,6 @@ import pytest
 
 from fairaudit.data import from_frame
 from fairaudit.errors import ConfigError
-from fairaudit.mitigation import pipeline
 from fairaudit.mitigation.threshold_variant import (
     ThresholdSettings,
     columns,
@@ -14,6 +13,7 @@ from fairaudit.mitigation.threshold_variant import (
     resolve_target,
     threshold_variant,
 )
+from fairaudit.workflows import mitigate as pipeline
 from tests.conftest import make_predictions
 
 

@@ -1,4 +1,4 @@
-"""The group-thresholds file (:mod:`fairaudit.mitigation.thresholds_file`)."""
+"""The group-thresholds file (:mod:`fairaudit.group_thresholds`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from fairaudit.errors import ConfigError
+from fairaudit.group_thresholds import FILE_FORMAT, GroupThresholds, fitted_rows_overlap
 from fairaudit.mitigation import thresholds
-from fairaudit.mitigation.thresholds_file import FILE_FORMAT, GroupThresholds, fitted_rows_overlap
 
 
 def test_estimator_module_re_exports_the_file_names() -> None:

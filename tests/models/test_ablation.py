@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.ablation import measure
 from fairaudit.errors import ConfigError
-from fairaudit.models.ablation import measure, remove_modality
 from fairaudit.models.evaluation import roc_auc
-from fairaudit.models.features import MODALITIES
+from fairaudit.models.features import MODALITIES, remove_modality
 
 
 @pytest.mark.parametrize("modality", MODALITIES)
@@ -76,7 +76,7 @@ def test_imputation_draws_are_averaged(trained, test_set) -> None:
 
 
 def test_weighted_auc_equals_auc_on_repeated_rows() -> None:
-    from fairaudit.models.ablation import weighted_auc
+    from fairaudit.metrics.weighted import weighted_auc
 
     rng = np.random.default_rng(4)
     for _ in range(20):

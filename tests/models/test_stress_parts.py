@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fairaudit.errors import ConfigError
-from fairaudit.models.ablation import replicate_weights
+from fairaudit.metrics.weighted import resample_weights
 from fairaudit.models.attribution import absolute_shares, coalitions, shapley_values
 from fairaudit.models.features import MODALITIES
 from fairaudit.models.latent_cache import encode_dataset
@@ -74,7 +74,7 @@ def test_probe_finds_a_planted_signal_and_the_control_covers_chance() -> None:
     group = np.where(rng.random(300) < 0.4, "a", "b")[patients]
     x = rng.normal(size=(600, 8))
     x[:, 0] += 1.0 * (group == "a")
-    w = replicate_weights(patients, 200, 0)
+    w = resample_weights(len(patients), patients, 200, np.random.default_rng(0))
     real = probe_auc(x, group, patients, w, seed=0)
     assert real.auc > 0.7 and real.ci[0] > 0.5
     ctl = control_probe(x, group, patients, w, shuffles=3, seed=0)
@@ -89,7 +89,7 @@ def test_probe_of_a_three_group_attribute_is_macro_one_vs_rest() -> None:
     patients = np.arange(450)
     group = np.array(["x", "y", "z"])[rng.integers(0, 3, 450)]
     x = rng.normal(size=(450, 4)) + (group == "z")[:, None] * 1.5
-    r = probe_auc(x, group, patients, replicate_weights(patients, 100, 0), folds=3)
+    r = probe_auc(x, group, patients, resample_weights(len(patients), patients, 100, np.random.default_rng(0)), folds=3)
     assert r.groups == ("x", "y", "z") and 0.6 < r.auc < 1.0
     tiny = probe_auc(x[:5], group[:5], patients[:5], np.ones((3, 5)))
     assert tiny.auc is None  # groups below the minimum size are dropped: nothing to probe

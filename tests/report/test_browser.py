@@ -164,3 +164,39 @@ def test_many_group_report_loads_without_console_errors(driver, tmp_path):
     numbers = [float(v) for v in values if v not in ("—", "suppressed")]
     assert numbers == sorted(numbers, reverse=True) and len(numbers) > 900
     assert _severe(driver) == []
+
+
+def test_compare_report_loads_offline_without_console_errors(driver, tmp_path):
+    """`fairaudit compare`'s page: verdict first, forest plots decode, hostile names stay text."""
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    from fairaudit.gate.change import evaluate_changes
+    from fairaudit.metrics.paired import paired_changes
+    from fairaudit.report.compare import render_compare_html
+    from fairaudit.result_paired import CompareResult, CompareSide
+
+    rng = np.random.default_rng(2)
+    n = 900
+    y = rng.integers(0, 2, n)
+    site = rng.choice(["<script>alert(1)</script>", "B"], n)
+    a = np.clip(0.35 * y + 0.65 * rng.random(n), 0, 1)
+    b = np.clip(a + rng.normal(0, 0.05, n), 0, 1)
+    paired = paired_changes(y, {"baseline": a, "candidate": b}, {"baseline": 0.5, "candidate": 0.5},
+                            {"site": site}, reference="baseline", n_bootstrap=100)
+    policy = parse_policy('[[change]]\npreset = "do_no_harm"\nmargin = 0.02\n')
+    side = CompareSide("baseline", "predictions", "a.csv", None, "score", 0.5, "given")
+    result = CompareResult("2026-01-01T00:00:00+00:00", "t", None, side,
+                           CompareSide(**{**side.__dict__, "role": "candidate"}), n, "y", ("site",),
+                           "a.csv", "0" * 64, None, None, paired, evaluate_changes(paired, policy, "candidate"))
+    page = tmp_path / "compare.html"
+    page.write_text(render_compare_html(result), encoding="utf-8")
+    driver.get(page.as_uri())
+    assert _severe(driver) == []
+    for section in ("verdict", "overall", "groups", "settings"):
+        assert driver.find_element(By.ID, section).is_displayed(), section
+    assert driver.execute_script("return document.scripts.length") == 1
+    assert "<script>alert(1)</script>" in driver.find_element(By.ID, "verdict").text
+    widths = driver.execute_script(
+        "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) == 3 and all(w > 0 for w in widths)

@@ -12,7 +12,7 @@ import pytest
 from fairaudit.data.manifest import load_manifest
 from fairaudit.errors import ConfigError
 from fairaudit.gate.stress import evaluate_stress, parse_stress_policy
-from fairaudit.models.ablation import replicate_weights
+from fairaudit.metrics.weighted import resample_weights
 from fairaudit.stress_result import StressResult
 from fairaudit.workflows.stress import StressConfig, stress_audit
 from fairaudit.workflows.stress_sections import missingness_section, realistic_available
@@ -39,7 +39,7 @@ def test_planted_missingness_is_found_with_intervals(full_test_split) -> None:
     ds = full_test_split
     present = np.stack([ds.modalities[m] for m in ("image", "note", "labs")], axis=1)
     groups = {a: np.asarray(ds.group_labels(a)).astype(str) for a in ds.attributes}
-    section = missingness_section(present, groups, replicate_weights(ds.clusters, 200, 0), 0.95)
+    section = missingness_section(present, groups, resample_weights(len(ds.clusters), ds.clusters, 200, np.random.default_rng(0)), 0.95)
     planted = [e for e in PLANTED if e["kind"] == "missing_by_group"]
     assert len(planted) == 3
     for effect in planted:
@@ -63,7 +63,7 @@ def test_planted_noisy_site_is_encoded_by_the_image_latent(full_test_split) -> N
 
     ds = full_test_split
     cache = encode_dataset(load_model(MODEL), ds)
-    w = replicate_weights(ds.clusters, 100, 0)
+    w = resample_weights(len(ds.clusters), ds.clusters, 100, np.random.default_rng(0))
     has = cache.present[:, 0].numpy()
     site = np.asarray(ds.group_labels("site")).astype(str)
     effect = next(e for e in PLANTED if e["kind"] == "noisy_site")
@@ -171,3 +171,12 @@ def test_a_rule_whose_condition_was_not_run_is_inconclusive(tiny_result: StressR
     policy = parse_stress_policy('[[stress]]\ncorruption = "jpeg"\nmetric = "auc"\nmax_drop = 0.5\n')
     out = evaluate_stress(tiny_result, policy)
     assert out.status == "inconclusive" and "not run" in out.rules[0].message
+
+
+def test_the_audit_gate_ignores_stress_tables() -> None:
+    from fairaudit.gate.policy import parse_policy
+
+    text = ('[[criterion]]\nname = "auc_difference"\nmax = 0.1\n'
+            '[[stress]]\ncorruption = "jpeg"\nmax_index = 0.1\n')
+    assert len(parse_policy(text).criteria) == 1
+    assert parse_stress_policy(text).rules[0].corruption == "jpeg"

@@ -1,4 +1,4 @@
-"""``fairaudit mitigate`` as a library call: mitigate, re-audit on test, compare.
+"""The ``fairaudit mitigate`` workflow: mitigate, re-audit on test, compare, write.
 
 Two entry points:
 
@@ -9,7 +9,10 @@ Two entry points:
   from ``val_predictions=`` or from the rows of ``predictions`` whose ``split`` column says
   validation; the others (``split == "test"``) are the test rows.
 
-Thresholds are always fitted on validation rows and judged on test rows.
+Thresholds are always fitted on validation rows and judged on test rows. The fine-tuning runs
+are :mod:`fairaudit.workflows.fine_tune`; the before/after audits
+:mod:`fairaudit.workflows.before_after`; the estimators themselves live in
+:mod:`fairaudit.mitigation`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fairaudit.comparison_result import Comparison, Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.compare import compare_variants
-from fairaudit.mitigation.comparison_result import Comparison, Variant
+from fairaudit.group_thresholds import GroupThresholds
 from fairaudit.mitigation.threshold_variant import (
     ThresholdSettings,
     columns,
@@ -32,12 +35,14 @@ from fairaudit.mitigation.threshold_variant import (
     resolve_target,
     threshold_variant,
 )
-from fairaudit.mitigation.thresholds_file import GroupThresholds
 from fairaudit.naming import attribute_label
+from fairaudit.workflows.before_after import compare_variants
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
 
+OUTPUT_FILES = ("comparison.json", "comparison.md", "comparison.html", "thresholds.json")
+"""What :func:`write_outputs` may write into the output folder."""
 METHODS = ("reweighting", "stratified", "group-dro", "threshold", "threshold-fairlearn")
 ALL_METHODS = ("reweighting", "stratified", "group-dro", "threshold")
 """What ``--method all`` runs (the fairlearn reference variant is asked for by name)."""
@@ -52,13 +57,13 @@ def parse_methods(spec: str | Sequence[str]) -> tuple[str, ...]:
     items = [spec] if isinstance(spec, str) else list(spec)
     names = [m.strip().lower() for item in items for m in str(item).split(",") if m.strip()]
     if not names:
-        raise ConfigError(f"--method needs one of {', '.join(METHODS)} or all.")
+        raise ConfigError(f"`methods` needs one of {', '.join(METHODS)} or all.")
     if "all" in names:
         return ALL_METHODS + tuple(m for m in METHODS if m in names and m not in ALL_METHODS)
     bad = [m for m in names if m not in METHODS]
     if bad:
         raise ConfigError(
-            f"--method must be one of {', '.join(METHODS)} or all (comma-separated); got "
+            f"`methods` must be one of {', '.join(METHODS)} or all (comma-separated); got "
             f"{', '.join(map(repr, bad))}."
         )
     return tuple(m for m in METHODS if m in names)
@@ -89,27 +94,34 @@ def split_predictions(
     cluster: str | None = None,
     val_fraction: float | None = None,
     seed: int = 0,
+    inputs: Mapping[str, Any] | None = None,
 ) -> tuple[AuditDataset, AuditDataset]:
     """Validation and test datasets from predictions table(s).
 
     The validation rows are, in order of precedence: the ``val_predictions`` file; a random
     ``val_fraction`` of the patients (``cluster`` column) or rows, drawn with ``seed``; the rows
     whose ``split_column`` says val/validation (the rows saying test are the test rows).
+    ``inputs`` holds :func:`fairaudit.data.from_frame`'s ``metadata``, ``on``, ``bins``,
+    ``score_type`` and ``pos_label``; quantile bins are taken on the validation rows and the
+    test rows get the same cut points.
     """
     from fairaudit.data import load_table_dataset, read_table
 
     score = score or "score"
+    inputs = dict(inputs or {})
     if val_predictions is not None:
         val = load_table_dataset(val_predictions, label=label, sensitive=list(columns(sensitive)),
-                                 score=score, cluster=cluster, what="validation predictions file")
+                                 score=score, cluster=cluster, what="validation predictions file",
+                                 **inputs)
         test = load_table_dataset(predictions, label=label, sensitive=list(columns(sensitive)),
-                                  score=score, cluster=cluster, what="predictions file")
+                                  score=score, cluster=cluster, what="predictions file",
+                                  **_same_bins(inputs, val))
         return val, test
     p = Path(predictions)
     frame = read_table(p, "predictions file")
     if val_fraction is not None:
         if not 0.0 < val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be between 0 and 1; got {val_fraction}.")
+            raise ConfigError(f"`val_fraction` must be between 0 and 1; got {val_fraction}.")
         if cluster is not None and cluster in frame.columns:
             units = pd.factorize(frame[cluster], sort=True)[0]
         else:
@@ -120,13 +132,13 @@ def split_predictions(
         is_test = ~is_val
         found = f"a random {val_fraction:g} of the {'patients' if cluster else 'rows'} (seed {seed})"
         if not is_val.any() or not is_test.any():
-            raise InputError(f"--val-fraction {val_fraction:g} left no validation or no test rows in '{p}'.")
-        return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster, found)
+            raise InputError(f"`val_fraction` {val_fraction:g} left no validation or no test rows in '{p}'.")
+        return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster, found, inputs)
     if split_column not in frame.columns:
         raise InputError(
             f"predictions file '{p}' has no '{split_column}' column to tell validation rows from "
-            "test rows; add one (values val/test), name it with --split-column, or give the "
-            "validation predictions separately with --val-predictions."
+            "test rows; add one (values val/test), name it with `split_column`, or give the "
+            "validation predictions separately with `val_predictions`."
         )
     split = frame[split_column].astype("string").str.strip().str.lower()
     is_val = split.isin(VALIDATION_SPLITS).fillna(False).to_numpy()
@@ -138,22 +150,30 @@ def split_predictions(
             f"and test rows (test); found: {found or 'nothing'}."
         )
     return _split_frame(frame, p, is_val, is_test, label, sensitive, score, cluster,
-                        f"column '{split_column}'")
+                        f"column '{split_column}'", inputs)
+
+
+def _same_bins(inputs: dict[str, Any], val: AuditDataset) -> dict[str, Any]:
+    """``inputs`` with the validation rows' cut points (quantiles are not re-taken on test)."""
+    from fairaudit.data.binning import fixed_cuts
+
+    return {**inputs, "bins": fixed_cuts(val.bins) or None} if val.bins else inputs
 
 
 def _split_frame(frame: pd.DataFrame, p: Path, is_val: np.ndarray, is_test: np.ndarray, label: str,
                  sensitive: str | Sequence[str], score: str, cluster: str | None,
-                 how: str) -> tuple[AuditDataset, AuditDataset]:
+                 how: str, inputs: dict[str, Any]) -> tuple[AuditDataset, AuditDataset]:
     from fairaudit.data import from_frame
     from fairaudit.data.tables import file_sha256
 
     sha = file_sha256(p)
-    out = []
+    out: list[AuditDataset] = []
     for mask, name in ((is_val, "validation"), (is_test, "test")):
         sub = frame.loc[mask].reset_index(drop=True)
+        options = _same_bins(inputs, out[0]) if out else inputs
         out.append(from_frame(sub, label=label, sensitive=list(columns(sensitive)), score=score,
                               cluster=cluster, source=f"{name} rows of '{p}' (split by {how})",
-                              root=p.resolve().parent, sha256=f"{sha}:{name}"))
+                              root=p.resolve().parent, sha256=f"{sha}:{name}", **options))
     return out[0], out[1]
 
 
@@ -170,6 +190,7 @@ def mitigate(
     methods: str | Sequence[str] = "all",
     model: str | Path | None = None,
     data: str | Path | None = None,
+    model_config: str | Path | None = None,
     predictions: str | Path | None = None,
     val_predictions: str | Path | None = None,
     score: str | None = None,
@@ -186,6 +207,11 @@ def mitigate(
     min_group_events: int = 10,
     cluster: str | None = None,
     progress: Callable[[str], None] | None = None,
+    metadata: str | Path | pd.DataFrame | None = None,
+    on: str | None = None,
+    bins: Any = None,
+    score_type: str = "probability",
+    pos_label: object | None = None,
 ) -> MitigationResult:
     """Apply mitigations, re-audit each on the test split and compare with the baseline.
 
@@ -199,7 +225,12 @@ def mitigate(
     methods : "all" or names
         Any of ``reweighting``, ``stratified``, ``group-dro``, ``threshold``.
     model, data
-        A fairaudit checkpoint and its cohort (manifest or folder with train/val/test splits).
+        A model and its cohort (manifest or folder with train/val/test splits). The model is
+        a fairaudit checkpoint (every method) or any model ``load_predictor`` takes: a
+        TorchScript or ONNX file with ``model_config``, or a Python entry point (threshold
+        methods only).
+    model_config : path, optional
+        The ``model.toml`` of a TorchScript or ONNX ``model``.
     predictions, val_predictions, score, split_column, val_fraction
         Any model's predictions instead (threshold adjustment only); see
         :func:`split_predictions` for how validation rows are chosen.
@@ -214,45 +245,52 @@ def mitigate(
         and ``adjustment``...).
     seed, n_bootstrap, confidence_level, min_group_size, min_group_events, cluster
         As in :func:`fairaudit.audit`; ``seed`` also seeds fine-tuning.
+    metadata, on, bins, score_type, pos_label
+        As in :func:`fairaudit.audit` (``score_type`` for ``predictions`` only). Quantile bins
+        are taken on the validation rows; every split gets the same cut points.
     """
+    inputs = _input_options(metadata, on, bins, pos_label, score_type, predictions)
     chosen = parse_methods(methods)
     settings = thresholds or ThresholdSettings()
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     if (model is None) == (predictions is None):
-        raise ConfigError("give either --model CKPT with --data COHORT, or --predictions FILE.")
+        raise ConfigError("give either `model` (a checkpoint) with `data` (a cohort), or `predictions` (a table).")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1]; got {threshold}.")
+        raise ConfigError(f"`threshold` must be in [0, 1]; got {threshold}.")
+    if model_config is not None and model is None:
+        raise ConfigError("`model_config` goes with `model` (a TorchScript or ONNX file).")
+    asked_all = "all" in [m.strip().lower() for m in (
+        methods.split(",") if isinstance(methods, str) else map(str, methods))]
 
     if predictions is not None:
         if data is not None:
-            raise ConfigError("--data goes with --model; with --predictions the table is the data.")
+            raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
-        asked_all = "all" in [m.strip().lower() for m in (
-            methods.split(",") if isinstance(methods, str) else map(str, methods))]
         if training_asked and not asked_all:
             raise ConfigError(
-                f"{', '.join(training_asked)} re-train the model and need --model and --data; "
-                "with --predictions only --method threshold (or threshold-fairlearn) applies."
+                f"{', '.join(training_asked)} re-train the model and need `model` and `data`; "
+                "with `predictions` only `methods` threshold (or threshold-fairlearn) applies."
             )
         chosen = tuple(m for m in chosen if m in THRESHOLD_METHODS) or ("threshold",)
         variants, gt, test, tgt = _prediction_variants(
             predictions, chosen, label=label, sensitive=sensitive, score=score,
             val_predictions=val_predictions, split_column=split_column, cluster=cluster,
             val_fraction=val_fraction, seed=seed, target=target, threshold=threshold,
-            settings=settings, say=say,
+            settings=settings, say=say, inputs={**inputs, "score_type": score_type},
         )
         checkpoints: dict[str, Path] = {}
     else:
         if data is None:
-            raise ConfigError("--model needs --data (the cohort with train/val/test splits).")
-        from fairaudit.mitigation.training import training_variants
+            raise ConfigError("`model` needs `data` (the cohort with train/val/test splits).")
+        from fairaudit.workflows.fine_tune import training_variants
 
         variants, gt, checkpoints, test, tgt = training_variants(
             model=model, data=data, label=label, sensitive=sensitive, methods=chosen,
             out_dir=out / "checkpoints", target=target, threshold=threshold,
             threshold_settings=settings, training=dict(training or {}), seed=seed,
-            cluster=cluster, progress=say,
+            cluster=cluster, progress=say, inputs=inputs, model_config=model_config,
+            asked_all=asked_all,
         )
 
     say(f"auditing {len(variants)} variants on the test split")
@@ -264,12 +302,29 @@ def mitigate(
         settings={"methods": list(chosen), "target": list(tgt),
                   "threshold_objective": settings.objective},
     )
-    warnings = tuple(w for v in variants if (w := v.provenance.get("warning")))
+    warnings = tuple(w for v in variants if (w := v.provenance.get("warning"))) + _unmatched(test)
     if warnings:
         import dataclasses
 
         comparison = dataclasses.replace(comparison, warnings=comparison.warnings + warnings)
     return MitigationResult(comparison=comparison, group_thresholds=gt, checkpoints=checkpoints)
+
+
+def _input_options(metadata: Any, on: str | None, bins: Any, pos_label: object | None,
+                   score_type: str, predictions: Any) -> dict[str, Any]:
+    """The loading options shared by every split (``score_type`` is added for predictions)."""
+    if score_type != "probability" and predictions is None:
+        raise ConfigError(f"`score_type` {score_type!r} describes the score column of `predictions`; "
+                          "a model's scores are probabilities.")
+    return {"metadata": metadata, "on": on, "bins": bins, "pos_label": pos_label}
+
+
+def _unmatched(test: AuditDataset) -> tuple[str, ...]:
+    """The warning about test rows without a match in the metadata, if any."""
+    if test.metadata is None or not test.n_unmatched_metadata:
+        return ()
+    return (f"{test.n_unmatched_metadata} of {test.n_rows} test rows have no match in "
+            f"{test.metadata.source}; their {', '.join(test.metadata.columns)} are unknown.",)
 
 
 def _prediction_variants(
@@ -288,6 +343,7 @@ def _prediction_variants(
     threshold: float | None,
     settings: ThresholdSettings,
     say: Callable[[str], None],
+    inputs: Mapping[str, Any] | None = None,
 ) -> tuple[list[Variant], GroupThresholds | None, AuditDataset, tuple[str, ...]]:
     """The baseline and threshold variants of a predictions table (see :func:`mitigate`).
 
@@ -296,7 +352,8 @@ def _prediction_variants(
     """
     val, test = split_predictions(predictions, label=label, sensitive=sensitive, score=score,
                                   val_predictions=val_predictions, split_column=split_column,
-                                  cluster=cluster, val_fraction=val_fraction, seed=seed)
+                                  cluster=cluster, val_fraction=val_fraction, seed=seed,
+                                  inputs=inputs)
     tgt = resolve_target(target, val)
     base_thr = threshold if threshold is not None else pooled_threshold(
         val, val.scores, settings.performance)
@@ -337,11 +394,14 @@ def _fitted_rows(predictions: str | Path, val_predictions: str | Path | None, sp
             "split_values": list(VALIDATION_SPLITS)}
 
 
-def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(result: MitigationResult, out_dir: str | Path, *,
+                  inputs: Sequence[tuple[str, Path | None]] = (),
+                  what: str = "{name}") -> dict[str, Path]:
     """Write comparison.json, comparison.md, comparison.html and thresholds.json to ``out_dir``.
 
     Everything is rendered before the first file is written, and the files are written all or
-    nothing (:func:`fairaudit._io.write_files`).
+    nothing (:func:`fairaudit._io.write_files`), never over one of ``inputs`` (label, path).
+    ``what`` is how error messages name a file (``{name}`` is its file name).
     """
     from fairaudit._io import write_files
     from fairaudit.report.comparison import render_comparison_html
@@ -354,12 +414,15 @@ def write_outputs(result: MitigationResult, out_dir: str | Path) -> dict[str, Pa
     }
     if result.group_thresholds is not None:
         files["thresholds.json"] = result.group_thresholds.to_json()
-    write_files([(name, out / name, text) for name, text in files.items()])
+    out.mkdir(parents=True, exist_ok=True)
+    write_files([(what.format(name=name), out / name, text) for name, text in files.items()],
+                inputs)
     return {name: out / name for name in files}
 
 
 __all__ = [
     "METHODS",
+    "OUTPUT_FILES",
     "MitigationResult",
     "ThresholdSettings",
     "mitigate",

@@ -3,20 +3,19 @@
 :class:`Comparison` holds one :class:`VariantSummary` per variant and one :class:`GroupChange`
 per group, metric and variant; it renders ``comparison.json`` (:meth:`Comparison.to_dict`)
 and the Markdown trade-off table. The numbers are computed by
-:func:`fairaudit.mitigation.compare.compare_variants`.
+:func:`fairaudit.workflows.before_after.compare_variants`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fairaudit._io import to_jsonable
-from fairaudit.mitigation.thresholds_file import GroupThresholds
+from fairaudit._io import json_text, to_jsonable
+from fairaudit.group_thresholds import GroupThresholds
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.result import AuditResult
@@ -144,7 +143,7 @@ class Comparison:
         )
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        return json_text(self.to_dict())
 
     def to_markdown(self, *, warnings: bool = True) -> str:
         """The trade-off table (what docs/mitigation.md shows), one row per variant.

@@ -1,5 +1,7 @@
-"""Training-time mitigations: fine-tune the built-in model from its checkpoint.
+"""Training-time mitigations as a workflow: fine-tune the built-in model from its checkpoint.
 
+The pieces are estimators of :mod:`fairaudit.mitigation`; this module loads the cohort and the
+checkpoint, runs the training loops of :mod:`fairaudit.models` and saves the tuned checkpoints.
 Each method plugs one piece into the model's own training loop
 (:func:`fairaudit.models.training.fine_tune`), which is otherwise unchanged:
 
@@ -26,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairaudit.comparison_result import Variant
 from fairaudit.errors import ConfigError, InputError
-from fairaudit.mitigation.comparison_result import Variant
 from fairaudit.mitigation.thresholds import GroupThresholds, dataset_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from fairaudit.data import AuditDataset
     from fairaudit.mitigation.threshold_variant import ThresholdSettings
+    from fairaudit.models.progress import Progress
 
 SPLIT_FILES = {
     "train": ("train.csv", "train.parquet"),
@@ -78,7 +81,7 @@ def worst_group_auc_score(min_events: int) -> Callable[[np.ndarray, np.ndarray, 
     Groups with fewer than ``min_events`` positives or negatives are left out: their AUC is too
     noisy to steer checkpoint selection. Group ids below 0 are never scored.
     """
-    from fairaudit.models.evaluation import roc_auc
+    from fairaudit.metrics.weighted import auc as roc_auc
 
     def worst_group_auc(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray | None) -> float:
         if group_ids is None:
@@ -114,7 +117,7 @@ def fine_tune_method(
     target: Sequence[str],
     settings: Any,
     options: Mapping[str, Any],
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune a copy of ``predictor`` with one mitigation; returns (model, provenance)."""
     from fairaudit.models.training import fine_tune
@@ -193,29 +196,68 @@ def training_variants(
     seed: int,
     cluster: str | None,
     progress: Callable[[str], None],
+    inputs: Mapping[str, Any] | None = None,
+    model_config: str | Path | None = None,
+    asked_all: bool = False,
 ) -> tuple[list[Variant], GroupThresholds | None, dict[str, Path], AuditDataset, tuple[str, ...]]:
-    """Baseline, fine-tuned and re-thresholded variants of a checkpoint on its cohort."""
+    """Baseline, fine-tuned and re-thresholded variants of a model on its cohort.
+
+    ``model`` is anything :func:`fairaudit.models.adapters.load_predictor` loads (with
+    ``model_config``); only the built-in checkpoint can be fine-tuned, so another model gets the
+    threshold methods only (``asked_all``: ``methods`` came from "all", and the fine-tuning ones
+    are dropped instead of refused). ``inputs`` holds
+    :func:`fairaudit.data.manifest.load_manifest`'s ``metadata``, ``on``, ``bins`` and
+    ``pos_label``; quantile bins are taken on the validation split and every split gets the same
+    cut points.
+    """
+    from fairaudit.data.binning import fixed_cuts
     from fairaudit.data.manifest import load_manifest
-    from fairaudit.mitigation.threshold_variant import resolve_target, threshold_variant
-    from fairaudit.models.checkpoint import load_model, save_model
+    from fairaudit.mitigation.threshold_variant import (
+        pooled_threshold,
+        resolve_target,
+        threshold_variant,
+    )
+    from fairaudit.models.adapters import adapter_kind, load_predictor
+    from fairaudit.models.checkpoint import save_model
     from fairaudit.models.training import TrainSettings
 
+    predictor: Any = load_predictor(model, config=model_config)
+    kind = adapter_kind(predictor)
+    tuning = [m for m in methods if m not in ("threshold", "threshold-fairlearn")]
+    if kind != "built-in" and tuning:
+        if not asked_all:
+            raise ConfigError(f"{', '.join(tuning)} fine-tune the built-in model; a {kind} model "
+                              "takes `methods` threshold (or threshold-fairlearn) only.")
+        methods = [m for m in methods if m not in tuning] or ["threshold"]
+        progress(f"a {kind} model cannot be fine-tuned: {', '.join(tuning)} skipped")
     need_train = any(m not in ("threshold", "threshold-fairlearn") for m in methods)
     paths = resolve_cohort(data, need_train=need_train)
-    split = {name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster)
-             for name, p in paths.items() if need_train or name != "train"}
+    loading = dict(inputs or {})
+    loading["check_inputs"] = kind == "built-in"
+    split = {"validation": load_manifest(paths["validation"], label=label, sensitive=sensitive,
+                                         cluster=cluster, **loading)}
+    if split["validation"].bins:
+        loading["bins"] = fixed_cuts(split["validation"].bins)
+    split.update({name: load_manifest(p, label=label, sensitive=sensitive, cluster=cluster, **loading)
+                  for name, p in paths.items() if name != "validation" and (need_train or name != "train")})
     train, val, test = split.get("train"), split["validation"], split["test"]
     tgt = resolve_target(target, test)
-    predictor = load_model(model)
 
     progress("scoring the baseline on validation and test")
     base_val = predictor.predict_proba(val)
     base_test = predictor.predict_proba(test)
-    base_thr = float(threshold) if threshold is not None else float(predictor.threshold)
-    base_source = "given (--threshold)" if threshold is not None else f"checkpoint ({predictor.threshold_rule})"
+    if threshold is not None:
+        base_thr, base_source = float(threshold), "given (--threshold)"
+    elif getattr(predictor, "threshold", None) is not None:
+        origin = getattr(predictor, "threshold_origin", "checkpoint")
+        base_thr, base_source = float(predictor.threshold), f"{origin} ({predictor.threshold_rule})"
+    else:
+        base_thr = pooled_threshold(val, base_val, threshold_settings.performance)
+        base_source = f"chosen on validation rows (max {threshold_settings.performance})"
     variants = [Variant("baseline", base_test, base_thr, method="none", model_sha256=predictor.sha256,
                         provenance={"checkpoint": str(model), "checkpoint_sha256": predictor.sha256,
-                                    "threshold": base_thr, "threshold_source": base_source})]
+                                    "model_adapter": kind, "threshold": base_thr,
+                                    "threshold_source": base_source})]
 
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     unknown = [k for k in training if k not in fields and k not in MITIGATION_KEYS]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fairaudit._io import to_jsonable, write_file
+from fairaudit._io import json_text, to_jsonable, write_file
 from fairaudit.errors import InputError
 
 FILE_FORMAT = "fairaudit-group-thresholds"
@@ -76,7 +76,7 @@ class GroupThresholds:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        return json_text(self.to_dict())
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON file safely (:func:`fairaudit._io.write_file`: temp file, then rename)."""
