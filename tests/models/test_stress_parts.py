@@ -52,7 +52,7 @@ def test_shapley_efficiency_on_the_model(cache) -> None:
         np.testing.assert_allclose(phi.sum(axis=1),
                                    value[frozenset(MODALITIES)] - value[frozenset()], atol=1e-12)
         # A modality the study does not have is in no coalition: its value is 0.
-        np.testing.assert_allclose(phi[~present], 0.0, atol=1e-12)
+        np.testing.assert_allclose(phi[~present], 0.0, atol=1e-7)  # float32 network
 
 
 def test_shapley_of_an_additive_game_is_each_players_contribution() -> None:
