@@ -21,7 +21,7 @@ HELP = (
     "stress.html to --out.\n\n"
     "Exit codes: 0 passed (or no policy), 1 a [[stress]] rule failed, 2 error, 3 inconclusive."
 )
-OUTPUT_FILES = ("stress.json", "stress.html")
+FLAGS = {"model": "--model", "data": "--data", "policy": "--policy", "out": "--out"}
 
 
 def parse_severities(text: str) -> tuple[int, ...]:
@@ -142,18 +142,15 @@ def stress_command(
     threads: int = typer.Option(1, "--threads", help="CPU threads for torch and BLAS. One is fastest for this small model when other jobs share the cores (measured: docs/stress.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
-    from fairaudit._io import check_output_dir, check_outputs, write_files
     from fairaudit.api import check_resamples, check_seed
-    from fairaudit.exit_codes import exit_code
+    from fairaudit.errors import ConfigError
     from fairaudit.stress_result import STRESS_CORRUPTIONS, STRESS_MODALITIES
-    from fairaudit.workflows.stress import IMPUTE_MODES, StressConfig, stress_audit
+    from fairaudit.workflows.stress import IMPUTE_MODES, StressConfig, run_stress
 
     check_seed(seed)
     check_resamples(bootstrap, "--bootstrap")
-    inputs = [("--model", model), ("--data", data), ("--policy", policy)]
-    check_output_dir(out)
-    if out.is_dir():
-        check_outputs([(f"--out file {name}", out / name) for name in OUTPUT_FILES], inputs)
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1; got {threads}.")
     removable = _names(modalities, STRESS_MODALITIES, "--modalities")
     removals = [(m,) for m in removable]
     removals += [(a, b) for i, a in enumerate(removable) for b in removable[i + 1:]]
@@ -163,27 +160,13 @@ def stress_command(
         imputes=_names(impute, IMPUTE_MODES, "--impute") or ("diffusion",), realistic=realistic,
         probe=probe, attribution=attribution, n_bootstrap=bootstrap, confidence_level=confidence,
         seed=seed, ddim_steps=ddim_steps, samples=impute_samples)
-    config.check()
-    rules = None
-    if policy is not None:
-        from fairaudit.gate.stress import load_stress_policy
-
-        rules = load_stress_policy(policy)
-    if threads < 1:
-        from fairaudit.errors import ConfigError
-
-        raise ConfigError(f"--threads must be at least 1; got {threads}.")
     with quiet_libraries(quiet), _threads(threads), _Bars(quiet) as bars:
-        result = stress_audit(model, data, label=label, sensitive=sensitive, cluster=cluster,
-                              config=config, policy=rules, on_progress=bars)
-    from fairaudit.report.stress import render_stress_html
-
-    texts = {"stress.json": result.to_json(), "stress.html": render_stress_html(result)}
-    out.mkdir(parents=True, exist_ok=True)
-    write_files([(f"--out file {name}", out / name, text) for name, text in texts.items()], inputs)
+        result, code = run_stress(model, data, label=label, sensitive=sensitive, out=out,
+                                  cluster=cluster, config=config, policy=policy, on_progress=bars,
+                                  names=FLAGS)
     if not quiet:
         _summary(result, out)
-    raise typer.Exit(exit_code(result.gate))
+    raise typer.Exit(code)
 
 
 def _summary(result: Any, out: Path) -> None:

@@ -388,3 +388,41 @@ def _warnings(dataset: Any, attribution: Any, probe: Any) -> list[str]:
                 out.append(f"the shuffled-attribute control probe for {c['attribute']} does not "
                            "cover 0.5; treat that attribute's probe AUC with caution")
     return out
+
+
+OUTPUT_FILES = ("stress.json", "stress.html")
+
+
+def run_stress(model: str | Path, data: str | Path, *, label: str, sensitive: str | list[str],
+               out: Path, cluster: str | None = None, config: StressConfig = StressConfig(),
+               policy: str | Path | None = None, on_progress: Progress | None = None,
+               names: Mapping[str, str] | None = None) -> tuple[StressResult, int]:
+    """Check the output paths, run :func:`stress_audit`, render ``stress.json`` and
+    ``stress.html``, and write both into ``out`` or neither.
+
+    ``names`` say how messages name the path parameters (the CLI passes its flags). Returns the
+    result and the exit code of its gate (0 without a policy).
+    """
+    from fairaudit._io import check_output_dir, check_outputs, write_files
+    from fairaudit.exit_codes import exit_code
+    from fairaudit.report.stress import render_stress_html
+
+    named = dict(names or {})
+    inputs = [(named.get(k, k), p) for k, p in (("model", model), ("data", data), ("policy", policy))]
+    where = named.get("out", "out")
+    check_output_dir(out, where)
+    planned = [(f"{where} file {n}", Path(out) / n) for n in OUTPUT_FILES]
+    check_outputs(planned, inputs)  # before any work
+    config.check()
+    rules = None
+    if policy is not None:
+        from fairaudit.gate.stress import load_stress_policy
+
+        rules = load_stress_policy(policy)
+    result = stress_audit(model, data, label=label, sensitive=sensitive, cluster=cluster,
+                          config=config, policy=rules, on_progress=on_progress)
+    texts = [result.to_json(), render_stress_html(result)]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_files([(name, path, text) for (name, path), text in zip(planned, texts, strict=True)],
+                inputs)
+    return result, exit_code(result.gate)
