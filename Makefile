@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo stress-demo test install lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	bash scripts/demo.sh
+
+# The stress audit of the shipped sample (a few minutes on 2 cores; docs/stress.md).
+stress-demo: $(STAMP)
+	bash scripts/stress_demo.sh
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -65,6 +65,9 @@ def _register() -> None:
     from fairaudit.cli import schema
 
     app.command("schema", help=schema.HELP)(schema.schema_command)
+    from fairaudit.cli import stress
+
+    app.command("stress", help=stress.HELP)(stress.stress_command)
 
 
 _register()

@@ -21,6 +21,13 @@ Missingness of each modality differs by group. Three biases are planted (configu
    studies are recorded as ``diagnosis = 0``. The recorded label is what the manifest holds; the
    flipped study ids are listed in ``cohort.json``.
 
+Stress effects (for ``fairaudit stress``; ground truth in ``cohort.json`` under
+``planted_stress``): the default cohort's missingness by group (images by site, notes by race,
+labs by sex) and its noisiest site (``S4``, where most Black patients are scanned) are documented
+as planted, with what a stress audit should find. :class:`StressEffect` adds further effects
+(extra image noise or extra missingness for one group) drawn from their own random stream, so a
+cohort without them is unchanged.
+
 On disk the cohort looks like a user's data: ``train.csv``, ``validation.csv``, ``test.csv``
 (one row per study, image paths relative to the folder), ``images/*.png`` and ``cohort.json``.
 Splits are by patient. Everything is a deterministic function of the seed.
@@ -100,6 +107,22 @@ class PlantedBias:
     diseased study is recorded as healthy."""
 
 
+STRESS_KINDS = ("image_noise", "missing_modality")
+
+
+@dataclass(frozen=True)
+class StressEffect:
+    """An extra stress effect for ``attribute == group``: ``image_noise`` adds Gaussian noise of
+    SD ``strength`` (intensity in [0, 1]) to the stored images; ``missing_modality`` removes
+    ``modality`` (image, note or labs) with the extra probability ``strength``."""
+
+    kind: str
+    attribute: str
+    group: str
+    strength: float
+    modality: str | None = None
+
+
 @dataclass(frozen=True)
 class CohortConfig:
     """Parameters of the simulated cohort (recorded in ``cohort.json``)."""
@@ -131,6 +154,8 @@ class CohortConfig:
     """P(no note) by race."""
     missing_labs: tuple[tuple[str, float], ...] = (("F", 0.14), ("M", 0.07))
     """P(no lab panel) by sex; each single lab is also missing with probability 0.1."""
+    stress: tuple[StressEffect, ...] = ()
+    """Extra stress effects (none by default; see :class:`StressEffect`)."""
 
     def __post_init__(self) -> None:
         if self.n_patients < 10:
@@ -143,6 +168,16 @@ class CohortConfig:
         unknown = kinds - set(get_args(BiasKind))
         if unknown:
             raise ConfigError(f"unknown planted bias kind(s): {sorted(unknown)}.")
+        for e in self.stress:
+            if e.kind not in STRESS_KINDS:
+                raise ConfigError(f"stress effect kind must be one of {', '.join(STRESS_KINDS)}; got {e.kind!r}.")
+            if e.attribute not in ("sex", "race", "site"):
+                raise ConfigError(f"stress effect attribute must be sex, race or site; got {e.attribute!r}.")
+            if e.kind == "missing_modality" and e.modality not in ("image", "note", "labs"):
+                raise ConfigError(f"a missing_modality stress effect needs modality image, note or labs; "
+                                  f"got {e.modality!r}.")
+            if not 0 <= e.strength <= 1:
+                raise ConfigError(f"stress effect strength must be in [0, 1]; got {e.strength}.")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -314,6 +349,13 @@ def simulate_cohort(config: CohortConfig = CohortConfig()) -> SimulatedCohort:
     no_image = r_miss.random(n) < df["site"].map(site_miss).fillna(0.05).to_numpy()
     no_note = r_miss.random(n) < df["race"].map(note_miss).fillna(0.05).to_numpy()
     no_labs = r_miss.random(n) < df["sex"].map(lab_miss).fillna(0.08).to_numpy()
+    extra_noise = np.zeros(n)
+    if config.stress:  # their own stream: a cohort without stress effects is unchanged
+        r_stress = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(7)[6])
+        extra_noise, extra = _stress_draws(config, df, r_stress)
+        no_image |= extra["image"]
+        no_note |= extra["note"]
+        no_labs |= extra["labs"]
     no_image &= ~(no_note & no_labs)
     single_lab_missing = r_miss.random((n, len(LABS))) < 0.10
 
@@ -323,6 +365,8 @@ def simulate_cohort(config: CohortConfig = CohortConfig()) -> SimulatedCohort:
     for i, row in enumerate(df.itertuples(index=False)):
         factor = contrast_bias.strength if low_contrast[i] and contrast_bias else 1.0
         img = _image(r_img, config.image_size, bool(truth_d[i]), factor, str(row.site), config.lesion_contrast)
+        if extra_noise[i] > 0:
+            img = _add_noise(img, extra_noise[i], r_stress)
         if no_image[i]:
             paths.append("")
         else:
@@ -347,6 +391,56 @@ def simulate_cohort(config: CohortConfig = CohortConfig()) -> SimulatedCohort:
     studies = pd.concat([studies, labs], axis=1)
     truth = _ground_truth(config, df, studies, flip, omitted, no_image, no_note, no_labs)
     return SimulatedCohort(config=config, studies=studies, images=images, truth=truth)
+
+
+def _stress_draws(config: CohortConfig, df: pd.DataFrame, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-study extra noise SD and extra missingness masks of the configured stress effects."""
+    n = len(df)
+    noise = np.zeros(n)
+    extra = {m: np.zeros(n, dtype=bool) for m in ("image", "note", "labs")}
+    for e in config.stress:
+        member = (df[e.attribute].astype(str) == e.group).to_numpy()
+        if e.kind == "image_noise":
+            noise = np.where(member, np.hypot(noise, e.strength), noise)
+        else:
+            extra[str(e.modality)] |= member & (rng.random(n) < e.strength)
+    return noise, extra
+
+
+def _add_noise(img: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    x = img.astype(np.float64) / 255.0 + rng.normal(0.0, sd, img.shape)
+    return np.clip(np.rint(np.clip(x, 0, 1) * 255), 0, 255).astype(np.uint8)
+
+
+def planted_stress(config: CohortConfig) -> list[dict[str, Any]]:
+    """The stress effects of ``config`` with what a stress audit should find."""
+    out: list[dict[str, Any]] = []
+    for modality, attribute, rates in (("image", "site", config.missing_image),
+                                       ("note", "race", config.missing_note),
+                                       ("labs", "sex", config.missing_labs)):
+        r = dict(rates)
+        hi, lo = max(r, key=r.get), min(r, key=r.get)
+        out.append({"kind": "missing_by_group", "modality": modality, "attribute": attribute,
+                    "rates": r, "highest": hi, "lowest": lo,
+                    "expect": f"{modality} missing more often for {attribute} = {hi} ({r[hi]:g}) than "
+                              f"{lo} ({r[lo]:g}): the missingness test across {attribute} groups "
+                              f"rejects equality and {hi}'s difference from the rest is above 0"})
+    noisiest = max(SITE_IMAGING, key=lambda k: SITE_IMAGING[k][2])
+    race_share = {g: dict(zip(SITES, p, strict=True))[noisiest] for g, p in config.race_sites}
+    top = max(race_share, key=race_share.get)
+    out.append({"kind": "noisy_site", "attribute": "site", "group": noisiest,
+                "imaging": {k: {"gain": v[0], "offset": v[1], "noise_sd": v[2]} for k, v in SITE_IMAGING.items()},
+                "share_of_race_at_site": race_share,
+                "expect": f"site {noisiest} has the noisiest, darkest images and scans "
+                          f"{race_share[top]:.0%} of {top} patients: the image latent encodes "
+                          f"site and race (probe AUC above 0.5)"})
+    for e in config.stress:
+        entry = {**dataclasses.asdict(e), "expect": (
+            f"{e.modality} missing more often for {e.attribute} = {e.group}" if e.kind == "missing_modality"
+            else f"noisier images for {e.attribute} = {e.group}: the image latent encodes it")}
+        out.append(entry)
+    return out
 
 
 def _rates(mask: np.ndarray, by: pd.Series) -> dict[str, float]:
@@ -380,6 +474,7 @@ def _ground_truth(config: CohortConfig, df: pd.DataFrame, studies: pd.DataFrame,
     split = studies["split"]
     return {
         "planted_biases": biases,
+        "planted_stress": planted_stress(config),
         "n_patients": int(config.n_patients),
         "n_studies": int(len(studies)),
         "studies_by_split": {s: int((split == s).sum()) for s in SPLITS},

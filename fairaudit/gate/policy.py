@@ -40,7 +40,9 @@ _CRITERION_KEYS = ("id", "name", "attributes", "max", "min")
 _METRIC_KEYS = ("id", "metric", "attributes", "max", "min")
 _SUMMARY_KEYS = ("id", "metric", "statistic", "attributes", "max", "min")
 _GROUPS_KEYS = ("min_size", "allow_insufficient", "attributes")
-_TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups", "change")
+_TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups", "change", "stress")
+# ``[[stress]]`` tables are ``fairaudit stress``'s rules (fairaudit.gate.stress); the audit and
+# compare gates ignore them, so one policy file can serve every command.
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             where = f"{source}:{line}" if line else source
             raise ConfigError(
                 f"{where}: policy has unknown table or key '{key}'; allowed are "
-                f"[policy], [[criterion]], [[group_metric]], [[summary]], [groups], [[change]]"
+                f"[policy], [[criterion]], [[group_metric]], [[summary]], [groups], [[change]], "
+                "[[stress]]"
             )
 
     settings = _table_fields(reader, "policy", 0, doc.get("policy", {}), _SETTINGS_KEYS, False)

@@ -125,8 +125,14 @@ class MultimodalPredictor:
                          impute: str, ddim_steps: int, samples: int = 1) -> torch.Tensor:
         """Probabilities (B,) for one encoded batch; with ``impute="diffusion"`` the mean over
         ``samples`` imputations of the absent modalities."""
-        present = batch["present"]
-        latents = self.network.encode(batch)
+        return self.proba_from_latents(self.network.encode(batch), batch["present"], rows,
+                                       impute=impute, ddim_steps=ddim_steps, samples=samples)
+
+    def proba_from_latents(self, latents: torch.Tensor, present: torch.Tensor, rows: np.ndarray, *,
+                           impute: str, ddim_steps: int, samples: int = 1) -> torch.Tensor:
+        """Probabilities (B,) from latent tokens (B, 3, D) where ``present`` (B, 3) marks the
+        modalities to use; the others are imputed (``impute="diffusion"``, the mean over
+        ``samples`` DDIM draws seeded by ``rows``) or replaced by the absent tokens."""
         proba = torch.sigmoid(self.network.classify(latents, present).double())
         incomplete = ~present.all(dim=1)
         if impute != "diffusion" or not bool(incomplete.any()):
