@@ -8,8 +8,6 @@ the table and key, what is allowed and what was found. The format is documented 
 
 from __future__ import annotations
 
-import math
-import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,9 +15,36 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias, TypeVar, get_args
 
 from fairaudit.errors import ConfigError
+from fairaudit.gate.change_rules import parse_change_rules
+from fairaudit.gate.toml_reader import ALL, Bound  # noqa: F401  (re-exported: the policy's public API)
+from fairaudit.gate.toml_reader import (
+    Locator as _Locator,
+)
+from fairaudit.gate.toml_reader import (
+    PolicyReader as _Reader,
+)
+from fairaudit.gate.toml_reader import (
+    array_field as _array,
+)
+from fairaudit.gate.toml_reader import (
+    attributes_field as _attributes,
+)
+from fairaudit.gate.toml_reader import (
+    bound_field as _bound,
+)
+from fairaudit.gate.toml_reader import (
+    choice_field as _choice,
+)
+from fairaudit.gate.toml_reader import (
+    rule_id_field as _rule_id,
+)
+from fairaudit.gate.toml_reader import (
+    show_value as _show,
+)
+from fairaudit.gate.toml_reader import (
+    table_fields as _table_fields,
+)
 from fairaudit.result import CRITERIA_NAMES, METRIC_NAMES
-
-ALL = "*"
 
 InconclusiveMode: TypeAlias = Literal["fail", "warn"]
 """``[policy] inconclusive``: an inconclusive gate exits 3 (``fail``) or is reported only (``warn``)."""
@@ -43,22 +68,6 @@ _GROUPS_KEYS = ("min_size", "allow_insufficient", "attributes")
 _TOP_KEYS = ("policy", "criterion", "group_metric", "summary", "groups", "change", "stress")
 # ``[[stress]]`` tables are ``fairaudit stress``'s rules (fairaudit.gate.stress); the audit and
 # compare gates ignore them, so one policy file can serve every command.
-
-
-@dataclass(frozen=True)
-class Bound:
-    """``value <= max`` and/or ``value >= min``; at least one is set."""
-
-    min: float | None = None
-    max: float | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.min is not None:
-            parts.append(f">= {self.min:g}")
-        if self.max is not None:
-            parts.append(f"<= {self.max:g}")
-        return " and ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -146,151 +155,6 @@ Rule: TypeAlias = CriterionRule | GroupMetricRule | SummaryRule | GroupSizeRule
 
 _R = TypeVar("_R", CriterionRule, GroupMetricRule, SummaryRule)
 _C = TypeVar("_C", bound=str)
-
-
-# -- locating keys in the source, for messages that name the line ------------------------------
-
-_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_\-]+)\s*\]\]?\s*(#.*)?$")
-_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-
-
-class _Locator:
-    """Maps (table, occurrence, key) to the line it is written on (1-based)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[str, int, str | None], int] = {}
-        table, index = "", 0
-        counts: dict[str, int] = {}
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER_RE.match(line)
-            if header:
-                table = header.group(2)
-                if header.group(1) == "[[":
-                    index = counts.get(table, 0)
-                    counts[table] = index + 1
-                else:
-                    index = 0
-                self.lines.setdefault((table, index, None), lineno)
-                continue
-            key = _KEY_RE.match(line)
-            if key:
-                self.lines.setdefault((table, index, key.group(1)), lineno)
-
-    def line(self, table: str, index: int, key: str | None) -> int | None:
-        return self.lines.get((table, index, key)) or self.lines.get((table, index, None))
-
-
-class _Reader:
-    """Validates one table of the policy, raising messages that name file, line and key."""
-
-    def __init__(self, path: str, locator: _Locator) -> None:
-        self.path = path
-        self.locator = locator
-
-    def where(self, table: str, index: int, key: str | None = None) -> str:
-        """``file:line`` of a table (or of one of its keys), or the file alone if not found."""
-        line = self.locator.line(table, index, key)
-        return f"{self.path}:{line}" if line else self.path
-
-    def fail(self, table: str, index: int, key: str | None, message: str, array: bool) -> ConfigError:
-        where = self.where(table, index, key)
-        label = f"[[{table}]] #{index + 1}" if array else f"[{table}]"
-        if not table:
-            label = "top level"
-        key_part = f" key '{key}'" if key else ""
-        return ConfigError(f"{where}: policy {label}{key_part}: {message}")
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut short: a hostile policy must not make a message of kilobytes."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
-
-
-def _table_fields(
-    reader: _Reader, table: str, index: int, data: Any, allowed: tuple[str, ...], array: bool
-) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise reader.fail(table, index, None, f"must be a table, got {_type_name(data)}", array)
-    for key in data:
-        if key not in allowed:
-            raise reader.fail(
-                table, index, key, f"unknown key; allowed keys are {', '.join(allowed)}", array
-            )
-    return data
-
-
-def _number(reader: _Reader, table: str, index: int, data: Mapping[str, Any], key: str, array: bool) -> float | None:
-    if key not in data:
-        return None
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise reader.fail(table, index, key, f"must be a finite number, got {_show(value)}", array)
-    return float(value)
-
-
-def _bound(reader: _Reader, table: str, index: int, data: Mapping[str, Any], array: bool) -> Bound:
-    low = _number(reader, table, index, data, "min", array)
-    high = _number(reader, table, index, data, "max", array)
-    if low is None and high is None:
-        raise reader.fail(table, index, None, "needs 'max' and/or 'min' (the bound to check)", array)
-    if low is not None and high is not None and low > high:
-        raise reader.fail(table, index, "min", f"min {low:g} is greater than max {high:g}", array)
-    return Bound(min=low, max=high)
-
-
-def _choice(
-    reader: _Reader, table: str, index: int, data: Mapping[str, Any], key: str,
-    choices: tuple[_C, ...], default: _C, array: bool,
-) -> _C:
-    value = data.get(key, default)
-    if value not in choices:
-        raise reader.fail(
-            table, index, key, f"must be one of {', '.join(repr(c) for c in choices)}, got {_show(value)}", array
-        )
-    return value
-
-
-def _attributes(reader: _Reader, table: str, index: int, data: Mapping[str, Any], array: bool) -> tuple[str, ...]:
-    value = data.get("attributes", ALL)
-    if isinstance(value, str):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, str) and v.strip() for v in value)
-    ):
-        raise reader.fail(
-            table, index, "attributes",
-            f"must be \"*\" (every attribute and intersection), an attribute name, or a non-empty "
-            f"list of names such as [\"race\", \"sex & race\"]; got {_show(value)}",
-            array,
-        )
-    if ALL in value:
-        return (ALL,)
-    return tuple(dict.fromkeys(value))
-
-
-def _rule_id(reader: _Reader, table: str, index: int, data: Mapping[str, Any], default: str) -> str:
-    value = data.get("id", default)
-    if not isinstance(value, str) or not value.strip():
-        raise reader.fail(table, index, "id", f"must be a non-empty string, got {_show(value)}", True)
-    return value
-
-
-def _array(reader: _Reader, doc: Mapping[str, Any], table: str) -> list[Any]:
-    value = doc.get(table, [])
-    if not isinstance(value, list):
-        raise reader.fail(
-            table, 0, None, f"must be written as an array of tables, [[{table}]], one per rule", False
-        )
-    return value
 
 
 def _group_size_rule(reader: _Reader, raw: Any) -> GroupSizeRule:
@@ -436,8 +300,6 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         given_ids,
     )
 
-    from fairaudit.gate.change import parse_change_rules
-
     changes = parse_change_rules(reader, _array(reader, doc, "change"),
                                  {r.id for r in criteria} | {r.id for r in group_metrics}
                                  | {r.id for r in summaries})
@@ -494,14 +356,3 @@ def load_policy(path: str | Path) -> Policy:
     except UnicodeDecodeError:
         raise ConfigError(f"policy file {path} is not UTF-8 text (TOML expected)") from None
     return parse_policy(text, source=str(path))
-
-
-# Public names of the table readers, for the other rule tables of the same file
-# (``gate/change.py`` reads ``[[change]]`` with them).
-PolicyReader = _Reader
-table_fields = _table_fields
-number_field = _number
-choice_field = _choice
-attributes_field = _attributes
-rule_id_field = _rule_id
-show_value = _show
