@@ -22,6 +22,7 @@ from fairaudit._version import __version__
 from fairaudit.data import AuditDataset, from_frame, load_table_dataset
 from fairaudit.data.binning import BinsSpec
 from fairaudit.data.dataset import missing_group
+from fairaudit.data.split import load_split_dataset
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
@@ -114,7 +115,7 @@ def load_audit_data(
         score = score or "score"
         inputs["score_type"] = score_type
         if split is not None:
-            ds = _split_dataset(predictions, split_column or "split", split, label=label,
+            ds = load_split_dataset(predictions, split_column or "split", split, label=label,
                                 sensitive=sensitive, score=score, cluster=cluster,
                                 allow_many_groups=allow_many_groups, inputs=inputs)
         elif isinstance(predictions, pd.DataFrame):
@@ -166,37 +167,6 @@ def load_audit_data(
     return LoadedData(ds, None if thr is None else float(thr), source if thr is not None else None,
                       getattr(predictor, "sha256", None), kind,
                       getattr(predictor, "config_sha256", None))
-
-
-def _split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
-                   sensitive: str | list[str] | tuple[str, ...], score: str,
-                   cluster: str | None, allow_many_groups: bool = False,
-                   inputs: dict[str, Any] | None = None) -> AuditDataset:
-    """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
-    from fairaudit.data import read_table
-    from fairaudit.data.tables import file_sha256
-
-    if isinstance(predictions, pd.DataFrame):
-        frame, source, root, sha = predictions, "<DataFrame>", None, None
-    else:
-        p = Path(predictions)
-        frame = read_table(p, "predictions file")
-        source, root, sha = f"predictions file '{p}'", p.resolve().parent, file_sha256(p)
-    if column not in frame.columns:
-        raise InputError(f"{source} has no split column '{column}' (`split_column`); its columns "
-                         f"are: {', '.join(map(str, frame.columns))}.")
-    values = frame[column].astype("string").str.strip()
-    wanted = str(value).strip()
-    mask = (values == wanted).fillna(False).to_numpy(dtype=bool)
-    if not mask.any():
-        found = ", ".join(sorted(map(str, values.dropna().unique()))) or "none"
-        raise InputError(f"{source} has no rows with {column} = '{wanted}' (`split`); its "
-                         f"values are: {found}.")
-    sub = frame.loc[mask].reset_index(drop=True)
-    return from_frame(sub, label=label, sensitive=sensitive, score=score, cluster=cluster,
-                      allow_many_groups=allow_many_groups,
-                      source=f"{source} ({column} = {wanted})", root=root,
-                      sha256=f"{sha}:{column}={wanted}" if sha else None, **(inputs or {}))
 
 
 MIN_RESAMPLES = 100

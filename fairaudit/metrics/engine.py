@@ -1,8 +1,6 @@
 """The audit computation: cell statistics -> per-group metrics, criteria, summaries, CIs, tests.
 
-Pure numpy; no I/O and no printing. :func:`compute_audit` returns the pieces of an
-:class:`~fairaudit.result.AuditResult`; :func:`fairaudit.api.audit` adds provenance.
-"""
+Pure numpy, no I/O: :func:`compute_audit` returns the pieces of an :class:`~fairaudit.result.AuditResult`."""
 
 from __future__ import annotations
 

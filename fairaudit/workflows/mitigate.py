@@ -275,10 +275,9 @@ def mitigate(
             raise ConfigError("`data` goes with `model`; with `predictions` the table is the data.")
         training_asked = [m for m in chosen if m in TRAINING_METHODS]
         if training_asked and not asked_all:
-            raise ConfigError(
-                f"{', '.join(training_asked)} re-train the model and need `model` and `data`; "
-                "with `predictions` only `methods` threshold (or threshold-fairlearn) applies."
-            )
+            raise ConfigError(f"{', '.join(training_asked)} re-train the model and need `model` and "
+                              "`data`; with `predictions` only `methods` threshold (or "
+                              "threshold-fairlearn) applies.")
         chosen = tuple(m for m in chosen if m in THRESHOLD_METHODS) or ("threshold",)
         variants, gt, test, tgt = _prediction_variants(
             predictions, chosen, label=label, sensitive=sensitive, score=score,
