@@ -101,7 +101,8 @@ class _threads:
     """Limit torch's and the BLAS libraries' threads for the run, then restore them."""
 
     def __init__(self, n: int) -> None:
-        self.n, self._saved, self._limits = n, None, None
+        self.n, self._saved = n, 1
+        self._limits: Any = None
 
     def __enter__(self) -> None:
         import torch
@@ -115,7 +116,8 @@ class _threads:
         import torch
 
         torch.set_num_threads(self._saved)
-        self._limits.restore_original_limits()
+        if self._limits is not None:
+            self._limits.restore_original_limits()
 
 
 @handle_errors
@@ -152,7 +154,7 @@ def stress_command(
     if threads < 1:
         raise ConfigError(f"--threads must be at least 1; got {threads}.")
     removable = _names(modalities, STRESS_MODALITIES, "--modalities")
-    removals = [(m,) for m in removable]
+    removals: list[tuple[str, ...]] = [(m,) for m in removable]
     removals += [(a, b) for i, a in enumerate(removable) for b in removable[i + 1:]]
     config = StressConfig(
         corruptions=_names(corruptions, STRESS_CORRUPTIONS, "--corruptions"),

@@ -420,7 +420,7 @@ def planted_stress(config: CohortConfig) -> list[dict[str, Any]]:
                                        ("note", "race", config.missing_note),
                                        ("labs", "sex", config.missing_labs)):
         r = dict(rates)
-        hi, lo = max(r, key=r.get), min(r, key=r.get)
+        hi, lo = max(r, key=lambda k: r[k]), min(r, key=lambda k: r[k])
         out.append({"kind": "missing_by_group", "modality": modality, "attribute": attribute,
                     "rates": r, "highest": hi, "lowest": lo,
                     "expect": f"{modality} missing more often for {attribute} = {hi} ({r[hi]:g}) than "
@@ -428,7 +428,7 @@ def planted_stress(config: CohortConfig) -> list[dict[str, Any]]:
                               f"rejects equality and {hi}'s difference from the rest is above 0"})
     noisiest = max(SITE_IMAGING, key=lambda k: SITE_IMAGING[k][2])
     race_share = {g: dict(zip(SITES, p, strict=True))[noisiest] for g, p in config.race_sites}
-    top = max(race_share, key=race_share.get)
+    top = max(race_share, key=lambda k: race_share[k])
     out.append({"kind": "noisy_site", "attribute": "site", "group": noisiest,
                 "imaging": {k: {"gain": v[0], "offset": v[1], "noise_sd": v[2]} for k, v in SITE_IMAGING.items()},
                 "share_of_race_at_site": race_share,

@@ -217,7 +217,7 @@ class TypeCounts:
         values, starts = np.unique(self._m, return_index=True)
         ends = np.append(starts[1:], m.size)
         grid = np.arange(self.GRID + 1) / self.GRID
-        self._runs = []
+        self._runs: list[tuple[int, int, float, np.ndarray | None, np.ndarray | None]] = []
         for v, a, b in zip(values.tolist(), starts.tolist(), ends.tolist(), strict=True):
             if v > self.MAX_TABLE:
                 self._runs.append((a, b, float(v), None, None))
@@ -238,7 +238,7 @@ class TypeCounts:
         u = rng.random((r, t))
         cell = (u * self.GRID).astype(np.int64)
         for a, b, v, cdf, lut in self._runs:
-            if cdf is None:
+            if cdf is None or lut is None:
                 k[:, a:b] = rng.poisson(v, size=(r, b - a))
                 continue
             kk = lut[cell[:, a:b]]

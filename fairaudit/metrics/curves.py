@@ -49,7 +49,7 @@ def group_curves(cells: CellTable, p: Partition) -> list[GroupCurves]:
     zero = np.zeros((count.shape[0], 1))
     roc_f, roc_t = _rows(np.hstack([fpr, zero])), _rows(np.hstack([tpr, zero]))
     rel_s, rel_o, thr_t, thr_f = _rows(mean_s), _rows(obs), _rows(tpr), _rows(fpr)
-    thresholds = _r(left[pick])
+    thresholds = tuple(float(x) for x in np.round(left[pick].astype(np.float64), 6))
     counts = np.rint(n_k).astype(np.int64).tolist()
     return [
         GroupCurves(

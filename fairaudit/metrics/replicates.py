@@ -128,8 +128,8 @@ class AucPlan:
             cands = [j for j in order if self.layouts[j] is not None
                      and set(p.attributes) < set(parts[j].attributes)]
             if cands:
-                j = min(cands, key=lambda j: self.layouts[j].n_cells)
-                q, lay = parts[j], self.layouts[j]
+                j = min(cands, key=lambda j: self._layout(j).n_cells)
+                q, lay = parts[j], self._layout(j)
                 lut = np.zeros(q.n_groups, dtype=np.int64)
                 lut[q.member] = p.member
                 src = keys_of[j]  # the parent's cells, as (group, bin, label) keys
@@ -145,13 +145,20 @@ class AucPlan:
         self.offsets = np.cumsum([0] + [p.n_groups for p in parts])
         self.max_cells = max((lay.n_cells for lay in self.layouts if lay is not None), default=0)
 
+    def _layout(self, i: int) -> _AucLayout:
+        """The built layout of partition ``i`` (built parents come first in ``_order``)."""
+        lay = self.layouts[i]
+        if lay is None:
+            raise RuntimeError(f"AUC layout {i} used before it was built")
+        return lay
+
     def wins(self, x: np.ndarray) -> np.ndarray:
         """AUC numerators (G_total, r) from counts ``x`` (K, r) on the input cells."""
         r = x.shape[1]
         out = np.zeros((int(self.offsets[-1]), r))
         arrays: dict[int, np.ndarray] = {}
         for i in self._order:
-            lay = self.layouts[i]
+            lay = self._layout(i)
             src = x if lay.source < 0 else arrays[lay.source]
             xp = src if lay.collect is None else np.asarray(lay.collect @ src)
             arrays[i] = xp

@@ -206,7 +206,7 @@ def auc_permutation_pvalues(
 
     def tables(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """(r, P) binned-AUC range of every eligible partition from fine (F, r, B) tables."""
-        built: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        built: dict[int, tuple[np.ndarray, ...]] = {}
         f, r, b = neg.shape
         stat = np.full((r, len(parts)), np.nan)
         for i, j, summed in steps:

@@ -27,7 +27,7 @@ def _cell(m: Mapping[str, Any] | None, *, change: bool = True, simultaneous: boo
 
 def _excludes_zero(m: Mapping[str, Any] | None) -> bool:
     ci = (m or {}).get("ci")
-    return bool(ci) and (ci[0] > 0 or ci[1] < 0)
+    return ci is not None and len(ci) == 2 and (ci[0] > 0 or ci[1] < 0)
 
 
 def _condition_rows(result: StressResult, kinds: Sequence[str]) -> list[dict[str, Any]]:

@@ -48,9 +48,9 @@ def missingness_section(present: np.ndarray, groups: Groups, weights: np.ndarray
                              "ci": wilson_interval(k, n, level),
                              "difference_from_rest": diff["difference_from_rest"],
                              "difference_ci": diff["difference_ci"]})
-            out.append({"attribute": attr, "modality": modality, "groups": rows,
-                        "test": {"method": "Pearson chi-square (studies as units)",
-                                 **chi_square_test(missing, labels)}})
+            test: dict[str, Any] = {"method": "Pearson chi-square (studies as units)",
+                                    **chi_square_test(missing, labels)}
+            out.append({"attribute": attr, "modality": modality, "groups": rows, "test": test})
     return out
 
 
@@ -69,7 +69,7 @@ def realistic_available(present: np.ndarray, labels: np.ndarray, rates: Mapping[
     u = np.random.default_rng([int(seed), 7919]).random(present.shape)
     p = np.array([rates[g] for g in labels.tolist()], dtype=float)
     keep = present & (u >= p)
-    empty = ~keep.any(axis=1) & present.any(axis=1)
+    empty = np.asarray(~keep.any(axis=1) & present.any(axis=1))
     if empty.any():
         score = np.where(present, u, -1.0)
         first = np.eye(present.shape[1], dtype=bool)[score.argmax(axis=1)]
@@ -179,7 +179,7 @@ def attribution_section(values: Mapping[str, Mapping[frozenset[str], np.ndarray]
         for attr, lab in groups.items():
             for g in _ordered(lab):
                 m = lab == g
-                entry = {"impute": impute, "attribute": attr, "group": g, "n": int(m.sum()),
+                entry: dict[str, Any] = {"impute": impute, "attribute": attr, "group": g, "n": int(m.sum()),
                          "shares": {}}
                 for j, modality in enumerate(MODALITIES):
                     s = mean_and_difference(shares[:, j], m, weights, level)
