@@ -108,16 +108,19 @@ class _threads:
         import torch
         from threadpoolctl import threadpool_limits
 
+        # threadpoolctl first: it records the OpenMP limit torch shares, and restores it on exit;
+        # torch's own count is restored after that (restored first, the OpenMP restore would
+        # set it back to the limit in force when threadpoolctl looked).
         self._saved = torch.get_num_threads()
-        torch.set_num_threads(self.n)
         self._limits = threadpool_limits(limits=self.n)
+        torch.set_num_threads(self.n)
 
     def __exit__(self, *exc: object) -> None:
         import torch
 
-        torch.set_num_threads(self._saved)
         if self._limits is not None:
             self._limits.restore_original_limits()
+        torch.set_num_threads(self._saved)
 
 
 @handle_errors

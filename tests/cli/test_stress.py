@@ -46,8 +46,12 @@ def test_tiny_run_writes_valid_json_and_escaped_html(manifest: Path, tmp_path: P
     policy.write_text('[policy]\ninconclusive = "warn"\n[[stress]]\ncorruption = "jpeg"\n'
                       'metric = "auc"\nper_group = false\nmax_drop = 0.9\n', encoding="utf-8")
     out = tmp_path / "out"
+    import torch
+
+    threads = torch.get_num_threads()
     res = runner.invoke(app, _args(manifest, out, "--attribution", "--policy", str(policy)))
     assert res.exit_code == 0, res.output
+    assert torch.get_num_threads() == threads  # --threads is restored for the rest of the process
     data = json.loads((out / "stress.json").read_text())
     schema = json.loads(files("fairaudit.schema").joinpath("stress-result.schema.json").read_text())
     jsonschema.validate(data, schema)
