@@ -53,6 +53,7 @@ from fairaudit.metrics.bootstrap import percentile_ci
 from fairaudit.metrics.criteria import CRITERIA, criterion_values
 from fairaudit.metrics.delong import delong_paired, placements
 from fairaudit.metrics.simultaneous import max_t_critical, standard_errors
+from fairaudit.metrics.weighted import resample_weights
 from fairaudit.naming import attribute_label, group_label
 from fairaudit.result_paired import CriterionChange, MetricChange, PairedResult
 
@@ -282,14 +283,6 @@ def _validate(labels, scores, thresholds, groups, clusters, reference, metrics, 
     return y.astype(np.float64), s_out, t_out, cl
 
 
-def _weights(n: int, clusters: np.ndarray | None, rng: np.random.Generator, r: int) -> np.ndarray:
-    """(r, n) row multiplicities of ``r`` resamples of rows or of whole clusters."""
-    units = n if clusters is None else int(clusters.max()) + 1
-    picks = rng.integers(0, units, size=(r, units)) + (np.arange(r) * units)[:, None]
-    k = np.bincount(picks.ravel(), minlength=r * units).reshape(r, units).astype(np.float64)
-    return k if clusters is None else k[:, clusters]
-
-
 def _replicates(y, conds, lay, clusters, n_bootstrap, seed, progress):
     """Bootstrap replicates: condition -> metric -> (R, K)."""
     rng = np.random.default_rng(seed)
@@ -299,7 +292,7 @@ def _replicates(y, conds, lay, clusters, n_bootstrap, seed, progress):
     done = 0
     while done < n_bootstrap:
         r = min(chunk, n_bootstrap - done)
-        vals, _ = _metrics(_weights(n, clusters, rng, r), y, conds, lay)
+        vals, _ = _metrics(resample_weights(n, clusters, r, rng), y, conds, lay)
         for c, per in vals.items():
             for m, v in per.items():
                 parts[c].setdefault(m, []).append(v)
