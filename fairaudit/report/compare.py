@@ -17,6 +17,7 @@ from fairaudit.naming import SEPARATOR
 from fairaudit.report.context import Suppressor, verdict_context
 from fairaudit.report.figures import RC, new_figure, plot_label, to_data_uri
 from fairaudit.report.formatting import fmt, fmt_p
+from fairaudit.result import METRICS
 from fairaudit.result_paired import CompareResult, MetricChange
 
 TEMPLATE = "compare.html.j2"
@@ -25,8 +26,8 @@ METRIC_LABELS = {
     "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
     "selection_rate": "Selection rate", "auc": "AUC", "brier": "Brier score", "ece": "ECE",
 }
-HIGHER_IS_BETTER = {"tpr": True, "fpr": False, "ppv": True, "npv": True, "accuracy": True,
-                    "balanced_accuracy": True, "auc": True, "brier": False, "ece": False}
+HIGHER_IS_BETTER = {k: m.higher_is_better for k, m in METRICS.items() if m.higher_is_better is not None}
+"""The direction of every performance metric, from the one metric table (``result.METRICS``)."""
 FOREST_METRICS = ("tpr", "fpr", "auc")
 MAX_FOREST_GROUPS = 40
 
