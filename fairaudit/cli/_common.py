@@ -182,3 +182,19 @@ def metadata_summary(dataset: Any) -> str | None:
     tail = f"; their {', '.join(info.columns)} are 'unknown'" if unmatched else ""
     return (f"metadata: joined {', '.join(info.columns)} from {info.source} on {key}: "
             f"{n - unmatched} of {n} rows matched, {unmatched} unmatched{tail}.")
+
+
+def print_payload_and_warnings(run: Any, to_stdout: bool, quiet: bool, suppress_small_cells: int) -> None:
+    """The payload on stdout (when it went to no file), then the result's warnings on stderr.
+
+    Warnings quote group names, so small-cell suppression applies to them as to the reports.
+    """
+    if to_stdout:
+        sys.stdout.write(run.payload)
+        sys.stdout.flush()
+    if not quiet:
+        from fairaudit.report.context import Suppressor
+
+        suppressor = Suppressor(suppress_small_cells)
+        for w in run.result.warnings:
+            err(f"warning: {suppressor.text(w)}")

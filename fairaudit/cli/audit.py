@@ -15,6 +15,7 @@ from fairaudit.cli._common import (
     err,
     handle_errors,
     metadata_summary,
+    print_payload_and_warnings,
     quiet_libraries,
 )
 from fairaudit.report import OutputFormat as Format
@@ -185,14 +186,8 @@ def _check_merged_options(model, split, group_thresholds, cross_check, save_pred
 def _report(run, output: Path | None, html: Path | None, junit: Path | None, quiet: bool,
             suppress_small_cells: int) -> None:
     """Print the payload (when it has no file), the warnings and the summary; exit."""
-    if output is None:
-        sys.stdout.write(run.payload)
-        sys.stdout.flush()
+    print_payload_and_warnings(run, output is None, quiet, suppress_small_cells)
     if not quiet:
-        from fairaudit.report.context import Suppressor
-
-        for w in run.result.warnings:
-            err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
         _summary(run.result, output, html, junit)
     raise typer.Exit(run.exit_code)
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import typer
 
-from fairaudit.cli._common import FLAGS, err, handle_errors, quiet_libraries
+from fairaudit.cli._common import (
+    FLAGS,
+    err,
+    handle_errors,
+    print_payload_and_warnings,
+    quiet_libraries,
+)
 
 HELP = (
     "Pre-deployment check: compare a candidate with the deployed (baseline) model on the same "
@@ -89,14 +95,8 @@ def compare_command(
             min_group_size=min_group_size, min_group_events=min_group_events,
             intersections=intersections, allow_many_groups=allow_many_groups, command=command,
         )
-    if output is None:
-        sys.stdout.write(run.payload)
-        sys.stdout.flush()
+    print_payload_and_warnings(run, output is None, quiet, suppress_small_cells)
     if not quiet:
-        from fairaudit.report.context import Suppressor
-
-        for w in run.result.warnings:
-            err(f"warning: {Suppressor(suppress_small_cells).text(w)}")
         for option, path in run.written.items():
             err(f"wrote {option}: {path}")
         if run.result.gate.status != "not_run":
