@@ -111,10 +111,12 @@ class GroupThresholds:
                 f"intersection such as \"sex & race\"; found {attribute!r}."
             )
         raw = data["thresholds"]
-        if not isinstance(raw, dict) or not raw:
+        # Empty is allowed: the optimiser writes it when no group had enough validation rows
+        # to fit a threshold of its own, and then every group gets ``default``.
+        if not isinstance(raw, dict):
             raise InputError(
-                f"'thresholds' in {source} must be a non-empty object mapping group names to "
-                f"thresholds in [0, 1]; found {type(raw).__name__ if raw else 'nothing'}."
+                f"'thresholds' in {source} must be an object mapping group names to "
+                f"thresholds in [0, 1]; found {type(raw).__name__}."
             )
         thresholds = {str(g): _check_threshold(v, f"threshold of group {g!r}", source) for g, v in raw.items()}
         default = _check_threshold(data["default"], "'default'", source)

@@ -215,7 +215,7 @@ def _dataset(frame: pd.DataFrame):
         ("[1, 2]", "JSON object"),
         ('{"attribute": "race", "default": 0.5}', "lacks the key"),
         ('{"attribute": "", "thresholds": {"a": 0.5}, "default": 0.5}', "'attribute'"),
-        ('{"attribute": "race", "thresholds": {}, "default": 0.5}', "non-empty object"),
+        ('{"attribute": "race", "thresholds": [0.5], "default": 0.5}', "must be an object"),
         ('{"attribute": "race", "thresholds": {"a": 1.5}, "default": 0.5}', "group 'a'"),
         ('{"attribute": "race", "thresholds": {"a": "high"}, "default": 0.5}', "number in"),
         ('{"attribute": "race", "thresholds": {"a": 0.4}, "default": null}', "'default'"),
@@ -292,3 +292,21 @@ def test_validation_gap_is_reported_over_fitted_and_all_groups() -> None:
     tprs = [v["tpr"] for v in opt.validation_.values()]
     assert everyone["tpr_difference"] == pytest.approx(max(tprs) - min(tprs))
     assert everyone["tpr_difference"] > 0.5  # Tiny (unfitted, TPR 0) widens it
+
+
+def test_no_fittable_group_writes_a_file_its_loader_reads(tmp_path: Path) -> None:
+    # Every group has fewer validation positives than min_positives: nothing is fitted, every
+    # group gets the default threshold, and the saved file must still load (it used to be
+    # refused as "non-empty object expected", so mitigate wrote a file it could not read back).
+    rng = np.random.default_rng(0)
+    scores = rng.random(60)
+    y = np.zeros(60, dtype=int)
+    y[:4] = 1
+    groups = pd.Series(np.repeat(["a", "b", "c"], 20), name="race")
+    opt = GroupThresholdOptimizer("equal_opportunity", min_positives=10).fit(
+        scores, y, sensitive_features=groups)
+    saved = opt.to_group_thresholds().save(tmp_path / "thresholds.json")
+    loaded = GroupThresholds.load(saved)
+    assert loaded.thresholds == {}
+    assert np.array_equal(loaded.apply(scores, groups.to_numpy()), scores >= loaded.default)
+
