@@ -155,3 +155,20 @@ def saved(trained: MultimodalPredictor, tmp_path_factory: pytest.TempPathFactory
     path = tmp_path_factory.mktemp("ckpt") / "model"
     save_model(trained, path)
     return path
+
+
+class RecordingProgress:
+    """A :class:`fairaudit.models.progress.Progress` that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object, object]] = []
+
+    def start(self, task: str, total: int) -> None:
+        self.events.append(("start", task, total))
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        self.events.append(("advance", n, description))
+
+    def stop(self) -> None:
+        self.events.append(("stop", None, None))
+

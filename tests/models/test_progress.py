@@ -6,24 +6,11 @@ import numpy as np
 
 from fairaudit.cli.progress import RichProgress
 from fairaudit.models.progress import track
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object, object]] = []
-
-    def start(self, task: str, total: int) -> None:
-        self.events.append(("start", task, total))
-
-    def advance(self, n: int = 1, description: str | None = None) -> None:
-        self.events.append(("advance", n, description))
-
-    def stop(self) -> None:
-        self.events.append(("stop", None, None))
+from tests.conftest import RecordingProgress
 
 
 def test_inference_reports_every_row(trained, test_set, capsys) -> None:
-    rec = Recorder()
+    rec = RecordingProgress()
     with_progress = trained.predict_proba(test_set, progress=rec, batch_size=64)
     assert rec.events[0] == ("start", "inference", test_set.n_rows)
     assert rec.events[-1][0] == "stop"
@@ -37,7 +24,7 @@ def test_track_without_progress_does_nothing() -> None:
     with track(None, 3, "x") as t:
         t.advance(1)
         t.describe("y")
-    rec = Recorder()
+    rec = RecordingProgress()
     with track(rec, 3, "x") as t:
         t.describe("x (epoch 1)")
     assert rec.events == [("start", "x", 3), ("advance", 0, "x (epoch 1)"), ("stop", None, None)]

@@ -12,24 +12,9 @@ from fairaudit.cli.app import app
 from fairaudit.errors import FairauditError
 from fairaudit.result import AuditResult
 from fairaudit.workflows.audit import AuditOutputs, run_audit
+from tests.conftest import RecordingProgress
 
 SMALL = {"n_bootstrap": 100, "n_permutations": 0, "seed": 3}
-
-
-class Recorder:
-    """A :class:`fairaudit.models.progress.Progress` that remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object, object]] = []
-
-    def start(self, task: str, total: int) -> None:
-        self.events.append(("start", task, total))
-
-    def advance(self, n: int = 1, description: str | None = None) -> None:
-        self.events.append(("advance", n, description))
-
-    def stop(self) -> None:
-        self.events.append(("stop", None, None))
 
 
 def test_writes_every_view_and_returns_the_payload(predictions_csv: Path, tmp_path: Path) -> None:
@@ -58,7 +43,7 @@ def test_same_numbers_as_the_cli(predictions_csv: Path, tmp_path: Path) -> None:
 
 
 def test_bootstrap_progress_goes_to_the_callback(predictions_csv: Path) -> None:
-    rec = Recorder()
+    rec = RecordingProgress()
     run_audit(label="y", sensitive="sex", predictions=predictions_csv, audit_options=SMALL,
               progress=rec)
     assert rec.events[0] == ("start", "bootstrap", 100)

@@ -10,6 +10,7 @@ import pytest
 
 from fairaudit.errors import FairauditError
 from fairaudit.workflows.compare import OUT_FILES, CompareOutputs, SideSpec, run_compare
+from tests.conftest import RecordingProgress
 
 
 def _table(path: Path, n: int = 500, seed: int = 0) -> Path:
@@ -20,29 +21,15 @@ def _table(path: Path, n: int = 500, seed: int = 0) -> Path:
     return path
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-
-    def start(self, task: str, total: int) -> None:
-        self.events.append(("start", task, total))
-
-    def advance(self, n: int = 1, description: str | None = None) -> None:
-        self.events.append(("advance", n))
-
-    def stop(self) -> None:
-        self.events.append(("stop",))
-
-
 def test_run_compare_writes_every_view_and_reports_progress(tmp_path):
     base = _table(tmp_path / "a.csv")
-    rec = _Recorder()
+    rec = RecordingProgress()
     run = run_compare(SideSpec(base, threshold=0.5), SideSpec(base, threshold=0.6), label="y",
                       sensitive="sex", outputs=CompareOutputs(out_dir=tmp_path / "out"),
                       progress=rec, n_bootstrap=100)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUT_FILES.values())
     assert run.exit_code == 0 and run.payload.startswith("fairaudit compare: NOT RUN")
-    assert rec.events[0] == ("start", "paired bootstrap", 100) and rec.events[-1] == ("stop",)
+    assert rec.events[0] == ("start", "paired bootstrap", 100) and rec.events[-1] == ("stop", None, None)
     assert sum(e[1] for e in rec.events if e[0] == "advance") == 100
 
 
