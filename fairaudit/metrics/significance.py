@@ -75,6 +75,13 @@ def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Gen
     return random_tables_by_group(rows, cols, r, rng).transpose(1, 0, 2)
 
 
+def shuffles_cheaper(items: int, groups: int, bins: int, tables: int) -> bool:
+    """Whether shuffling ``items`` is cheaper than conditional hypergeometric draws for
+    ``tables`` random (groups, bins) tables. Measured costs: ~15 ns per shuffled item and table;
+    ~8 us per hypergeometric call (one per cell, vectorised over the tables) + ~60 ns per table."""
+    return items * 15e-9 <= groups * bins * (8e-6 / max(tables, 1) + 60e-9)
+
+
 def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
                            rng: np.random.Generator) -> np.ndarray:
     """:func:`random_tables` laid out (G, r, B): each group's tables are contiguous, so sums
@@ -83,8 +90,7 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
     cols = np.asarray(cols, dtype=np.int64)
     g, b = rows.size, cols.size
     total = int(cols.sum())
-    # Measured costs: ~15 ns per shuffled item; ~8 us per hypergeometric call + ~60 ns per table.
-    if total * 15e-9 <= g * b * (8e-6 / max(r, 1) + 60e-9):
+    if shuffles_cheaper(total, g, b, r):
         items = np.repeat(np.arange(b, dtype=np.int64), cols)
         shuffled = np.empty((r, total), dtype=np.int64)
         for i in range(r):  # an in-place shuffle of an int64 row is numpy's fastest path
@@ -227,8 +233,10 @@ def auc_permutation_pvalues(
     # tables, or every partition's tables) under 8M elements: the hypergeometric draws cost a
     # Python call per cell whatever the chunk, so few groups over many rows take large chunks.
     n_f, n_b = count.shape[0], count.shape[2]
-    per_table = max(n_f * n_b, 2 * sum(sizes) * n_b, int(count.sum()))
-    chunk = max(1, min(n_permutations, (1 << 23) // max(per_table, 1)))
+    chunk = max(1, min(n_permutations, (1 << 23) // max(n_f * n_b, 2 * sum(sizes) * n_b, 1)))
+    items = int(count.sum(axis=(0, 2)).max())
+    if shuffles_cheaper(items, n_f, n_b, chunk):
+        chunk = max(1, min(chunk, (1 << 23) // max(items, 1)))
     done = 0
     while done < n_permutations:
         r = min(chunk, n_permutations - done)
