@@ -48,6 +48,8 @@ FLAGS = {
     "engine": "--engine", "scheduler": "--scheduler", "n_workers": "--workers",
     "n_partitions": "--partitions", "bootstrap_method": "--bootstrap-method", "row_id": "--row-id",
     "allow_many_groups": "--allow-many-groups", "label": "--label", "sensitive": "--sensitive",
+    # fairaudit mitigate
+    "target": "--target", "objective": "--objective",
 }
 """The flag of each library parameter: library messages name parameters in backquotes
 (```` `seed` ````), the CLI's name flags (``--seed``); workflows take it as ``names`` too."""

@@ -97,32 +97,6 @@ class _Bars:
             self._p.__exit__(*exc)
 
 
-class _threads:
-    """Limit torch's and the BLAS libraries' threads for the run, then restore them."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self._saved = n, 1
-        self._limits: Any = None
-
-    def __enter__(self) -> None:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        # threadpoolctl first: it records the OpenMP limit torch shares, and restores it on exit;
-        # torch's own count is restored after that (restored first, the OpenMP restore would
-        # set it back to the limit in force when threadpoolctl looked).
-        self._saved = torch.get_num_threads()
-        self._limits = threadpool_limits(limits=self.n)
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        if self._limits is not None:
-            self._limits.restore_original_limits()
-        torch.set_num_threads(self._saved)
-
-
 @handle_errors
 def stress_command(
     model: Path = typer.Option(..., "--model", "-m", help="fairaudit checkpoint (the built-in multimodal model)."),
@@ -151,6 +125,7 @@ def stress_command(
     from fairaudit.errors import ConfigError
     from fairaudit.stress_result import STRESS_CORRUPTIONS, STRESS_MODALITIES
     from fairaudit.workflows.stress import IMPUTE_MODES, StressConfig, run_stress
+    from fairaudit.workflows.threads import limited_threads
 
     check_seed(seed)
     check_resamples(bootstrap, "--bootstrap")
@@ -165,7 +140,7 @@ def stress_command(
         imputes=_names(impute, IMPUTE_MODES, "--impute") or ("diffusion",), realistic=realistic,
         probe=probe, attribution=attribution, n_bootstrap=bootstrap, confidence_level=confidence,
         seed=seed, ddim_steps=ddim_steps, samples=impute_samples)
-    with quiet_libraries(quiet), _threads(threads), _Bars(quiet) as bars:
+    with quiet_libraries(quiet), limited_threads(threads), _Bars(quiet) as bars:
         result, code = run_stress(model, data, label=label, sensitive=sensitive, out=out,
                                   cluster=cluster, config=config, policy=policy, on_progress=bars,
                                   names=FLAGS)

@@ -34,7 +34,7 @@ from fairaudit.exit_codes import FAIL, INCONCLUSIVE
 from fairaudit.gate.change_rules import (  # noqa: F401  (re-exported: ChangeRule is read with the policy)
     CHANGE_CRITERIA,
     CHANGE_METRICS,
-    METRIC_NAMES,
+    METRIC_LABELS,
     PRESETS,
     ChangeRule,
     parse_change_rules,
@@ -106,7 +106,7 @@ def _metric_outcomes(rule: ChangeRule, paired: PairedResult, condition: str,
     if metric is None:  # a criterion rule (see _criterion_outcomes)
         return
     level = paired.confidence_level
-    quantity = METRIC_NAMES.get(rule.metric or "", rule.metric or "")
+    quantity = METRIC_LABELS.get(rule.metric or "", rule.metric or "")
     if not rule.per_group:
         c = paired.change(condition, "overall", "overall", metric)
         yield _judged(rule, "overall", quantity, c.change, c.ci, c.ci, policy, level,

@@ -26,7 +26,7 @@ CHANGE_CRITERIA = ("demographic_parity_difference", "equal_opportunity_differenc
 PRESETS = ("do_no_harm",)
 _KEYS = ("id", "metric", "criterion", "preset", "per_group", "attributes", "max_drop",
          "max_increase", "margin")
-METRIC_NAMES = {"tpr": "sensitivity (TPR)", "fpr": "false-positive rate (FPR)"}
+METRIC_LABELS = {"tpr": "sensitivity (TPR)", "fpr": "false-positive rate (FPR)"}
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def fairlearn_variant(
     constraint = CONSTRAINTS.get(settings.objective)
     if constraint is None:
         raise ConfigError(
-            f"--method threshold-fairlearn supports --objective {' or '.join(CONSTRAINTS)}; "
+            f"the threshold-fairlearn method supports `objective` {' or '.join(CONSTRAINTS)}; "
             f"fairlearn has no {settings.objective!r}."
         )
     val_groups, attribute = dataset_groups(val, target)
@@ -74,7 +74,7 @@ def fairlearn_variant(
     unseen = sorted(set(test_groups.tolist()) - set(val_groups.tolist()))
     if unseen:
         raise InputError(
-            f"--method threshold-fairlearn: test group(s) {', '.join(map(repr, unseen))} of "
+            f"the threshold-fairlearn method: test group(s) {', '.join(map(repr, unseen))} of "
             f"'{attribute}' have no validation rows, so fairlearn cannot fit them."
         )
     import warnings

@@ -59,7 +59,7 @@ def resolve_target(target: str | Sequence[str] | None, dataset: AuditDataset) ->
     unknown = [c for c in cols if c not in dataset.attributes]
     if unknown:
         raise ConfigError(
-            f"--target {', '.join(unknown)} must be among the --sensitive columns "
+            f"`target` {', '.join(unknown)} must be among the `sensitive` columns "
             f"({', '.join(dataset.attributes)})."
         )
     return cols

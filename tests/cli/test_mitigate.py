@@ -100,6 +100,7 @@ def test_random_patient_split_of_a_predictions_file_is_seeded(tmp_path: Path) ->
         (["--tolerance", "tight"], "--tolerance must be"),
         (["--performance", "auc"], "--performance must be one of accuracy, balanced_accuracy"),
         (["--split-column", "fold"], "no 'fold' column"),
+        (["--target", "age"], "--target age must be among the --sensitive columns (race)"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, split_predictions: Path, args: list[str], message: str) -> None:

@@ -28,7 +28,7 @@ def test_resolve_target_and_columns() -> None:
     assert columns("sex, race") == ("sex", "race")
     assert resolve_target(None, ds) == ("sex", "race")
     assert resolve_target("race", ds) == ("race",)
-    with pytest.raises(ConfigError, match="--target"):
+    with pytest.raises(ConfigError, match="`target`"):
         resolve_target("age", ds)
 
 
