@@ -24,7 +24,7 @@ def _examples(values: np.ndarray) -> str:
 def id_values(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     """The IDs of a table as strings (``12`` and ``"12"`` pair), refusing missing and duplicated ones."""
     if column not in frame.columns:
-        raise InputError(f"{source} has no ID column '{column}' (--id); its columns are: "
+        raise InputError(f"{source} has no ID column '{column}' (`id_column`); its columns are: "
                          f"{', '.join(map(str, frame.columns))[:300]}.")
     raw = frame[column]
     missing = np.flatnonzero(raw.isna().to_numpy())

@@ -106,8 +106,8 @@ def parquet_files(path: str | Path, what: str = "predictions") -> tuple[list[Pat
 
 
 def plan_partitions(files: list[Path], root: Path, n_partitions: int | None = None) -> list[FilePart]:
-    """Cut the files into about ``n_partitions`` partitions of whole row groups (default: one
-    per file). A partition never spans two files."""
+    """Cut the files into about ``n_partitions`` partitions of whole row groups, of about equal
+    rows (default: as many partitions as files). A partition never spans two files."""
     import pyarrow.parquet as pq
 
     groups: list[tuple[Path, int, int, int]] = []  # file, row group, first row, rows

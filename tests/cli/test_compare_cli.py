@@ -94,6 +94,7 @@ def test_candidate_improved_for_all_passes(tmp_path):
         (lambda c: pd.concat([c, c.iloc[:2]]), "2 ID(s) in 'study' occur more than once"),
         (lambda c: c.assign(study=c.study.str.replace("S0000", "X0000")), "are not in"),
         (lambda c: c.assign(score=c.score + 2.0), "candidate predictions"),
+        (lambda c: c.rename(columns={"study": "sid"}), "has no ID column 'study' (--id); its columns are: sid"),
     ],
 )
 def test_bad_pairing_exits_2_with_counts_and_examples(tmp_path, mutate, message):
@@ -103,7 +104,7 @@ def test_bad_pairing_exits_2_with_counts_and_examples(tmp_path, mutate, message)
     assert res.exit_code == 2
     line = res.stderr.strip()
     assert line.startswith("error:") and "\n" not in line and message in line, line
-    assert "e.g." in line or "score" in line
+    assert "e.g." in line or "score" in line or "columns are" in line
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
