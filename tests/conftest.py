@@ -172,3 +172,38 @@ class RecordingProgress:
     def stop(self) -> None:
         self.events.append(("stop", None, None))
 
+
+
+@pytest.fixture(scope="session")
+def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """110 patients of the shipped sample's test split, image paths made absolute."""
+    cohort = ROOT / "sample_data" / "cohort"
+    df = pd.read_csv(cohort / "test.csv")
+    patients = df["patient_id"].drop_duplicates().sample(n=110, random_state=3)
+    sub = df[df["patient_id"].isin(patients)].copy()
+    sub["image_path"] = [str(cohort / p) if isinstance(p, str) and p else p for p in sub["image_path"]]
+    path = tmp_path_factory.mktemp("small") / "small.csv"
+    sub.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_stress_result(small_manifest: Path) -> Any:
+    """A tiny stress audit of the shipped model on :func:`small_manifest`, with a policy of two
+    rules (one fails: any AUC drop under the worst brightness)."""
+    from fairaudit.gate.stress import parse_stress_policy
+    from fairaudit.workflows.stress import StressConfig, stress_audit
+
+    config = StressConfig(corruptions=("brightness",), severities=(1, 5),
+                          removals=(("image",), ("note", "labs")), imputes=("fallback",),
+                          n_bootstrap=100, probe_shuffles=1, probe_folds=3, ddim_steps=2, samples=1)
+    policy = parse_stress_policy(
+        '[[stress]]\ncorruption = "brightness"\nseverity = 5\nmetric = "auc"\nper_group = false\n'
+        'max_drop = 0.0001\n[[stress]]\nremoved = ["image"]\nimpute = "fallback"\nmetric = "tpr"\n'
+        'max_drop = 1.0\nattributes = "sex"\n')
+    stages: list[str] = []
+    result = stress_audit(ROOT / "sample_data" / "model", small_manifest, label="diagnosis",
+                          sensitive="sex,race", cluster="patient_id", config=config, policy=policy,
+                          on_progress=lambda s, d, t: stages.append(s))
+    assert {"encode", "conditions", "probe"} <= set(stages)
+    return result

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fairaudit.data.manifest import load_manifest
@@ -14,7 +13,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.gate.stress import evaluate_stress, parse_stress_policy
 from fairaudit.metrics.weighted import resample_weights
 from fairaudit.stress_result import StressResult
-from fairaudit.workflows.stress import StressConfig, stress_audit
+from fairaudit.workflows.stress import StressConfig
 from fairaudit.workflows.stress_sections import missingness_section, realistic_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,40 +74,10 @@ def test_planted_noisy_site_is_encoded_by_the_image_latent(full_test_split) -> N
     assert fused.ci[0] > 0.5
 
 
-@pytest.fixture(scope="module")
-def small_manifest(tmp_path_factory) -> Path:
-    df = pd.read_csv(COHORT / "test.csv")
-    patients = df["patient_id"].drop_duplicates().sample(n=110, random_state=3)
-    sub = df[df["patient_id"].isin(patients)].copy()
-    sub["image_path"] = [str(COHORT / p) if isinstance(p, str) and p else p for p in sub["image_path"]]
-    path = tmp_path_factory.mktemp("small") / "small.csv"
-    sub.to_csv(path, index=False)
-    return path
-
-
-TINY = StressConfig(corruptions=("brightness",), severities=(1, 5), removals=(("image",), ("note", "labs")),
-                    imputes=("fallback",), n_bootstrap=100, probe_shuffles=1, probe_folds=3,
-                    ddim_steps=2, samples=1)
-
-
-@pytest.fixture(scope="module")
-def tiny_result(small_manifest) -> StressResult:
-    policy = parse_stress_policy(
-        '[[stress]]\ncorruption = "brightness"\nseverity = 5\nmetric = "auc"\nper_group = false\n'
-        'max_drop = 0.0001\n[[stress]]\nremoved = ["image"]\nimpute = "fallback"\nmetric = "tpr"\n'
-        'max_drop = 1.0\nattributes = "sex"\n')
-    stages = []
-    result = stress_audit(MODEL, small_manifest, label="diagnosis", sensitive="sex,race",
-                          cluster="patient_id", config=TINY, policy=policy,
-                          on_progress=lambda s, d, t: stages.append(s))
-    assert {"encode", "conditions", "probe"} <= set(stages)
-    return result
-
-
-def test_tiny_run_structure_and_schema(tiny_result: StressResult) -> None:
+def test_tiny_run_structure_and_schema(tiny_stress_result: StressResult) -> None:
     import jsonschema
 
-    r = tiny_result
+    r = tiny_stress_result
     data = json.loads(r.to_json())
     jsonschema.validate(data, _schema())
     assert StressResult.from_dict(data).to_dict() == data  # round trip
@@ -132,8 +101,8 @@ def test_tiny_run_structure_and_schema(tiny_result: StressResult) -> None:
     assert r.corruptions[0]["corruption"] == "brightness" and r.corruptions[0]["index"]
 
 
-def test_tiny_run_gate(tiny_result: StressResult) -> None:
-    r = tiny_result
+def test_tiny_run_gate(tiny_stress_result: StressResult) -> None:
+    r = tiny_stress_result
     statuses = {o.id.split(":")[0]: o.status for o in r.gate.rules}
     # brightness at severity 5 costs more AUC than 0.0001 overall: the interval says so.
     overall = next(o for o in r.gate.rules if o.id.startswith("brightness"))
@@ -167,9 +136,9 @@ def test_config_and_policy_errors_name_the_parameter() -> None:
         parse_stress_policy('[[criterion]]\nname = "auc_difference"\nmax = 0.1\n')
 
 
-def test_a_rule_whose_condition_was_not_run_is_inconclusive(tiny_result: StressResult) -> None:
+def test_a_rule_whose_condition_was_not_run_is_inconclusive(tiny_stress_result: StressResult) -> None:
     policy = parse_stress_policy('[[stress]]\ncorruption = "jpeg"\nmetric = "auc"\nmax_drop = 0.5\n')
-    out = evaluate_stress(tiny_result, policy)
+    out = evaluate_stress(tiny_stress_result, policy)
     assert out.status == "inconclusive" and "not run" in out.rules[0].message
 
 
