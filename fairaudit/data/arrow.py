@@ -120,8 +120,10 @@ def _read_csv(path: Path, fmt: str, wanted: list[str]) -> Any:
         read_options=csv.ReadOptions(encoding="utf-8"),
         parse_options=csv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", quote_char='"',
                                        ignore_empty_lines=True),
+        # Text columns of few values come as dictionaries (the attributes: no second pass); it
+        # changes no value, only how the text is held.
         convert_options=csv.ConvertOptions(null_values=list(PANDAS_NA_TEXT), decimal_point=".",
-                                           strings_can_be_null=True),
+                                           strings_can_be_null=True, auto_dict_encode=True),
     )
     names = table.column_names
     if table.num_columns < 2 or "" in names or len(set(names)) != len(names):
@@ -129,7 +131,8 @@ def _read_csv(path: Path, fmt: str, wanted: list[str]) -> Any:
     if any(w not in names for w in wanted):
         return None
     for field in table.schema:  # pandas re-reads these with its C engine (tables._read_csv)
-        if pa.types.is_timestamp(field.type) or pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+        t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_timestamp(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
             return None
     return table
 
@@ -149,23 +152,21 @@ def _view(chunk: Any) -> np.ndarray:
 def _missing(chunk: Any) -> np.ndarray:
     """Which entries of an array are missing (``pc.fill_null`` would import pandas)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if not chunk.null_count:
         return np.zeros(len(chunk), bool)
-    return _view(pc.cast(pc.is_null(chunk), pa.int8())).astype(bool)
+    return _view(chunk.is_null().cast(pa.int8())).astype(bool)
 
 
 def _to_numpy(col: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """A chunked array of numbers or booleans as one numpy array and its missing-value mask
     (None without missing values)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     values, missing = [], []
     for chunk in col.chunks:
         if pa.types.is_boolean(chunk.type):
-            chunk = pc.cast(chunk, pa.int8())
+            chunk = chunk.cast(pa.int8())
         view, mask = _view(chunk), _missing(chunk)
         if mask.any():
             view = np.where(mask, 0, view)  # what the buffer holds under a missing value is undefined
@@ -247,13 +248,12 @@ def _attribute(col: Any, name: str) -> tuple[np.ndarray, tuple[str, ...], int] |
 def _text_codes(col: Any) -> tuple[np.ndarray, list[str]]:
     """Each row's index into the distinct spellings of a text column (-1: missing)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     index: dict[str, int] = {}
     parts = []
     for chunk in col.chunks:
         if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
+            chunk = chunk.dictionary_encode()
         local = np.array([index.setdefault(format_value(v), len(index)) if v is not None else -1
                           for v in chunk.dictionary.to_pylist()] + [-1], dtype=np.int64)
         positions = np.where(_missing(chunk.indices), -1, _view(chunk.indices))

@@ -119,6 +119,10 @@ def test_a_csv_with_dates_or_repeated_names_is_left_to_pandas(tmp_path: Path) ->
     assert arrow_dataset(p, label="y", sensitive="sex", score="score", what="f") is None
     p.write_text("y,score,sex,sex\n1,0.5,F,M\n0,0.2,M,F\n")
     assert arrow_dataset(p, label="y", sensitive="sex", score="score", what="f") is None
+    p.write_bytes(b"y,score,sex,note\n1,0.5,F,caf\xe9\n0,0.2,M,ok\n")  # not UTF-8: bytes
+    assert arrow_dataset(p, label="y", sensitive="sex", score="score", what="f") is None
+    p.write_bytes(b"y,score,sex,note\n1,0.5,F,cafe\n0,0.2,M,ok\n")
+    assert arrow_dataset(p, label="y", sensitive="sex", score="score", what="f") is not None
 
 
 def test_the_csv_missing_values_are_pandas_defaults() -> None:
