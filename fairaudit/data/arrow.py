@@ -67,7 +67,7 @@ def arrow_dataset(path: Path, *, label: str, sensitive: Any, score: str, what: s
     return AuditDataset(
         frame=TableReader(path, what, sha), root=path.resolve().parent, source=f"{what} '{path}'",  # type: ignore[arg-type]
         label_column=label, labels=labels, attributes=tuple(attributes),
-        group_codes=np.stack(codes, axis=1).astype(np.int32), group_names=tuple(names),
+        group_codes=np.stack(codes, axis=1).astype(np.int32, copy=False), group_names=tuple(names),
         sha256=sha, scores=scores, score_column=score, unknown_counts=unknown,
         score_type=score_type,
     )
