@@ -131,9 +131,9 @@ def test_the_csv_missing_values_are_pandas_defaults() -> None:
     assert set(PANDAS_NA_TEXT) == set(STR_NA_VALUES)
 
 
-def test_a_parquet_audit_does_not_import_pandas(tmp_path: Path) -> None:
-    p = tmp_path / "t.parquet"
-    make_predictions(6, n=500).to_parquet(p, index=False)
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_an_audit_of_a_file_does_not_import_pandas(tmp_path: Path, suffix: str) -> None:
+    p = _write(tmp_path, make_predictions(6, n=500), suffix)
     code = (
         "import sys; from fairaudit.api import load_audit_data, audit_dataset\n"
         f"d = load_audit_data({str(p)!r}, label='y', sensitive='sex,race,site')\n"
