@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pandas as pd
 
 from fairaudit._io import timestamp
 from fairaudit._version import __version__
@@ -28,6 +28,8 @@ from fairaudit.metrics import AuditConfig, GroupThresholdSpec, compute_audit
 from fairaudit.result import AuditResult, DatasetInfo, GateOutcome, RunInfo, ThresholdInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from fairaudit.gate.policy import Policy
     from fairaudit.group_thresholds import GroupThresholds
     from fairaudit.models.progress import Progress
@@ -50,6 +52,12 @@ class LoadedData:
     model_sha256: str | None
     model_adapter: str | None = None
     model_config_sha256: str | None = None
+
+
+def _is_frame(obj: object) -> bool:
+    """Whether ``obj`` is a pandas DataFrame (pandas is not imported for a file's audit)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.DataFrame)
 
 
 def load_audit_data(
@@ -118,11 +126,11 @@ def load_audit_data(
             ds = load_split_dataset(predictions, split_column or "split", split, label=label,
                                 sensitive=sensitive, score=score, cluster=cluster,
                                 allow_many_groups=allow_many_groups, inputs=inputs)
-        elif isinstance(predictions, pd.DataFrame):
-            ds = from_frame(predictions, label=label, sensitive=sensitive, score=score, cluster=cluster,
+        elif _is_frame(predictions):
+            ds = from_frame(cast("pd.DataFrame", predictions), label=label, sensitive=sensitive, score=score, cluster=cluster,
                             allow_many_groups=allow_many_groups, **inputs)
         else:
-            ds = load_table_dataset(predictions, label=label, sensitive=sensitive, score=score,
+            ds = load_table_dataset(cast("str | Path", predictions), label=label, sensitive=sensitive, score=score,
                                     cluster=cluster, allow_many_groups=allow_many_groups, **inputs)
         return LoadedData(ds, None, None, None)
 

@@ -390,7 +390,14 @@ class AuditResult:
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json_text(self.to_dict(), indent=indent)
+        """``json_text(self.to_dict())``, without converting to a dictionary first."""
+        out: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "tool": {"name": "fairaudit", "version": self.run.tool_version},
+        }
+        out.update((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
+                   if f.name != "schema_version")
+        return json_text(out, indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:

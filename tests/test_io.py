@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import json
 import math
 import os
 import stat
@@ -170,3 +172,81 @@ def test_timestamp_follows_source_date_epoch(monkeypatch) -> None:
         _io.timestamp()
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     assert _io.timestamp().endswith("+00:00")
+
+
+def _reference_json(obj: object, indent: int | None = 2) -> str:
+    """The standard library's spelling that :func:`_io.json_text` must reproduce byte for byte."""
+    return json.dumps(_io.to_jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Tag(str):
+    pass
+
+
+def _random_value(rng: np.random.Generator, depth: int = 0) -> object:
+    """A random nest of every kind of value the audit results hold (and some they do not)."""
+    leaves = [
+        lambda: float(rng.normal()), lambda: float(rng.choice([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 1e300])),
+        lambda: int(rng.integers(-10**6, 10**6)), lambda: None, lambda: bool(rng.integers(2)),
+        lambda: str(rng.choice(["", "plain", "é ü ✓", 'quote " back \\ slash', "tab\tnew\nline\x01", "\u2028"])),
+        lambda: np.float64(rng.normal()), lambda: np.float32(0.1), lambda: np.int64(rng.integers(9)),
+        lambda: np.bool_(rng.integers(2)), lambda: np.float64(math.nan), _Level.HIGH, lambda: _Tag("tag"),
+        lambda: 2**70,
+    ]
+    if depth > 3 or rng.random() < 0.4:
+        leaf = leaves[int(rng.integers(len(leaves)))]
+        return leaf() if callable(leaf) else leaf
+    kind = int(rng.integers(6))
+    n = int(rng.integers(0, 6))
+    if kind == 0:  # a numeric sequence (the curves): floats, ints and None
+        return tuple(rng.choice([float(rng.random()), None, 3, math.nan]) for _ in range(n))
+    if kind == 1:
+        return [_random_value(rng, depth + 1) for _ in range(n)]
+    if kind == 2:
+        return tuple(_random_value(rng, depth + 1) for _ in range(n))
+    if kind == 3:  # keys that to_jsonable spells with str()
+        keys = ["a", 1, 1.5, True, None, "1", "ü"]
+        return {keys[int(rng.integers(len(keys)))]: _random_value(rng, depth + 1) for _ in range(n)}
+    if kind == 4:
+        return {f"k{i}": _random_value(rng, depth + 1) for i in range(n)}
+    return _Pair(_random_value(rng, depth + 1), _random_value(rng, depth + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pair:
+    first: object
+    second: object
+
+
+@pytest.mark.parametrize("indent", [2, 0, 4])
+def test_json_text_spells_random_values_as_the_standard_encoder(indent: int) -> None:
+    rng = np.random.default_rng(indent)
+    for _ in range(300):
+        value = _random_value(rng)
+        assert _io.json_text(value, indent=indent) == _reference_json(value, indent)
+
+
+def test_json_text_writes_indented_json_without_the_pure_python_encoder(monkeypatch) -> None:
+    value = {"curves": [(0.1, None, 2, math.nan)] * 3, "d": _Pair(np.float64(0.5), {1: "x"})}
+    expected = _reference_json(value)
+    monkeypatch.setattr(_io.json, "dumps", None)  # the fast walk must not fall back
+    assert _io.json_text(value) == expected
+
+
+def test_json_text_leaves_unknown_values_and_no_indent_to_the_standard_encoder() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _io.json_text({"a": [1, Path("x")]})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _io.json_text(_Colour.RED)
+    with pytest.raises(ValueError):
+        _io.json_text({"a": np.zeros(2)})  # an array is not a scalar, as before
+    value = {"a": (1.5, None), "b": _Pair(1, "é")}
+    assert _io.json_text(value, indent=None) == _reference_json(value, None)

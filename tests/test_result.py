@@ -153,3 +153,10 @@ def test_cross_check_describes_what_it_compared() -> None:
     text = cc.describe()
     assert text.startswith("120 comparisons agree with fairlearn 0.10 and aif360 0.6")
     assert "largest difference 2.5e-16" in text and "3 skipped" in text
+
+
+def test_to_json_is_the_standard_encoding_of_to_dict(result: AuditResult) -> None:
+    """to_json writes in one walk (no dictionary first); its bytes are json.dumps of to_dict."""
+    expected = json.dumps(result.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    assert result.to_json() == expected
+    assert result.to_json(indent=None) == json.dumps(result.to_dict(), allow_nan=False, ensure_ascii=False) + "\n"

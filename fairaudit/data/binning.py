@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.result import BinInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 BinsSpec = str | Sequence[str] | Mapping[str, str | int | Sequence[float]]
 """``"age=40,60,80"``, ``["age=q4", "bmi=25,30"]`` or ``{"age": [40, 60, 80], "bmi": "q4"}``."""
@@ -96,6 +99,8 @@ def parse_bins(spec: BinsSpec | None, *, name: str = "`bins`") -> dict[str, tupl
 
 
 def _numeric(values: pd.Series, column: str, source: str) -> np.ndarray:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(values):
         raise InputError(f"column '{column}' in {source} is boolean; only numeric columns can be binned.")
     coerced = pd.to_numeric(values, errors="coerce")
@@ -163,6 +168,8 @@ def bin_column(
     InputError
         Non-numeric or infinite values, or (for quantiles) no values at all.
     """
+    import pandas as pd
+
     x = _numeric(values, column, source)
     finite = x[~np.isnan(x)]
     if q is not None:
@@ -184,6 +191,8 @@ def bin_column(
 def suggest_bins(values: pd.Series, column: str) -> list[str]:
     """``--bins`` entries that would make a numeric column auditable (for messages):
     quartiles, and cut points near the quartiles rounded to two significant digits."""
+    import pandas as pd
+
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     finite = x[np.isfinite(x)]
     out = [f"{column}=q4"]

@@ -8,16 +8,20 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fairaudit.data.binning import BinsSpec, bin_column, parse_bins, suggest_bins
+from fairaudit.data.lazy_frame import FrameField
 from fairaudit.data.metadata import join_metadata, key_text
 from fairaudit.data.tables import file_sha256, read_table, require_columns
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.naming import SEPARATOR, attribute_label
 from fairaudit.result import BinInfo, MetadataInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 UNKNOWN = "unknown"
 """Group name given to rows whose demographic value is missing (never dropped)."""
@@ -50,6 +54,7 @@ class AuditDataset:
     ----------
     frame : DataFrame
         The table as read (one row per study), in file order. Models read their inputs from it.
+        A :class:`fairaudit.data.lazy_frame.TableReader` given here reads the file on first use.
     root : Path or None
         Directory that relative paths in ``frame`` (e.g. image paths) resolve against.
     source : str
@@ -127,6 +132,9 @@ class AuditDataset:
         return np.asarray(self.group_names[j], dtype=object)[self.group_codes[:, j]]
 
 
+setattr(AuditDataset, "frame", FrameField())  # noqa: B010 (after @dataclass, so the field stays required; mypy sees a plain field)
+
+
 def _row_ref(index: int) -> str:
     # Data row numbers are 1-based, as a spreadsheet shows them below the header.
     return f"data row {index + 1}"
@@ -140,6 +148,8 @@ def validate_labels(values: pd.Series, source: str, column: str,
     column holds at most two distinct values (e.g. "disease" / "healthy"); rows equal to
     ``pos_label`` (compared as text, so ``1`` and ``"1"`` match) are 1, the others 0.
     """
+    import pandas as pd
+
     s = values
     if s.isna().any():
         i = int(np.flatnonzero(s.isna().to_numpy())[0])
@@ -171,6 +181,8 @@ def validate_labels(values: pd.Series, source: str, column: str,
 
 
 def _labels_by_value(s: pd.Series, source: str, column: str, pos_label: object) -> np.ndarray:
+    import pandas as pd
+
     text = key_text(s)
     wanted = key_text(pd.Series([pos_label])).iloc[0]
     found = sorted(map(str, text.dropna().unique()))
@@ -201,6 +213,8 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str,
     With ``score_type="logit"`` the values are log-odds (any real number, infinities allowed)
     and are turned into probabilities by the logistic function.
     """
+    import pandas as pd
+
     if score_type not in SCORE_TYPES:
         raise ConfigError(f"`score_type` must be one of {', '.join(SCORE_TYPES)}; got {score_type!r}.")
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
@@ -240,7 +254,8 @@ def validate_scores(values: np.ndarray | pd.Series, source: str, column: str,
     return arr
 
 
-def _format_value(v: object) -> str:
+def format_value(v: object) -> str:
+    """How a group value is spelt: integral floats without the decimals, text stripped."""
     if isinstance(v, float | np.floating) and float(v).is_integer():
         return str(int(v))
     return str(v).strip()
@@ -264,26 +279,47 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     names : tuple of str
     n_unknown : int
     """
+    import pandas as pd
+
     # Vectorised: rows are factorised once and only the distinct values are spelt out.
     s = values
     if isinstance(s.dtype, pd.CategoricalDtype):
         raw = s.cat.codes.to_numpy().astype(np.int64)  # -1 where missing
-        spelt = [_format_value(c) for c in s.cat.categories]
+        spelt = [format_value(c) for c in s.cat.categories]
         keys = [t for t in spelt if t != ""]
     elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         raw, uniq = pd.factorize(s, use_na_sentinel=True)
-        spelt = [_format_value(u) for u in uniq]
-        keys = [_format_value(u) for u in np.unique(np.asarray(uniq, dtype=np.float64))]
+        spelt = [format_value(u) for u in uniq]
+        keys = [format_value(u) for u in np.unique(np.asarray(uniq, dtype=np.float64))]
     else:
         if pd.api.types.infer_dtype(s, skipna=True) in _FACTORIZE_SAFE:
             raw, uniq = pd.factorize(s, use_na_sentinel=True)
         else:
             # Mixed types: equal values may spell differently (True == 1), so factorise the
             # spelling of each row instead.
-            text = [None if pd.isna(v) else _format_value(v) for v in s.to_numpy(dtype=object)]
+            text = [None if pd.isna(v) else format_value(v) for v in s.to_numpy(dtype=object)]
             raw, uniq = pd.factorize(pd.Series(text, dtype=object), use_na_sentinel=True)
-        spelt = [_format_value(u) for u in uniq]
+        spelt = [format_value(u) for u in uniq]
         keys = sorted({t for t in spelt if t != ""})
+    return group_codes(raw, spelt, keys, str(values.name))
+
+
+def group_codes(raw: np.ndarray, spelt: list[str], keys: list[str],
+                column: str) -> tuple[np.ndarray, tuple[str, ...], int]:
+    """Codes, names and missing count of a factorised column (the end of :func:`encode_groups`,
+    shared with the pandas-free reader :mod:`fairaudit.data.arrow`).
+
+    Parameters
+    ----------
+    raw : ndarray of int
+        Each row's index into ``spelt``; -1 where the value is missing.
+    spelt : list of str
+        Each distinct value as text (:func:`format_value`); empty text is missing.
+    keys : list of str
+        The group names in their order (repeats are dropped).
+    column : str
+        For the message.
+    """
     # Distinct value -> missing? (empty text is missing); the extra last entry is for -1.
     missing_value = np.array([t == "" for t in spelt] + [True])
     missing = missing_value[raw]
@@ -292,7 +328,7 @@ def encode_groups(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...], int]:
     n_unknown = int(missing.sum())
     if n_unknown and UNKNOWN_MISSING in names:
         raise InputError(
-            f"column '{values.name}' holds the value {UNKNOWN_MISSING!r}, the name fairaudit gives "
+            f"column '{column}' holds the value {UNKNOWN_MISSING!r}, the name fairaudit gives "
             "missing values, and has missing values; rename that value."
         )
     # A literal "unknown" keeps its name and its rows; the missing values get their own group.
@@ -330,6 +366,8 @@ def check_group_count(
     InputError
         Naming the column and its number of distinct values, and suggesting binning.
     """
+    import pandas as pd
+
     if n_groups <= MAX_NUMERIC_GROUPS:
         return
     numeric = (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -381,6 +419,8 @@ def _check_intersection_names(cols: list[str]) -> None:
 
 def frame_sha256(frame: pd.DataFrame) -> str:
     """A content hash for frames that did not come from a file."""
+    import pandas as pd
+
     h = hashlib.sha256()
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -432,6 +472,8 @@ def from_frame(
     pos_label : optional
         The label value meaning "positive" for text labels; the other value is 0.
     """
+    import pandas as pd
+
     attributes = parse_columns(sensitive)
     if len(frame) == 0:
         raise InputError(f"{source} has no data rows.")
@@ -529,8 +571,21 @@ def load_table_dataset(
     score_type: str = "probability",
     pos_label: object | None = None,
 ) -> AuditDataset:
-    """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`)."""
+    """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`).
+
+    A plain file with a score column and no ``cluster``, ``metadata``, ``bins`` or
+    ``pos_label`` is read by :func:`fairaudit.data.arrow.arrow_dataset` (pyarrow and numpy;
+    the same dataset, its ``frame`` read on first use) unless that declines it.
+    """
     p = Path(path)
+    if (score is not None and cluster is None and metadata is None and on is None and not bins
+            and pos_label is None and not allow_many_groups):
+        from fairaudit.data.arrow import arrow_dataset
+
+        fast = arrow_dataset(p, label=label, sensitive=sensitive, score=score, what=what,
+                             score_type=score_type)
+        if fast is not None:
+            return fast
     frame = read_table(p, what)
     return from_frame(
         frame,

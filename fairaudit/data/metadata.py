@@ -24,13 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fairaudit.data.tables import file_sha256, read_table
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.result import MetadataInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 MAX_LISTED = 5
 """How many duplicate keys an error message lists."""
@@ -65,6 +68,8 @@ def parse_on(on: str | None, *, name: str = "`on`") -> tuple[str, str]:
 
 def key_text(values: pd.Series) -> pd.Series:
     """Keys as comparable text: stripped, integer-valued floats without ``.0``, missing as NA."""
+    import pandas as pd
+
     if pd.api.types.is_float_dtype(values):
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
         whole = np.isfinite(arr) & (np.mod(arr, 1.0) == 0) & (np.abs(arr) < 2**53)
@@ -76,6 +81,8 @@ def key_text(values: pd.Series) -> pd.Series:
 
 
 def _read_metadata(metadata: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str | None]:
+    import pandas as pd
+
     if isinstance(metadata, pd.DataFrame):
         return metadata, "metadata <DataFrame>", None
     p = Path(metadata)
@@ -103,6 +110,8 @@ def _check_keys(keys: pd.Series, meta_source: str, meta_key: str) -> None:
 
 def _positions(meta_keys: pd.Series, keys: pd.Series) -> np.ndarray:
     """For every key, the row of ``meta_keys`` holding it, or -1 (vectorised: one factorise)."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(pd.concat([meta_keys, keys], ignore_index=True), use_na_sentinel=True)
     lut = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last entry serves code -1 (no key)
     lut[codes[: len(meta_keys)]] = np.arange(len(meta_keys))
@@ -141,6 +150,8 @@ def join_metadata(
     ConfigError
         ``on`` is missing or malformed.
     """
+    import pandas as pd
+
     left, right = parse_on(on)
     meta, meta_source, sha = _read_metadata(metadata)
     for col, table, where in ((left, frame, source), (right, meta, meta_source)):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from fairaudit.data.dataset import AuditDataset, from_frame
 from fairaudit.data.tables import file_sha256, read_table
 from fairaudit.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 def load_split_dataset(predictions: str | Path | pd.DataFrame, column: str, value: str, *, label: str,
@@ -17,6 +18,8 @@ def load_split_dataset(predictions: str | Path | pd.DataFrame, column: str, valu
                       cluster: str | None, allow_many_groups: bool = False,
                       inputs: dict[str, Any] | None = None) -> AuditDataset:
     """The rows of a predictions table whose ``column`` equals ``value`` (after stripping)."""
+    import pandas as pd
+
     if isinstance(predictions, pd.DataFrame):
         frame, source, root, sha = predictions, "<DataFrame>", None, None
     else:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING
 
 from fairaudit.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip")
@@ -86,6 +87,8 @@ def _delimiter_hint(p: Path, sep: str) -> str:
 
 def _duplicate_columns(p: Path, sep: str) -> list[str]:
     """Header names that occur more than once (pandas would rename them to ``name.1``)."""
+    import pandas as pd
+
     header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, encoding="utf-8").iloc[0]
     names = [str(v) for v in header.tolist()]
     return sorted({n for n in names if names.count(n) > 1})
@@ -98,6 +101,8 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
     pyarrow is tried only when the data is plain: any error (ragged rows, bad bytes, a codec)
     falls back to pandas, whose messages name the problem.
     """
+    import pandas as pd
+
     try:
         frame = pd.read_csv(p, sep=sep, encoding="utf-8", engine="pyarrow")
     except Exception:  # pyarrow's errors are less precise: pandas reads it again and explains
@@ -113,6 +118,8 @@ def _read_csv(p: Path, sep: str) -> pd.DataFrame:
 
 
 def _read(p: Path, fmt: str, what: str) -> pd.DataFrame:
+    import pandas as pd
+
     if fmt == "parquet":
         frame = pd.read_parquet(p)
         names = [str(c) for c in frame.columns]
@@ -149,6 +156,8 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
         If the file is missing, not UTF-8, cannot be parsed, has duplicated column names, looks
         separated by the wrong delimiter, or has no rows.
     """
+    import pandas as pd
+
     p = check_file(path, what)
     fmt = table_format(p)
     if not fmt:

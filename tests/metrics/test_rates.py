@@ -5,16 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fairaudit.metrics.cells import Partition
 from fairaudit.metrics.rates import (
     CONFUSION_CELLS,
     RATES,
     UNDEFINED_REASON,
     aggregate,
+    auc_from_wins,
     binned_auc,
     cell_sum,
     confusion_metrics,
     exact_auc,
     group_matrix,
+    pairwise_wins,
 )
 from fairaudit.metrics.simultaneous import scales
 from fairaudit.result import METRIC_NAMES, METRICS
@@ -87,3 +90,54 @@ def test_binned_and_exact_auc_agree_without_ties_across_bins() -> None:
     count = np.zeros((1, 2, edges.size))
     np.add.at(count, (0, y.astype(int), bins), 1)
     assert binned_auc(count)[0] == pytest.approx(want)
+
+
+def _brute_wins(y: np.ndarray, s: np.ndarray, f: np.ndarray, n_fine: int) -> np.ndarray:
+    """``W[f1, f2]`` by its definition: every (positive, negative) pair, ties 1/2."""
+    w = np.zeros((n_fine, n_fine))
+    for i in np.flatnonzero(y == 1):
+        for j in np.flatnonzero(y == 0):
+            w[f[i], f[j]] += 1.0 if s[i] > s[j] else 0.5 if s[i] == s[j] else 0.0
+    return w
+
+
+@pytest.mark.parametrize("max_cells", [1, 7, 64, 1 << 16])
+def test_pairwise_wins_equal_the_pair_definition_with_ties_in_any_chunking(max_cells: int) -> None:
+    rng = np.random.default_rng(5)
+    n, n_fine = 400, 6
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    s = np.round(rng.random(n), 1)  # 11 distinct scores: long tie runs mixing labels and groups
+    s[:50] = rng.random(50)  # and some untied ones
+    f = rng.integers(0, n_fine, n)
+    got = pairwise_wins(y, s, f, n_fine, np.argsort(s), max_cells=max_cells)
+    np.testing.assert_array_equal(got, _brute_wins(y, s, f, n_fine))
+
+
+def test_pairwise_wins_without_ties_or_with_one_class() -> None:
+    rng = np.random.default_rng(6)
+    y, s, f = rng.integers(0, 2, 300), rng.random(300), rng.integers(0, 4, 300)
+    np.testing.assert_array_equal(pairwise_wins(y, s, f, 4, np.argsort(s), max_cells=10),
+                                  _brute_wins(y, s, f, 4))
+    ones = np.ones(300, dtype=np.int64)
+    assert not pairwise_wins(ones, s, f, 4, np.argsort(s)).any()
+    assert pairwise_wins(ones[:0], s[:0], f[:0], 4, np.arange(0)).shape == (4, 4)
+
+
+def test_aucs_from_wins_equal_the_exact_and_sklearn_aucs_of_every_group() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    n, n_fine = 20_000, 12
+    f = rng.integers(0, n_fine, n)
+    y = (rng.random(n) < 0.2 + 0.03 * (f % 5)).astype(np.int64)
+    s = np.round(1.0 / (1.0 + np.exp(-(rng.normal(size=n) + 1.5 * y - 1.0 + 0.1 * f))), 3)
+    order = np.argsort(s)
+    wins = pairwise_wins(y, s, f, n_fine, order)
+    member = f % 3  # a partition of 3 groups, each a union of 4 fine groups
+    part = Partition("g", (0,), ("a", "b", "c"), np.arange(n_fine) % 3)
+    pos = np.bincount(member, weights=y, minlength=3)
+    neg = np.bincount(member, minlength=3) - pos
+    got = auc_from_wins(wins, part, pos, neg)
+    assert np.array_equal(got, exact_auc(y, s, member, 3, order))
+    for g in range(3):
+        assert got[g] == pytest.approx(roc_auc_score(y[member == g], s[member == g]), abs=1e-12)
