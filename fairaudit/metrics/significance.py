@@ -28,11 +28,100 @@ PERMUTATION_METHOD = (
     "Benjamini-Hochberg q-values across all criteria"
 )
 
+SEQUENTIAL_EXCEEDANCES = 10
+"""Besag & Clifford's h: a permutation test stops once this many permutations were at least as
+extreme as the data, with p = h / L, L the index of the permutation that gave the h-th
+(Besag & Clifford 1991, "Sequential Monte Carlo p-values", Biometrika 78:301-304; h = 10 is
+their usual choice). A test that never reaches h within the maximum N gets (1 + X) / (1 + N),
+X its exceedances. The p-value stays valid (P(p <= a) <= a under the null); only large p-values
+stop early (p >= h / N), so small ones are computed exactly as with N permutations."""
+
+FIRST_CHUNK = 32
+"""Permutations in the first chunk; each later chunk is twice the previous one (so a clearly
+null test stops after 32, and a test that runs to the maximum costs about log2(N / 32) + 1
+vectorised chunks)."""
+
+
+def permutation_rule(n_permutations: int) -> str:
+    """The stopping rule of the permutation tests, as recorded in the run (``p_value_method``)."""
+    return (f"sequential Monte Carlo p-values (Besag-Clifford: a test stops after "
+            f"{SEQUENTIAL_EXCEEDANCES} permutations at least as extreme as the data, "
+            f"p = {SEQUENTIAL_EXCEEDANCES}/L; at most {n_permutations} permutations)")
+
+
+def chunk_sizes(n_max: int, cap: int) -> list[int]:
+    """Permutations per chunk: ``FIRST_CHUNK``, doubling, each at most ``cap``, ``n_max`` in all
+    (a remainder under half a chunk joins the last chunk: 1,000 is 32, 64, 128, 256, 520)."""
+    out: list[int] = []
+    size, rest = FIRST_CHUNK, n_max
+    while rest > 0:
+        take = max(1, min(rest if rest <= size * 3 // 2 else size, cap))
+        out.append(take)
+        rest -= take
+        size *= 2
+    return out
+
+
+class SequentialPValues:
+    """Besag-Clifford stopping for several tests that share one stream of permutations.
+
+    Parameters
+    ----------
+    n_tests : int
+        Number of tests (columns of the exceedance arrays passed to :meth:`update`).
+    n_max : int
+        The most permutations any test uses (``n_permutations``).
+
+    Each test stops at the exact permutation that gives its ``SEQUENTIAL_EXCEEDANCES``-th
+    exceedance, also in the middle of a chunk; later permutations do not count for it.
+    """
+
+    def __init__(self, n_tests: int, n_max: int) -> None:
+        self.n_max = n_max
+        self.exceed = np.zeros(n_tests, dtype=np.int64)
+        self.stopped_at = np.zeros(n_tests, dtype=np.int64)  # L; 0 while running
+        self.drawn = 0
+
+    @property
+    def running(self) -> np.ndarray:
+        """Bool (T,): tests that still need permutations."""
+        return (self.stopped_at == 0) & (self.drawn < self.n_max)
+
+    def update(self, extreme: np.ndarray) -> None:
+        """Count a chunk: ``extreme`` is bool (r, T), permutation i of the chunk at least as
+        extreme as the data for test t (columns of tests that stopped are ignored)."""
+        run = self.stopped_at == 0
+        cum = self.exceed[None, :] + np.cumsum(extreme, axis=0, dtype=np.int64)
+        hit = cum >= SEQUENTIAL_EXCEEDANCES
+        newly = run & hit.any(axis=0)
+        self.stopped_at[newly] = self.drawn + np.argmax(hit, axis=0)[newly] + 1
+        self.exceed[newly] = SEQUENTIAL_EXCEEDANCES
+        keep = run & ~newly
+        self.exceed[keep] = cum[-1, keep]
+        self.drawn += extreme.shape[0]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """p-values (T,) and the permutations each one used (T,)."""
+        stopped = self.stopped_at > 0
+        used = np.where(stopped, self.stopped_at, self.drawn)
+        with np.errstate(divide="ignore"):
+            p = np.where(stopped, SEQUENTIAL_EXCEEDANCES / np.maximum(self.stopped_at, 1),
+                         (1 + self.exceed) / (1 + self.drawn))
+        return p, used
+
 
 def permutation_pvalues(
     conf: np.ndarray, observed: dict[str, float], n_permutations: int, rng: np.random.Generator
-) -> dict[str, float]:
-    """p-values of the confusion-based criteria over the groups in ``conf`` (G, 2, 2)."""
+) -> dict[str, tuple[float, int]]:
+    """p-values of the confusion-based criteria over the groups in ``conf`` (G, 2, 2).
+
+    Returns
+    -------
+    dict of str to (float, int)
+        Criterion name -> (p-value, permutations it used); sequential (see
+        ``SEQUENTIAL_EXCEEDANCES``) with at most ``n_permutations``. Rates whose every test
+        has stopped are no longer drawn.
+    """
     # Draw over groups in a canonical order (by their counts, not their names) so that
     # renaming groups cannot change a p-value; the statistics are symmetric in the groups.
     canon = np.lexsort(conf.reshape(conf.shape[0], -1).T[::-1])
@@ -40,27 +129,39 @@ def permutation_pvalues(
     n_y = conf.sum(axis=-1).astype(np.int64)  # (G, 2) rows per label
     n_g = n_y.sum(axis=-1)
     dec = conf[..., 1]  # positive decisions per (group, label)
+    draws = {"selection_rate": (n_g, dec.sum()), "tpr": (n_y[:, 1], dec[:, 1].sum()),
+             "fpr": (n_y[:, 0], dec[:, 0].sum())}
+    # Criteria over other rates (AUC has its own test) get no p-value here.
+    names = [name for name, (rates, _kind) in CRITERIA.items()
+             if set(rates) <= set(draws) and observed.get(name) is not None
+             and not np.isnan(observed[name])]
+    seq = SequentialPValues(len(names), n_permutations)
+    for r in chunk_sizes(n_permutations, n_permutations):
+        run = seq.running
+        if not run.any():
+            break
+        need = {rate for name, on in zip(names, run, strict=True) if on for rate in CRITERIA[name][0]}
+        perm = {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for rate in ("selection_rate", "tpr", "fpr"):  # fixed order: the same stream
+                if rate in need:
+                    colors, k = draws[rate]
+                    perm[rate] = rng.multivariate_hypergeometric(colors, int(round(k)), size=r) / colors
+        extreme = np.zeros((r, len(names)), dtype=bool)
+        for t, name in enumerate(names):
+            if run[t]:
+                extreme[:, t] = _extreme(criterion_values(name, perm), observed[name], CRITERIA[name][1])
+        seq.update(extreme)
+    p, used = seq.result()
+    return {name: (float(p[t]), int(used[t])) for t, name in enumerate(names)}
 
-    def hyper(colors: np.ndarray, k: float) -> np.ndarray:
-        return rng.multivariate_hypergeometric(colors, int(round(k)), size=n_permutations)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sr = hyper(n_g, dec.sum()) / n_g
-        tpr = hyper(n_y[:, 1], dec[:, 1].sum()) / n_y[:, 1]
-        fpr = hyper(n_y[:, 0], dec[:, 0].sum()) / n_y[:, 0]
-    perm = {"selection_rate": sr, "tpr": tpr, "fpr": fpr}
-    out: dict[str, float] = {}
-    for name, (rates, kind) in CRITERIA.items():
-        # Criteria over other rates (AUC has its own test) get no p-value here.
-        if not set(rates) <= set(perm) or observed.get(name) is None or np.isnan(observed[name]):
-            continue
-        stat = criterion_values(name, perm)
-        obs = observed[name]
-        tol = 1e-12
-        extreme = stat >= obs - tol if kind == "difference" else stat <= obs + tol
-        extreme = np.where(np.isnan(stat), False, extreme)
-        out[name] = float((1 + extreme.sum()) / (1 + n_permutations))
-    return out
+def _extreme(stat: np.ndarray, obs: float, kind: str) -> np.ndarray:
+    """Permutations at least as extreme as the data: a larger difference or a smaller ratio
+    (ties count, within 1e-12; an undefined statistic does not)."""
+    tol = 1e-12
+    extreme = stat >= obs - tol if kind == "difference" else stat <= obs + tol
+    return np.where(np.isnan(stat), False, extreme)
 
 
 def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
@@ -172,7 +273,7 @@ def merge_bins(count: np.ndarray, n_groups: int) -> np.ndarray:
 def auc_permutation_pvalues(
     count: np.ndarray, parts: list, eligible: np.ndarray, sizes: list[int],
     n_permutations: int, rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """p-values of "equal AUC" for every partition at once (permutation within class).
 
     Parameters
@@ -188,8 +289,10 @@ def auc_permutation_pvalues(
 
     Returns
     -------
-    ndarray (P,)
+    p : ndarray (P,)
         The p-values; NaN for partitions not tested.
+    used : ndarray (P,)
+        Permutations each p-value used (0 for partitions not tested).
 
     Shuffling labels among the rows of one class at the level of the *fine* groups (the
     combinations of all attributes) shuffles them uniformly for every coarser partition too, so
@@ -197,11 +300,14 @@ def auc_permutation_pvalues(
     tables are summed from those of its finest already-built parent (an attribute from an
     intersection), not from the fine groups. With many groups, adjacent score bins are merged
     first (:func:`merge_bins`). Fine groups are taken in a canonical order (by
-    content), so renaming groups cannot change a p-value.
+    content), so renaming groups cannot change a p-value. The tests are sequential
+    (:class:`SequentialPValues`): permutations are drawn while any partition's test runs, and
+    the statistic of a partition whose test has stopped is no longer computed (nor its tables
+    built, unless a running partition sums from them).
     """
     out = np.full(len(sizes), np.nan)
     if not eligible.any() or n_permutations <= 0:
-        return out
+        return out, np.zeros(len(sizes), dtype=np.int64)
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = merge_bins(count[canon], sum(sizes))
@@ -209,43 +315,65 @@ def auc_permutation_pvalues(
     steps, rows = _hierarchy(parts, member)
     totals = [[np.bincount(m, weights=count[:, y].sum(axis=1), minlength=p.n_groups)
                for y in (0, 1)] for p, m in zip(parts, rows, strict=True)]
+    tested = np.flatnonzero(eligible)
+    observed = _auc_ranges(count[:, None, 0, :], count[:, None, 1, :], steps, totals,
+                           eligible)[0, tested]
+    seq = SequentialPValues(tested.size, n_permutations)
+    margins = [(count[:, y, :].sum(axis=1), count[:, y, :].sum(axis=0)) for y in (0, 1)]
+    for r in chunk_sizes(n_permutations, _auc_chunk(count, sizes, n_permutations)):
+        run = seq.running
+        if not run.any():
+            break
+        active = np.zeros(len(sizes), dtype=bool)
+        active[tested[run]] = True
+        neg, pos = (random_tables_by_group(rows_y, cols_y, r, rng) for rows_y, cols_y in margins)
+        stat = _auc_ranges(neg, pos, steps, totals, active)[:, tested]
+        seq.update(stat >= observed[None, :] - 1e-12)
+    p, used = seq.result()
+    out[tested] = p
+    n_used = np.zeros(len(sizes), dtype=np.int64)
+    n_used[tested] = used
+    return out, n_used
 
-    def tables(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """(r, P) binned-AUC range of every eligible partition from fine (F, r, B) tables."""
-        built: dict[int, tuple[np.ndarray, ...]] = {}
-        f, r, b = neg.shape
-        stat = np.full((r, len(parts)), np.nan)
-        for i, j, summed in steps:
-            src = (neg, pos) if j < 0 else built[j]
-            built[i] = src if summed is None else tuple(
-                np.asarray(summed @ t.reshape(t.shape[0], r * b)).reshape(-1, r, b) for t in src)
-            if eligible[i]:
-                n_t, p_t = built[i]
-                below = np.cumsum(n_t, axis=-1) - 0.5 * n_t  # negatives below, ties count 1/2
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    auc = np.einsum("grb,grb->gr", p_t, below) / (totals[i][0] * totals[i][1])[:, None]
-                stat[:, i] = auc.max(axis=0) - auc.min(axis=0)
-        return stat
 
-    observed = tables(count[:, None, 0, :], count[:, None, 1, :])[0]
-    extreme = np.zeros(len(sizes))
-    # Tables per chunk: as many as keep a chunk's largest arrays (the shuffled items, the fine
-    # tables, or every partition's tables) under 8M elements: the hypergeometric draws cost a
-    # Python call per cell whatever the chunk, so few groups over many rows take large chunks.
+def _auc_chunk(count: np.ndarray, sizes: list[int], n_permutations: int) -> int:
+    """Tables per chunk at most: as many as keep a chunk's largest arrays (the shuffled items,
+    the fine tables, or every partition's tables) under 8M elements; the hypergeometric draws
+    cost a Python call per cell whatever the chunk, so few groups over many rows take large
+    chunks."""
     n_f, n_b = count.shape[0], count.shape[2]
     chunk = max(1, min(n_permutations, (1 << 23) // max(n_f * n_b, 2 * sum(sizes) * n_b, 1)))
     items = int(count.sum(axis=(0, 2)).max())
     if shuffles_cheaper(items, n_f, n_b, chunk):
         chunk = max(1, min(chunk, (1 << 23) // max(items, 1)))
-    done = 0
-    while done < n_permutations:
-        r = min(chunk, n_permutations - done)
-        neg = random_tables_by_group(count[:, 0, :].sum(axis=1), count[:, 0, :].sum(axis=0), r, rng)
-        pos = random_tables_by_group(count[:, 1, :].sum(axis=1), count[:, 1, :].sum(axis=0), r, rng)
-        stat = tables(neg, pos)
-        extreme += (stat >= observed[None, :] - 1e-12).sum(axis=0)
-        done += r
-    return np.where(eligible, (1 + extreme) / (1 + n_permutations), np.nan)
+    return chunk
+
+
+def _auc_ranges(neg: np.ndarray, pos: np.ndarray, steps: list, totals: list,
+                active: np.ndarray) -> np.ndarray:
+    """(r, P) binned-AUC range of every ``active`` partition (NaN for the others) from fine
+    (F, r, B) tables of negatives and positives; a partition's tables are built only when it,
+    or a partition summed from it, is active."""
+    need = active.copy()
+    for i, j, _summed in reversed(steps):  # a parent is needed when a child built from it is
+        if need[i] and j >= 0:
+            need[j] = True
+    built: dict[int, tuple[np.ndarray, ...]] = {}
+    f, r, b = neg.shape
+    stat = np.full((r, active.size), np.nan)
+    for i, j, summed in steps:
+        if not need[i]:
+            continue
+        src = (neg, pos) if j < 0 else built[j]
+        built[i] = src if summed is None else tuple(
+            np.asarray(summed @ t.reshape(t.shape[0], r * b)).reshape(-1, r, b) for t in src)
+        if active[i]:
+            n_t, p_t = built[i]
+            below = np.cumsum(n_t, axis=-1) - 0.5 * n_t  # negatives below, ties count 1/2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                auc = np.einsum("grb,grb->gr", p_t, below) / (totals[i][0] * totals[i][1])[:, None]
+            stat[:, i] = auc.max(axis=0) - auc.min(axis=0)
+    return stat
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
