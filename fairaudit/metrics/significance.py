@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from fairaudit.metrics.criteria import CRITERIA, criterion_values
@@ -141,7 +143,7 @@ def permutation_pvalues(
         if not run.any():
             break
         need = {rate for name, on in zip(names, run, strict=True) if on for rate in CRITERIA[name][0]}
-        perm = {}
+        perm: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
             for rate in ("selection_rate", "tpr", "fpr"):  # fixed order: the same stream
                 if rate in need:
@@ -303,7 +305,9 @@ def auc_permutation_pvalues(
     content), so renaming groups cannot change a p-value. The tests are sequential
     (:class:`SequentialPValues`): permutations are drawn while any partition's test runs, and
     the statistic of a partition whose test has stopped is no longer computed (nor its tables
-    built, unless a running partition sums from them).
+    built, unless a running partition sums from them). Once only coarser partitions run, the
+    tables are drawn directly for the partition over the union of their attributes
+    (:func:`base_partition`, :func:`draw_level`): fewer groups, the same distribution.
     """
     out = np.full(len(sizes), np.nan)
     if not eligible.any() or n_permutations <= 0:
@@ -312,28 +316,78 @@ def auc_permutation_pvalues(
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = merge_bins(count[canon], sum(sizes))
     member = [np.asarray(p.member)[canon] for p in parts]
-    steps, rows = _hierarchy(parts, member)
-    totals = [[np.bincount(m, weights=count[:, y].sum(axis=1), minlength=p.n_groups)
-               for y in (0, 1)] for p, m in zip(parts, rows, strict=True)]
     tested = np.flatnonzero(eligible)
-    observed = _auc_ranges(count[:, None, 0, :], count[:, None, 1, :], steps, totals,
-                           eligible)[0, tested]
+    levels = {-1: draw_level(count, parts, member, -1)}
+    fine = levels[-1]
+    observed = auc_ranges(fine.counts[:, None, 0, :], fine.counts[:, None, 1, :], fine.steps,
+                           fine.totals, eligible)[0, tested]
     seq = SequentialPValues(tested.size, n_permutations)
-    margins = [(count[:, y, :].sum(axis=1), count[:, y, :].sum(axis=0)) for y in (0, 1)]
     for r in chunk_sizes(n_permutations, _auc_chunk(count, sizes, n_permutations)):
         run = seq.running
         if not run.any():
             break
         active = np.zeros(len(sizes), dtype=bool)
         active[tested[run]] = True
-        neg, pos = (random_tables_by_group(rows_y, cols_y, r, rng) for rows_y, cols_y in margins)
-        stat = _auc_ranges(neg, pos, steps, totals, active)[:, tested]
-        seq.update(stat >= observed[None, :] - 1e-12)
+        base = base_partition(parts, active, count.shape[0])
+        if base not in levels:
+            levels[base] = draw_level(count, parts, member, base)
+        lv = levels[base]
+        neg, pos = (random_tables_by_group(lv.counts[:, y, :].sum(axis=1), lv.counts[:, y, :].sum(axis=0),
+                                           r, rng) for y in (0, 1))
+        stat = np.full((r, len(sizes)), np.nan)
+        stat[:, lv.keep] = auc_ranges(neg, pos, lv.steps, lv.totals, active[lv.keep])
+        seq.update(stat[:, tested] >= observed[None, :] - 1e-12)
     p, used = seq.result()
     out[tested] = p
     n_used = np.zeros(len(sizes), dtype=np.int64)
     n_used[tested] = used
     return out, n_used
+
+
+def base_partition(parts: list, active: np.ndarray, n_fine: int) -> int:
+    """The coarsest partition the tables of every ``active`` partition can be summed from: the
+    one over the union of their attributes (-1, the fine groups, when there is none or it has
+    as many groups as the fine ones). Drawing its tables directly is exact: summing random
+    fine tables over its groups gives random tables with its margins."""
+    union = set().union(*(set(parts[i].attributes) for i in np.flatnonzero(active)))
+    cands = [i for i, p in enumerate(parts) if set(p.attributes) == union and p.n_groups < n_fine]
+    return min(cands, key=lambda i: (parts[i].n_groups, i)) if cands else -1
+
+
+class DrawLevel(NamedTuple):
+    """Random tables drawn at one level: its (G, 2, B) ``counts`` in canonical order, the
+    partitions summed from it (``keep``, indices into all partitions), their building steps
+    (:func:`_hierarchy`) and their class totals in table-row order."""
+
+    counts: np.ndarray
+    keep: np.ndarray
+    steps: list
+    totals: list
+
+
+def draw_level(count: np.ndarray, parts: list, member: list[np.ndarray], base: int) -> DrawLevel:
+    """The :class:`DrawLevel` of partition ``base`` (-1: the fine groups). Its groups are put in a
+    canonical order (by content), so renaming groups cannot change a p-value."""
+    if base < 0:
+        keep, sub, level = np.arange(len(parts)), member, count
+    else:
+        g = parts[base].n_groups
+        level = np.zeros((g,) + count.shape[1:], dtype=np.int64)
+        np.add.at(level, member[base], count)
+        order = np.lexsort(level.reshape(g, -1).T[::-1])
+        level = level[order]
+        keep = np.array([i for i, p in enumerate(parts)
+                         if set(p.attributes) <= set(parts[base].attributes)])
+        sub = []
+        for i in keep:  # the group of partition i that each base group belongs to
+            lut = np.zeros(g, dtype=np.int64)
+            lut[member[base]] = member[i]
+            sub.append(lut[order])
+    kept = [parts[i] for i in keep]
+    steps, rows = _hierarchy(kept, sub)
+    totals = [[np.bincount(m, weights=level[:, y].sum(axis=1), minlength=p.n_groups)
+               for y in (0, 1)] for p, m in zip(kept, rows, strict=True)]
+    return DrawLevel(level, keep, steps, totals)
 
 
 def _auc_chunk(count: np.ndarray, sizes: list[int], n_permutations: int) -> int:
@@ -349,7 +403,7 @@ def _auc_chunk(count: np.ndarray, sizes: list[int], n_permutations: int) -> int:
     return chunk
 
 
-def _auc_ranges(neg: np.ndarray, pos: np.ndarray, steps: list, totals: list,
+def auc_ranges(neg: np.ndarray, pos: np.ndarray, steps: list, totals: list,
                 active: np.ndarray) -> np.ndarray:
     """(r, P) binned-AUC range of every ``active`` partition (NaN for the others) from fine
     (F, r, B) tables of negatives and positives; a partition's tables are built only when it,

@@ -153,6 +153,9 @@ def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
 @pytest.mark.parametrize("seed,sizes,budget", [(0, (3, 4, 2), None), (1, (5,), None),
                                               (2, (2, 3), None), (3, (3, 4), 400)])
 def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed, sizes, budget):
+    # every chunk drawn at the fine level, as the reference does (drawing at a coarser level
+    # once the finer partitions have stopped is tested in test_significance.py)
+    monkeypatch.setattr(significance, "base_partition", lambda parts, active, n_fine: -1)
     if budget is not None:  # bins merged (few cells allowed per group)
         monkeypatch.setattr(significance, "PERM_CELLS", budget)
     cells, parts, _ = _table(seed, n=800, sizes=sizes, thresholds=False)
@@ -168,3 +171,29 @@ def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed,
     ref = _reference_auc_pvalues(cells.count, parts, eligible, n_perm, np.random.default_rng(seed))
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_array_equal(got[1], ref[1])
+
+
+@pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 2)), (4, (2, 3, 2, 2))])
+def test_every_draw_level_gives_each_partition_its_own_statistic(seed, sizes):
+    """Tables drawn at a coarser level (once the finer partitions' tests have stopped): the
+    data's own tables at that level give every partition summed from it the same AUC range
+    as the fine tables do (group order, memberships and class totals line up)."""
+    cells, parts, _ = _table(seed, n=2000, sizes=sizes, thresholds=False)
+    parts = parts[1:]
+    count = np.rint(cells.count).astype(np.int64)
+    member = [np.asarray(p.member) for p in parts]
+    on = np.ones(len(parts), dtype=bool)
+    fine = significance.draw_level(count, parts, member, -1)
+    ref = significance.auc_ranges(fine.counts[:, None, 0], fine.counts[:, None, 1], fine.steps,
+                                  fine.totals, on)[0]
+    checked = 0
+    for b, part in enumerate(parts):
+        if part.n_groups >= count.shape[0]:
+            continue
+        lv = significance.draw_level(count, parts, member, b)
+        got = significance.auc_ranges(lv.counts[:, None, 0], lv.counts[:, None, 1], lv.steps,
+                                      lv.totals, on[lv.keep])[0]
+        np.testing.assert_allclose(got, ref[lv.keep])
+        assert len(lv.keep) == 2 ** len(part.attributes) - 1  # itself and every sub-intersection
+        checked += 1
+    assert checked == len(parts) - 1

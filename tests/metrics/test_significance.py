@@ -182,7 +182,7 @@ def _two_partitions() -> tuple[np.ndarray, list]:
     return count, parts
 
 
-def test_auc_tests_stop_per_partition_and_a_stopped_one_changes_nothing_for_the_others() -> None:
+def test_auc_tests_stop_per_partition_and_a_planted_gap_keeps_its_smallest_p() -> None:
     count, parts = _two_partitions()
     both = auc_permutation_pvalues(count, parts, np.array([True, True]), [2, 2], 500,
                                    np.random.default_rng(2))
@@ -191,5 +191,35 @@ def test_auc_tests_stop_per_partition_and_a_stopped_one_changes_nothing_for_the_
     (p_a, p_b), (n_a, n_b) = both
     assert p_a < 0.01 and n_a == 500  # the planted gap runs every permutation
     assert n_b < 500 and p_b == SEQUENTIAL_EXCEEDANCES / n_b  # the null one stopped early
-    # the random tables do not depend on which partitions still run
-    assert alone[0][0] == p_a and alone[1][0] == n_a and np.isnan(alone[0][1])
+    # tested alone (its tables drawn over its own 2 groups from the start), the same p
+    assert p_a == alone[0][0] == 1 / 501 and alone[1][0] == n_a and np.isnan(alone[0][1])
+
+
+def test_once_the_finer_partitions_stop_the_tables_are_drawn_for_the_coarsest_running_one(monkeypatch) -> None:
+    """'b' stops in the first chunk; 'a' runs on, and its later tables are drawn over its own 2
+    groups, not the 4 fine groups. Exactness of that level: if every later draw is the data's
+    own table for 'a', every one of them is an exceedance, so 'a' stops exactly h draws into
+    the second chunk (a wrong group order or total would give a different statistic)."""
+    from fairaudit.metrics import significance
+
+    count, parts = _two_partitions()
+    coarse = [np.stack([count[:2, y].sum(axis=0), count[2:, y].sum(axis=0)]) for y in (0, 1)]
+    real = significance.random_tables_by_group
+    sizes: list[int] = []
+
+    def fake(rows, cols, r, rng):
+        sizes.append(len(rows))
+        if len(rows) == 4:  # the fine level: real draws
+            return real(rows, cols, r, rng)
+        table = next(t for t in coarse if (t.sum(axis=0) == cols).all())
+        picked = [table[int(np.flatnonzero(table.sum(axis=1) == n)[0])] for n in rows]
+        return np.repeat(np.stack(picked)[:, None, :], r, axis=1).astype(np.int64)
+
+    monkeypatch.setattr(significance, "random_tables_by_group", fake)
+    p, used = auc_permutation_pvalues(count, parts, np.array([True, True]), [2, 2], 500,
+                                      np.random.default_rng(2))
+    assert sizes == [4, 4, 2, 2]  # chunk 1 fine (both run), chunk 2 at the level of 'a'
+    assert used[1] <= FIRST_CHUNK  # 'b' (null) stopped in the first chunk
+    # 'a' had no exceedance among its 32 real draws (a planted gap), then h in a row
+    assert used[0] == FIRST_CHUNK + SEQUENTIAL_EXCEEDANCES
+    assert p[0] == SEQUENTIAL_EXCEEDANCES / used[0]
