@@ -425,9 +425,9 @@ def draw_level(count: np.ndarray, parts: list, member: list[np.ndarray], base: i
 
 def _auc_chunk(count: np.ndarray, sizes: list[int], n_permutations: int) -> int:
     """Tables per chunk at most: as many as keep a chunk's largest arrays (the shuffled items,
-    the fine tables, or every partition's tables) under 8M elements; the hypergeometric draws
-    cost a Python call per cell whatever the chunk, so few groups over many rows take large
-    chunks."""
+    the fine tables, or every partition's tables) under 8M elements; the shuffled items count
+    only when shuffling is the sampler, so few groups over many rows are not capped by their
+    rows (the sequential chunks of :func:`chunk_sizes` stay within this cap)."""
     n_f, n_b = count.shape[0], count.shape[2]
     chunk = max(1, min(n_permutations, (1 << 23) // max(n_f * n_b, 2 * sum(sizes) * n_b, 1)))
     items = int(count.sum(axis=(0, 2)).max())
