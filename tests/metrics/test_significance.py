@@ -248,3 +248,27 @@ def test_the_cheapest_sampler_is_chosen() -> None:
     assert table_sampler(100, 5, 16, 1000) == "shuffle"  # few items
     assert table_sampler(1_000_000, 40, 456, 32) == "rows"  # many bins, few tables
     assert table_sampler(1_000_000, 5, 16, 1000) == "cells"  # few cells, many tables
+
+
+def test_the_audit_records_the_rule_and_the_permutations_each_p_value_used() -> None:
+    """Schema 1.4: ``criteria[].n_permutations`` (at most the maximum; a p-value of h / L
+    when it stopped early) and the rule in ``run.p_value_method``."""
+    import pandas as pd
+
+    from fairaudit.api import audit
+
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"y": rng.integers(0, 2, n), "score": rng.random(n),
+                       "site": rng.choice(["a", "b", "c"], n)})
+    res = audit(df, label="y", sensitive="site", threshold=0.5, n_bootstrap=0,
+                n_permutations=300, seed=0)
+    assert "at most 300 permutations" in res.run.p_value_method
+    assert f"{SEQUENTIAL_EXCEEDANCES} permutations at least as extreme" in res.run.p_value_method
+    tested = [c for c in res.criteria if c.p_value is not None]
+    assert tested and all(1 <= c.n_permutations <= 300 for c in tested)
+    for c in tested:
+        stopped = c.n_permutations < 300
+        assert not stopped or c.p_value == SEQUENTIAL_EXCEEDANCES / c.n_permutations
+    assert any(c.n_permutations < 300 for c in tested)  # fair data: most stop early
+    assert res.to_dict()["criteria"][0]["n_permutations"] == res.criteria[0].n_permutations
