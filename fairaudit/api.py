@@ -426,11 +426,11 @@ def _interval_method(config: AuditConfig) -> str | None:
 
 
 def _p_value_method(config: AuditConfig) -> str | None:
-    from fairaudit.metrics.significance import PERMUTATION_METHOD
+    from fairaudit.metrics.significance import PERMUTATION_METHOD, permutation_rule
 
     if config.n_permutations == 0:
         return None
-    return f"{PERMUTATION_METHOD} ({config.n_permutations} permutations)"
+    return f"{PERMUTATION_METHOD}; {permutation_rule(config.n_permutations)}"
 
 
 def audit(

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeAlias
 
 from fairaudit._io import json_text, to_jsonable
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 # The status vocabularies of the result (and of the JSON schema's ``enum``s): checked by mypy
 # wherever a status is produced or compared, and by :meth:`AuditResult.from_dict` on reading.
@@ -145,6 +145,9 @@ class Criterion:
     groups: tuple[str, ...] = ()  # (group with the smallest rate, group with the largest)
     excluded_groups: tuple[ExcludedGroup, ...] = ()
     sufficient_groups_only: Estimate | None = None
+    # Schema 1.4: permutations the p-value used (sequential tests stop early when the p-value
+    # is clearly large; at most the run's maximum). None without a p-value.
+    n_permutations: int | None = None
 
 
 @dataclass(frozen=True)

@@ -451,9 +451,10 @@ def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> t
 def _auc_pvalues(
     est: _Estimates, parts: list[Partition], sufficient: dict, cells: CellTable,
     config: AuditConfig, rng: np.random.Generator,
-) -> dict[str, float]:
-    """AUC-difference p-values of every partition whose groups are all sufficient (the only
-    ones a p-value is reported for), from one shared permutation (see significance.py)."""
+) -> dict[str, tuple[float, int]]:
+    """AUC-difference (p-value, permutations used) of every partition whose groups are all
+    sufficient (the only ones a p-value is reported for), from one shared permutation (see
+    significance.py)."""
     eligible = np.array([
         p.n_groups >= 2 and bool(sufficient[p.name][0].all())
         and bool(np.isfinite(est.point[p.name]["auc"]).all())
@@ -461,14 +462,15 @@ def _auc_pvalues(
     ])
     if config.n_permutations == 0 or not eligible.any():
         return {}
-    pv = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts],
-                                 config.n_permutations, rng)
-    return {p.name: float(v) for p, v in zip(parts, pv, strict=True) if np.isfinite(v)}
+    pv, used = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts],
+                                       config.n_permutations, rng)
+    return {p.name: (float(v), int(n)) for p, v, n in zip(parts, pv, used, strict=True)
+            if np.isfinite(v)}
 
 
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box], auc_p: float | None, config: AuditConfig,
+    boxes: dict[str, _Box], auc_p: tuple[float, int] | None, config: AuditConfig,
     perm_rng: np.random.Generator,
 ) -> list[Criterion]:
     ok, reasons_of = suff
@@ -480,7 +482,7 @@ def _criteria(
     sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
     values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
               for name in CRITERIA}
-    pvals: dict[str, float] = {}
+    pvals: dict[str, tuple[float, int]] = {}
     if idx.size >= 2 and config.n_permutations > 0:
         pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, perm_rng)
         if auc_p is not None and np.isfinite(values["auc_difference"]):
@@ -513,7 +515,8 @@ def _criteria(
                 value=_f(v) if status == "ok" else None,
                 ci=ci if status == "ok" else None,
                 status=status,
-                p_value=pvals.get(name) if status == "ok" else None,
+                p_value=pvals[name][0] if status == "ok" and name in pvals else None,
+                n_permutations=pvals[name][1] if status == "ok" and name in pvals else None,
                 reason=reason,
                 groups=(lo_g, hi_g) if lo_g is not None and hi_g is not None else (),
                 excluded_groups=excluded,

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from fairaudit.metrics.criteria import CRITERIA, criterion_values
@@ -28,11 +30,100 @@ PERMUTATION_METHOD = (
     "Benjamini-Hochberg q-values across all criteria"
 )
 
+SEQUENTIAL_EXCEEDANCES = 10
+"""Besag & Clifford's h: a permutation test stops once this many permutations were at least as
+extreme as the data, with p = h / L, L the index of the permutation that gave the h-th
+(Besag & Clifford 1991, "Sequential Monte Carlo p-values", Biometrika 78:301-304; h = 10 is
+their usual choice). A test that never reaches h within the maximum N gets (1 + X) / (1 + N),
+X its exceedances. The p-value stays valid (P(p <= a) <= a under the null); only large p-values
+stop early (p >= h / N), so small ones are computed exactly as with N permutations."""
+
+FIRST_CHUNK = 32
+"""Permutations in the first chunk; each later chunk is twice the previous one (so a clearly
+null test stops after 32, and a test that runs to the maximum costs about log2(N / 32) + 1
+vectorised chunks)."""
+
+
+def permutation_rule(n_permutations: int) -> str:
+    """The stopping rule of the permutation tests, as recorded in the run (``p_value_method``)."""
+    return (f"sequential Monte Carlo p-values (Besag-Clifford: a test stops after "
+            f"{SEQUENTIAL_EXCEEDANCES} permutations at least as extreme as the data, "
+            f"p = {SEQUENTIAL_EXCEEDANCES}/L; at most {n_permutations} permutations)")
+
+
+def chunk_sizes(n_max: int, cap: int) -> list[int]:
+    """Permutations per chunk: ``FIRST_CHUNK``, doubling, each at most ``cap``, ``n_max`` in all
+    (a remainder under half a chunk joins the last chunk: 1,000 is 32, 64, 128, 256, 520)."""
+    out: list[int] = []
+    size, rest = FIRST_CHUNK, n_max
+    while rest > 0:
+        take = max(1, min(rest if rest <= size * 3 // 2 else size, cap))
+        out.append(take)
+        rest -= take
+        size *= 2
+    return out
+
+
+class SequentialPValues:
+    """Besag-Clifford stopping for several tests that share one stream of permutations.
+
+    Parameters
+    ----------
+    n_tests : int
+        Number of tests (columns of the exceedance arrays passed to :meth:`update`).
+    n_max : int
+        The most permutations any test uses (``n_permutations``).
+
+    Each test stops at the exact permutation that gives its ``SEQUENTIAL_EXCEEDANCES``-th
+    exceedance, also in the middle of a chunk; later permutations do not count for it.
+    """
+
+    def __init__(self, n_tests: int, n_max: int) -> None:
+        self.n_max = n_max
+        self.exceed = np.zeros(n_tests, dtype=np.int64)
+        self.stopped_at = np.zeros(n_tests, dtype=np.int64)  # L; 0 while running
+        self.drawn = 0
+
+    @property
+    def running(self) -> np.ndarray:
+        """Bool (T,): tests that still need permutations."""
+        return (self.stopped_at == 0) & (self.drawn < self.n_max)
+
+    def update(self, extreme: np.ndarray) -> None:
+        """Count a chunk: ``extreme`` is bool (r, T), permutation i of the chunk at least as
+        extreme as the data for test t (columns of tests that stopped are ignored)."""
+        run = self.stopped_at == 0
+        cum = self.exceed[None, :] + np.cumsum(extreme, axis=0, dtype=np.int64)
+        hit = cum >= SEQUENTIAL_EXCEEDANCES
+        newly = run & hit.any(axis=0)
+        self.stopped_at[newly] = self.drawn + np.argmax(hit, axis=0)[newly] + 1
+        self.exceed[newly] = SEQUENTIAL_EXCEEDANCES
+        keep = run & ~newly
+        self.exceed[keep] = cum[-1, keep]
+        self.drawn += extreme.shape[0]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """p-values (T,) and the permutations each one used (T,)."""
+        stopped = self.stopped_at > 0
+        used = np.where(stopped, self.stopped_at, self.drawn)
+        with np.errstate(divide="ignore"):
+            p = np.where(stopped, SEQUENTIAL_EXCEEDANCES / np.maximum(self.stopped_at, 1),
+                         (1 + self.exceed) / (1 + self.drawn))
+        return p, used
+
 
 def permutation_pvalues(
     conf: np.ndarray, observed: dict[str, float], n_permutations: int, rng: np.random.Generator
-) -> dict[str, float]:
-    """p-values of the confusion-based criteria over the groups in ``conf`` (G, 2, 2)."""
+) -> dict[str, tuple[float, int]]:
+    """p-values of the confusion-based criteria over the groups in ``conf`` (G, 2, 2).
+
+    Returns
+    -------
+    dict of str to (float, int)
+        Criterion name -> (p-value, permutations it used); sequential (see
+        ``SEQUENTIAL_EXCEEDANCES``) with at most ``n_permutations``. Rates whose every test
+        has stopped are no longer drawn.
+    """
     # Draw over groups in a canonical order (by their counts, not their names) so that
     # renaming groups cannot change a p-value; the statistics are symmetric in the groups.
     canon = np.lexsort(conf.reshape(conf.shape[0], -1).T[::-1])
@@ -40,27 +131,39 @@ def permutation_pvalues(
     n_y = conf.sum(axis=-1).astype(np.int64)  # (G, 2) rows per label
     n_g = n_y.sum(axis=-1)
     dec = conf[..., 1]  # positive decisions per (group, label)
+    draws = {"selection_rate": (n_g, dec.sum()), "tpr": (n_y[:, 1], dec[:, 1].sum()),
+             "fpr": (n_y[:, 0], dec[:, 0].sum())}
+    # Criteria over other rates (AUC has its own test) get no p-value here.
+    names = [name for name, (rates, _kind) in CRITERIA.items()
+             if set(rates) <= set(draws) and observed.get(name) is not None
+             and not np.isnan(observed[name])]
+    seq = SequentialPValues(len(names), n_permutations)
+    for r in chunk_sizes(n_permutations, n_permutations):
+        run = seq.running
+        if not run.any():
+            break
+        need = {rate for name, on in zip(names, run, strict=True) if on for rate in CRITERIA[name][0]}
+        perm: dict[str, np.ndarray] = {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for rate in ("selection_rate", "tpr", "fpr"):  # fixed order: the same stream
+                if rate in need:
+                    colors, k = draws[rate]
+                    perm[rate] = rng.multivariate_hypergeometric(colors, int(round(k)), size=r) / colors
+        extreme = np.zeros((r, len(names)), dtype=bool)
+        for t, name in enumerate(names):
+            if run[t]:
+                extreme[:, t] = _extreme(criterion_values(name, perm), observed[name], CRITERIA[name][1])
+        seq.update(extreme)
+    p, used = seq.result()
+    return {name: (float(p[t]), int(used[t])) for t, name in enumerate(names)}
 
-    def hyper(colors: np.ndarray, k: float) -> np.ndarray:
-        return rng.multivariate_hypergeometric(colors, int(round(k)), size=n_permutations)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sr = hyper(n_g, dec.sum()) / n_g
-        tpr = hyper(n_y[:, 1], dec[:, 1].sum()) / n_y[:, 1]
-        fpr = hyper(n_y[:, 0], dec[:, 0].sum()) / n_y[:, 0]
-    perm = {"selection_rate": sr, "tpr": tpr, "fpr": fpr}
-    out: dict[str, float] = {}
-    for name, (rates, kind) in CRITERIA.items():
-        # Criteria over other rates (AUC has its own test) get no p-value here.
-        if not set(rates) <= set(perm) or observed.get(name) is None or np.isnan(observed[name]):
-            continue
-        stat = criterion_values(name, perm)
-        obs = observed[name]
-        tol = 1e-12
-        extreme = stat >= obs - tol if kind == "difference" else stat <= obs + tol
-        extreme = np.where(np.isnan(stat), False, extreme)
-        out[name] = float((1 + extreme.sum()) / (1 + n_permutations))
-    return out
+def _extreme(stat: np.ndarray, obs: float, kind: str) -> np.ndarray:
+    """Permutations at least as extreme as the data: a larger difference or a smaller ratio
+    (ties count, within 1e-12; an undefined statistic does not)."""
+    tol = 1e-12
+    extreme = stat >= obs - tol if kind == "difference" else stat <= obs + tol
+    return np.where(np.isnan(stat), False, extreme)
 
 
 def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
@@ -68,18 +171,31 @@ def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Gen
     ``cols``: the group-by-bin histograms after shuffling group labels over the items.
     Shape (r, G, B).
 
-    Two exact samplers of the same distribution, chosen by cost: a shuffle of the items
-    (O(items) per table) or conditional hypergeometric draws, group by group and bin by bin
-    (a NumPy call per cell, vectorised over the ``r`` tables).
+    Three exact samplers of the same distribution, chosen by cost (:func:`table_sampler`): a
+    shuffle of the items (O(items) per table); conditional hypergeometric draws, group by group
+    and bin by bin (a NumPy call per cell, vectorised over the ``r`` tables); or one
+    multivariate hypergeometric draw per group and table (a NumPy call per group and table,
+    O(bins) inside).
     """
     return random_tables_by_group(rows, cols, r, rng).transpose(1, 0, 2)
 
 
+def table_sampler(items: int, groups: int, bins: int, tables: int) -> str:
+    """The cheapest exact sampler of ``tables`` random (groups, bins) tables over ``items``:
+    ``"shuffle"``, ``"cells"`` (a hypergeometric call per cell) or ``"rows"`` (a multivariate
+    hypergeometric call per group and table). Measured costs at idle: ~15 ns per shuffled item
+    and table; ~8 us per hypergeometric call + ~60 ns per table; ~1.8 us per multivariate
+    hypergeometric call + ~37 ns per bin."""
+    costs = {"shuffle": items * 15e-9 * tables,
+             "cells": groups * bins * (8e-6 + 60e-9 * tables),
+             "rows": groups * tables * (1.8e-6 + 37e-9 * bins)}
+    return min(costs, key=lambda k: costs[k])
+
+
 def shuffles_cheaper(items: int, groups: int, bins: int, tables: int) -> bool:
-    """Whether shuffling ``items`` is cheaper than conditional hypergeometric draws for
-    ``tables`` random (groups, bins) tables. Measured costs: ~15 ns per shuffled item and table;
-    ~8 us per hypergeometric call (one per cell, vectorised over the tables) + ~60 ns per table."""
-    return items * 15e-9 <= groups * bins * (8e-6 / max(tables, 1) + 60e-9)
+    """Whether shuffling ``items`` is the cheapest sampler (:func:`table_sampler`) of
+    ``tables`` random (groups, bins) tables."""
+    return table_sampler(items, groups, bins, max(tables, 1)) == "shuffle"
 
 
 def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
@@ -90,7 +206,8 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
     cols = np.asarray(cols, dtype=np.int64)
     g, b = rows.size, cols.size
     total = int(cols.sum())
-    if shuffles_cheaper(total, g, b, r):
+    sampler = table_sampler(total, g, b, r)
+    if sampler == "shuffle":
         items = np.repeat(np.arange(b, dtype=np.int64), cols)
         shuffled = np.empty((r, total), dtype=np.int64)
         for i in range(r):  # an in-place shuffle of an int64 row is numpy's fastest path
@@ -99,6 +216,8 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
         owner = np.repeat(np.arange(g), rows)
         key = (owner[None, :] * r + np.arange(r)[:, None]) * b + shuffled
         return np.bincount(key.ravel(), minlength=r * g * b).reshape(g, r, b)
+    if sampler == "rows":
+        return _tables_by_rows(rows, cols, r, rng)
     out = np.zeros((g, r, b), dtype=np.int64)
     pool = np.broadcast_to(cols, (r, b)).copy()
     for gi in range(g - 1):
@@ -111,6 +230,23 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
             need -= x
         pool -= out[gi]
     out[g - 1] = pool
+    return out
+
+
+
+def _tables_by_rows(rows: np.ndarray, cols: np.ndarray, r: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(G, r, B) random tables, table by table: each group's row is a multivariate
+    hypergeometric draw of its size from the items the earlier groups left."""
+    g, b = rows.size, cols.size
+    out = np.empty((g, r, b), dtype=np.int64)
+    for t in range(r):
+        pool = cols.copy()
+        for gi in range(g - 1):
+            x = rng.multivariate_hypergeometric(pool, int(rows[gi]))
+            out[gi, t] = x
+            pool -= x
+        out[g - 1, t] = pool
     return out
 
 
@@ -172,7 +308,7 @@ def merge_bins(count: np.ndarray, n_groups: int) -> np.ndarray:
 def auc_permutation_pvalues(
     count: np.ndarray, parts: list, eligible: np.ndarray, sizes: list[int],
     n_permutations: int, rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """p-values of "equal AUC" for every partition at once (permutation within class).
 
     Parameters
@@ -188,8 +324,10 @@ def auc_permutation_pvalues(
 
     Returns
     -------
-    ndarray (P,)
+    p : ndarray (P,)
         The p-values; NaN for partitions not tested.
+    used : ndarray (P,)
+        Permutations each p-value used (0 for partitions not tested).
 
     Shuffling labels among the rows of one class at the level of the *fine* groups (the
     combinations of all attributes) shuffles them uniformly for every coarser partition too, so
@@ -197,55 +335,132 @@ def auc_permutation_pvalues(
     tables are summed from those of its finest already-built parent (an attribute from an
     intersection), not from the fine groups. With many groups, adjacent score bins are merged
     first (:func:`merge_bins`). Fine groups are taken in a canonical order (by
-    content), so renaming groups cannot change a p-value.
+    content), so renaming groups cannot change a p-value. The tests are sequential
+    (:class:`SequentialPValues`): permutations are drawn while any partition's test runs, and
+    the statistic of a partition whose test has stopped is no longer computed (nor its tables
+    built, unless a running partition sums from them). Once only coarser partitions run, the
+    tables are drawn directly for the partition over the union of their attributes
+    (:func:`base_partition`, :func:`draw_level`): fewer groups, the same distribution.
     """
     out = np.full(len(sizes), np.nan)
     if not eligible.any() or n_permutations <= 0:
-        return out
+        return out, np.zeros(len(sizes), dtype=np.int64)
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = merge_bins(count[canon], sum(sizes))
     member = [np.asarray(p.member)[canon] for p in parts]
-    steps, rows = _hierarchy(parts, member)
-    totals = [[np.bincount(m, weights=count[:, y].sum(axis=1), minlength=p.n_groups)
-               for y in (0, 1)] for p, m in zip(parts, rows, strict=True)]
+    tested = np.flatnonzero(eligible)
+    levels = {-1: draw_level(count, parts, member, -1)}
+    fine = levels[-1]
+    observed = auc_ranges(fine.counts[:, None, 0, :], fine.counts[:, None, 1, :], fine.steps,
+                           fine.totals, eligible)[0, tested]
+    seq = SequentialPValues(tested.size, n_permutations)
+    for r in chunk_sizes(n_permutations, _auc_chunk(count, sizes, n_permutations)):
+        run = seq.running
+        if not run.any():
+            break
+        active = np.zeros(len(sizes), dtype=bool)
+        active[tested[run]] = True
+        base = base_partition(parts, active, count.shape[0])
+        if base not in levels:
+            levels[base] = draw_level(count, parts, member, base)
+        lv = levels[base]
+        neg, pos = (random_tables_by_group(lv.counts[:, y, :].sum(axis=1), lv.counts[:, y, :].sum(axis=0),
+                                           r, rng) for y in (0, 1))
+        stat = np.full((r, len(sizes)), np.nan)
+        stat[:, lv.keep] = auc_ranges(neg, pos, lv.steps, lv.totals, active[lv.keep])
+        seq.update(stat[:, tested] >= observed[None, :] - 1e-12)
+    p, used = seq.result()
+    out[tested] = p
+    n_used = np.zeros(len(sizes), dtype=np.int64)
+    n_used[tested] = used
+    return out, n_used
 
-    def tables(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """(r, P) binned-AUC range of every eligible partition from fine (F, r, B) tables."""
-        built: dict[int, tuple[np.ndarray, ...]] = {}
-        f, r, b = neg.shape
-        stat = np.full((r, len(parts)), np.nan)
-        for i, j, summed in steps:
-            src = (neg, pos) if j < 0 else built[j]
-            built[i] = src if summed is None else tuple(
-                np.asarray(summed @ t.reshape(t.shape[0], r * b)).reshape(-1, r, b) for t in src)
-            if eligible[i]:
-                n_t, p_t = built[i]
-                below = np.cumsum(n_t, axis=-1) - 0.5 * n_t  # negatives below, ties count 1/2
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    auc = np.einsum("grb,grb->gr", p_t, below) / (totals[i][0] * totals[i][1])[:, None]
-                stat[:, i] = auc.max(axis=0) - auc.min(axis=0)
-        return stat
 
-    observed = tables(count[:, None, 0, :], count[:, None, 1, :])[0]
-    extreme = np.zeros(len(sizes))
-    # Tables per chunk: as many as keep a chunk's largest arrays (the shuffled items, the fine
-    # tables, or every partition's tables) under 8M elements: the hypergeometric draws cost a
-    # Python call per cell whatever the chunk, so few groups over many rows take large chunks.
+def base_partition(parts: list, active: np.ndarray, n_fine: int) -> int:
+    """The coarsest partition the tables of every ``active`` partition can be summed from: the
+    one over the union of their attributes (-1, the fine groups, when there is none or it has
+    as many groups as the fine ones). Drawing its tables directly is exact: summing random
+    fine tables over its groups gives random tables with its margins."""
+    union = set().union(*(set(parts[i].attributes) for i in np.flatnonzero(active)))
+    cands = [i for i, p in enumerate(parts) if set(p.attributes) == union and p.n_groups < n_fine]
+    return min(cands, key=lambda i: (parts[i].n_groups, i)) if cands else -1
+
+
+class DrawLevel(NamedTuple):
+    """Random tables drawn at one level: its (G, 2, B) ``counts`` in canonical order, the
+    partitions summed from it (``keep``, indices into all partitions), their building steps
+    (:func:`_hierarchy`) and their class totals in table-row order."""
+
+    counts: np.ndarray
+    keep: np.ndarray
+    steps: list
+    totals: list
+
+
+def draw_level(count: np.ndarray, parts: list, member: list[np.ndarray], base: int) -> DrawLevel:
+    """The :class:`DrawLevel` of partition ``base`` (-1: the fine groups). Its groups are put in a
+    canonical order (by content), so renaming groups cannot change a p-value."""
+    if base < 0:
+        keep, sub, level = np.arange(len(parts)), member, count
+    else:
+        g = parts[base].n_groups
+        level = np.zeros((g,) + count.shape[1:], dtype=np.int64)
+        np.add.at(level, member[base], count)
+        order = np.lexsort(level.reshape(g, -1).T[::-1])
+        level = level[order]
+        keep = np.array([i for i, p in enumerate(parts)
+                         if set(p.attributes) <= set(parts[base].attributes)])
+        sub = []
+        for i in keep:  # the group of partition i that each base group belongs to
+            lut = np.zeros(g, dtype=np.int64)
+            lut[member[base]] = member[i]
+            sub.append(lut[order])
+    kept = [parts[i] for i in keep]
+    steps, rows = _hierarchy(kept, sub)
+    totals = [[np.bincount(m, weights=level[:, y].sum(axis=1), minlength=p.n_groups)
+               for y in (0, 1)] for p, m in zip(kept, rows, strict=True)]
+    return DrawLevel(level, keep, steps, totals)
+
+
+def _auc_chunk(count: np.ndarray, sizes: list[int], n_permutations: int) -> int:
+    """Tables per chunk at most: as many as keep a chunk's largest arrays (the shuffled items,
+    the fine tables, or every partition's tables) under 8M elements; the shuffled items count
+    only when shuffling is the sampler, so few groups over many rows are not capped by their
+    rows (the sequential chunks of :func:`chunk_sizes` stay within this cap)."""
     n_f, n_b = count.shape[0], count.shape[2]
     chunk = max(1, min(n_permutations, (1 << 23) // max(n_f * n_b, 2 * sum(sizes) * n_b, 1)))
     items = int(count.sum(axis=(0, 2)).max())
     if shuffles_cheaper(items, n_f, n_b, chunk):
         chunk = max(1, min(chunk, (1 << 23) // max(items, 1)))
-    done = 0
-    while done < n_permutations:
-        r = min(chunk, n_permutations - done)
-        neg = random_tables_by_group(count[:, 0, :].sum(axis=1), count[:, 0, :].sum(axis=0), r, rng)
-        pos = random_tables_by_group(count[:, 1, :].sum(axis=1), count[:, 1, :].sum(axis=0), r, rng)
-        stat = tables(neg, pos)
-        extreme += (stat >= observed[None, :] - 1e-12).sum(axis=0)
-        done += r
-    return np.where(eligible, (1 + extreme) / (1 + n_permutations), np.nan)
+    return chunk
+
+
+def auc_ranges(neg: np.ndarray, pos: np.ndarray, steps: list, totals: list,
+                active: np.ndarray) -> np.ndarray:
+    """(r, P) binned-AUC range of every ``active`` partition (NaN for the others) from fine
+    (F, r, B) tables of negatives and positives; a partition's tables are built only when it,
+    or a partition summed from it, is active."""
+    need = active.copy()
+    for i, j, _summed in reversed(steps):  # a parent is needed when a child built from it is
+        if need[i] and j >= 0:
+            need[j] = True
+    built: dict[int, tuple[np.ndarray, ...]] = {}
+    f, r, b = neg.shape
+    stat = np.full((r, active.size), np.nan)
+    for i, j, summed in steps:
+        if not need[i]:
+            continue
+        src = (neg, pos) if j < 0 else built[j]
+        built[i] = src if summed is None else tuple(
+            np.asarray(summed @ t.reshape(t.shape[0], r * b)).reshape(-1, r, b) for t in src)
+        if active[i]:
+            n_t, p_t = built[i]
+            below = np.cumsum(n_t, axis=-1) - 0.5 * n_t  # negatives below, ties count 1/2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                auc = np.einsum("grb,grb->gr", p_t, below) / (totals[i][0] * totals[i][1])[:, None]
+            stat[:, i] = auc.max(axis=0) - auc.min(axis=0)
+    return stat
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:

@@ -322,9 +322,10 @@ def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, l
                             f"'{missing_group(merged.group_names[j])}'.")
     p_method = None
     if config.n_permutations:
-        from fairaudit.metrics.significance import PERMUTATION_METHOD
+        from fairaudit.metrics.significance import PERMUTATION_METHOD, permutation_rule
 
-        p_method = f"{PERMUTATION_METHOD} ({config.n_permutations} permutations), {MERGED_PVALUE_NOTE}"
+        p_method = (f"{PERMUTATION_METHOD}; {permutation_rule(config.n_permutations)}; "
+                    f"{MERGED_PVALUE_NOTE}")
     i_method = None
     if config.n_bootstrap:
         from fairaudit.metrics.simultaneous import INTERVAL_METHOD

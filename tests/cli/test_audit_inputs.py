@@ -116,7 +116,7 @@ def test_worked_example_joins_bins_and_records(split_tables, tmp_path) -> None:
 
     jsonschema.validate(raw, load_schema())
     ds = raw["dataset"]
-    assert raw["schema_version"] == "1.3"
+    assert raw["schema_version"] == "1.4"
     assert ds["n_unmatched_metadata"] == 40 and ds["unknown_counts"] == {"sex": 40, "age": 55}
     assert ds["bins"] == {"age": {"cuts": [40.0, 60.0, 80.0], "method": "cut_points", "q": None,
                                   "labels": ["< 40", "[40, 60)", "[60, 80)", ">= 80"]}}
@@ -127,7 +127,7 @@ def test_worked_example_joins_bins_and_records(split_tables, tmp_path) -> None:
     assert "860 of 900 rows matched, 40 unmatched" in res.stderr
     from fairaudit.result import AuditResult
 
-    back = AuditResult.from_dict(raw)  # `fairaudit report` reads 1.3 results back
+    back = AuditResult.from_dict(raw)  # `fairaudit report` reads 1.x results back
     assert back.dataset.bins["age"].cuts == (40.0, 60.0, 80.0) and back.dataset.metadata.key == "patient_id"
     assert back.to_dict()["dataset"] == ds
 

@@ -18,7 +18,9 @@ from fairaudit.metrics.cells import build_cells, make_partitions, overall_partit
 from fairaudit.metrics.rates import aggregate, group_matrix, group_metrics
 from fairaudit.metrics.replicates import ReplicateMetrics
 from fairaudit.metrics.significance import (
+    SEQUENTIAL_EXCEEDANCES,
     auc_permutation_pvalues,
+    chunk_sizes,
     merge_bins,
     random_tables_by_group,
 )
@@ -116,7 +118,10 @@ def test_patient_bootstrap_by_poissonisation_matches_resampling_patients(monkeyp
 
 
 def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
-    """The direct computation: every partition's tables summed from the fine tables."""
+    """The direct computation: every partition's tables summed from the fine tables, every
+    partition's statistic for every permutation (drawn in the same chunks), then the
+    Besag-Clifford rule on each sequence: p = h / L at the h-th exceedance L, else
+    (1 + X) / (1 + N)."""
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = merge_bins(count[canon], sum(p.n_groups for p in parts))
@@ -130,16 +135,27 @@ def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
                          for a, b in zip(offsets[:-1], offsets[1:], strict=True)], axis=-1)
 
     obs = ranges(aggregate(count[None, :, 0, :], m, 1), aggregate(count[None, :, 1, :], m, 1))[0]
-    neg = random_tables_by_group(count[:, 0].sum(1), count[:, 0].sum(0), n_perm, rng).transpose(1, 0, 2)
-    pos = random_tables_by_group(count[:, 1].sum(1), count[:, 1].sum(0), n_perm, rng).transpose(1, 0, 2)
-    stat = ranges(aggregate(neg.astype(float), m, 1), aggregate(pos.astype(float), m, 1))
-    extreme = (stat >= obs[None, :] - 1e-12).sum(axis=0)
-    return np.where(eligible, (1 + extreme) / (1 + n_perm), np.nan)
+    stats = []
+    for r in chunk_sizes(n_perm, n_perm):
+        neg = random_tables_by_group(count[:, 0].sum(1), count[:, 0].sum(0), r, rng).transpose(1, 0, 2)
+        pos = random_tables_by_group(count[:, 1].sum(1), count[:, 1].sum(0), r, rng).transpose(1, 0, 2)
+        stats.append(ranges(aggregate(neg.astype(float), m, 1), aggregate(pos.astype(float), m, 1)))
+    cum = np.cumsum(np.concatenate(stats) >= obs[None, :] - 1e-12, axis=0)
+    h = SEQUENTIAL_EXCEEDANCES
+    p, used = np.full(len(parts), np.nan), np.zeros(len(parts), dtype=np.int64)
+    for i in np.flatnonzero(eligible):
+        hits = np.flatnonzero(cum[:, i] >= h)
+        used[i] = hits[0] + 1 if hits.size else n_perm
+        p[i] = h / used[i] if hits.size else (1 + cum[-1, i]) / (1 + n_perm)
+    return p, used
 
 
 @pytest.mark.parametrize("seed,sizes,budget", [(0, (3, 4, 2), None), (1, (5,), None),
                                               (2, (2, 3), None), (3, (3, 4), 400)])
 def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed, sizes, budget):
+    # every chunk drawn at the fine level, as the reference does (drawing at a coarser level
+    # once the finer partitions have stopped is tested in test_significance.py)
+    monkeypatch.setattr(significance, "base_partition", lambda parts, active, n_fine: -1)
     if budget is not None:  # bins merged (few cells allowed per group)
         monkeypatch.setattr(significance, "PERM_CELLS", budget)
     cells, parts, _ = _table(seed, n=800, sizes=sizes, thresholds=False)
@@ -153,4 +169,31 @@ def test_auc_permutation_pvalues_equal_the_direct_computation(monkeypatch, seed,
     got = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts], n_perm,
                                   np.random.default_rng(seed))
     ref = _reference_auc_pvalues(cells.count, parts, eligible, n_perm, np.random.default_rng(seed))
-    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+
+
+@pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 2)), (4, (2, 3, 2, 2))])
+def test_every_draw_level_gives_each_partition_its_own_statistic(seed, sizes):
+    """Tables drawn at a coarser level (once the finer partitions' tests have stopped): the
+    data's own tables at that level give every partition summed from it the same AUC range
+    as the fine tables do (group order, memberships and class totals line up)."""
+    cells, parts, _ = _table(seed, n=2000, sizes=sizes, thresholds=False)
+    parts = parts[1:]
+    count = np.rint(cells.count).astype(np.int64)
+    member = [np.asarray(p.member) for p in parts]
+    on = np.ones(len(parts), dtype=bool)
+    fine = significance.draw_level(count, parts, member, -1)
+    ref = significance.auc_ranges(fine.counts[:, None, 0], fine.counts[:, None, 1], fine.steps,
+                                  fine.totals, on)[0]
+    checked = 0
+    for b, part in enumerate(parts):
+        if part.n_groups >= count.shape[0]:
+            continue
+        lv = significance.draw_level(count, parts, member, b)
+        got = significance.auc_ranges(lv.counts[:, None, 0], lv.counts[:, None, 1], lv.steps,
+                                      lv.totals, on[lv.keep])[0]
+        np.testing.assert_allclose(got, ref[lv.keep])
+        assert len(lv.keep) == 2 ** len(part.attributes) - 1  # itself and every sub-intersection
+        checked += 1
+    assert checked == len(parts) - 1
