@@ -34,64 +34,71 @@ _LINEAR = 5 + ECE_BINS  # tn, fp, fn, tp, Brier numerator, ECE differences per b
 
 @dataclass(frozen=True)
 class _AucLayout:
-    """Cells of one partition in (group, bin, label) order and where to read the AUC sums."""
+    """One partition's cells in (label, group, bin) order, and how its AUC sums are read.
+
+    Negatives are cells ``[0, n_neg)`` and positives ``[n_neg, n_cells)``, each sorted by
+    (group, bin), so the negatives' cumulative sums run over one contiguous block.
+    """
 
     source: int  # -1: the input cells; otherwise the index of the parent partition
-    collect: object  # sparse (K_p, K_source) 0/1 matrix, or None when the layout is the source's
-    neg_rows: np.ndarray
-    pos_rows: np.ndarray
-    n_incl: np.ndarray  # per positive cell: negative cells of its group's bins up to its own
-    n_excl: np.ndarray  # per positive cell: the same, below its bin
-    seg_starts: np.ndarray  # first positive cell of each group that has positives
-    seg_base: np.ndarray  # negative cells before each of those groups
+    gather: np.ndarray | None  # one source cell per cell: the source rows in order (None: same)
+    collect: object  # several source cells per cell: sparse (n_cells, source cells) 0/1 sums
+    n_neg: int
+    # (positive cells, n_neg + 1): 1/2 x negatives up to the cell's bin + 1/2 x those below it
+    # - those before its group, read from the cumulative negatives (a leading zero first).
+    pick: object
+    seg: object  # (groups with positives, positive cells) 0/1: sums per group
     seg_groups: np.ndarray  # those groups
-    n_groups: int
-    group_of: np.ndarray  # group of each cell
     n_cells: int
 
 
-def _layout(group: np.ndarray, label: np.ndarray, bin_: np.ndarray, n_bins: int) -> tuple:
-    """Unique (group, bin, label) keys in that order, and the inverse map."""
-    key = (group.astype(np.int64) * n_bins + bin_) * 2 + label
-    return np.unique(key, return_inverse=True)
+def _auc_layout(key: np.ndarray, n_groups: int, n_bins: int, source: int) -> tuple[_AucLayout, np.ndarray]:
+    """The layout whose cells are the distinct ``key`` values of the source cells, and those keys.
 
-
-def _auc_layout(keys: np.ndarray, inverse: np.ndarray, n_source: int, n_groups: int,
-                n_bins: int, source: int) -> _AucLayout:
+    ``key`` is ``(label * n_groups + group) * n_bins + bin`` of each source cell.
+    """
     from scipy import sparse
 
-    label = keys % 2
-    group = keys // (2 * n_bins)
-    identity = keys.size == n_source and np.array_equal(inverse, np.arange(n_source))
-    collect = None if identity else sparse.csr_matrix(
-        (np.ones(inverse.size), (inverse, np.arange(inverse.size))), shape=(keys.size, n_source))
-    neg_rows, pos_rows = np.flatnonzero(label == 0), np.flatnonzero(label == 1)
-    n_incl = np.searchsorted(neg_rows, pos_rows)
-    # A negative cell shares the positive cell's bin when it is the cell just before it.
-    prev = np.maximum(pos_rows - 1, 0)
-    tie = (pos_rows > 0) & (keys[prev] == keys[pos_rows] - 1)
-    gp = group[pos_rows]
-    seg_starts = np.flatnonzero(np.r_[True, gp[1:] != gp[:-1]]) if gp.size else np.zeros(0, np.int64)
-    group_start = np.searchsorted(group, np.arange(n_groups))
-    seg_groups = gp[seg_starts] if gp.size else np.zeros(0, np.int64)
-    return _AucLayout(source, collect, neg_rows, pos_rows, n_incl, n_incl - tie, seg_starts,
-                      np.searchsorted(neg_rows, group_start[seg_groups]), seg_groups, n_groups,
-                      group, keys.size)
+    keys, inverse = np.unique(key, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    k = keys.size
+    gather, collect = None, None
+    if k == key.size:  # a reordering of the source cells
+        order = np.empty(k, dtype=np.int64)
+        order[inverse] = np.arange(k)
+        gather = None if np.array_equal(order, np.arange(k)) else order
+    else:
+        collect = sparse.csr_matrix((np.ones(key.size), (inverse, np.arange(key.size))),
+                                    shape=(k, key.size))
+    n_neg = int(np.searchsorted(keys, n_groups * n_bins))
+    neg, pos = keys[:n_neg], keys[n_neg:] - n_groups * n_bins  # (group, bin) codes
+    group = pos // n_bins
+    at = np.arange(pos.size)
+    pick = sparse.csr_matrix(
+        (np.repeat([0.5, 0.5, -1.0], pos.size),
+         (np.tile(at, 3), np.concatenate([np.searchsorted(neg, pos, side="right"),
+                                          np.searchsorted(neg, pos, side="left"),
+                                          np.searchsorted(neg, group * n_bins)]))),
+        shape=(pos.size, n_neg + 1))
+    seg_groups, seg_row = np.unique(group, return_inverse=True)
+    seg = sparse.csr_matrix((np.ones(pos.size), (np.asarray(seg_row).ravel(), at)),
+                            shape=(seg_groups.size, pos.size))
+    return _AucLayout(source, gather, collect, n_neg, pick, seg, seg_groups, k), keys
 
 
-def _cumsum_rows(x: np.ndarray, rows: np.ndarray, block: int = 64) -> np.ndarray:
-    """Cumulative sums down ``x[rows]`` (C-ordered (K, r)), with a zero row first.
+def _cumsum_rows(x: np.ndarray, block: int = 128) -> np.ndarray:
+    """Cumulative sums down the rows of ``x`` (C-ordered (K, r)), with a zero row first.
 
     ``np.cumsum(a, axis=0)`` walks each column with a stride of a whole row (slow for large
     K); cumulative sums inside blocks of rows plus the running block totals touch memory in
     order. Exact for counts (integers in float64).
     """
-    k, r = rows.size, x.shape[1]
+    k, r = x.shape
     nb = max(1, -(-k // block))
     out = np.empty((nb * block + 1, r))
     out[0] = 0.0
     out[k + 1:] = 0.0
-    np.take(x, rows, axis=0, out=out[1:k + 1], mode="clip")  # "raise" would buffer ``out``
+    out[1:k + 1] = x
     v = out[1:].reshape(nb, block, r)
     np.cumsum(v, axis=1, out=v)
     if nb > 1:
@@ -129,21 +136,27 @@ class AucPlan:
                      and set(p.attributes) < set(parts[j].attributes)]
             if cands:
                 j = min(cands, key=lambda j: self._layout(j).n_cells)
-                q, lay = parts[j], self._layout(j)
+                q = parts[j]
                 lut = np.zeros(q.n_groups, dtype=np.int64)
                 lut[q.member] = p.member
-                src = keys_of[j]  # the parent's cells, as (group, bin, label) keys
-                g, b, y = lut[src // (2 * n_bins)], (src // 2) % n_bins, src % 2
-                source, n_source = j, lay.n_cells
+                y, rest = np.divmod(keys_of[j], q.n_groups * n_bins)  # the parent's cells
+                g, b = np.divmod(rest, n_bins)
+                group, source = lut[g], j
             else:
-                g, y, b = p.member[fine], label, bin_
-                source, n_source = -1, self.n_cells
-            keys, inverse = _layout(g, y, b, n_bins)
-            self.layouts[i] = _auc_layout(keys, np.asarray(inverse).ravel(), n_source, p.n_groups,
-                                          n_bins, source)
-            keys_of[i] = keys
+                y, b, group, source = label, bin_, p.member[fine], -1
+            key = (y.astype(np.int64) * p.n_groups + group) * n_bins + b
+            self.layouts[i], keys_of[i] = _auc_layout(key, p.n_groups, n_bins, source)
+        # A partition's counts are kept until its last child is built, then dropped.
+        last = {i: pos for pos, i in enumerate(order)}
+        for pos, i in enumerate(order):
+            last[self._layout(i).source] = pos
+        self._drop_after = [[j for j in order if last[j] == pos] for pos in range(len(order))]
+        live, self.max_cells = 0, 0
+        for pos, i in enumerate(order):
+            live += self._layout(i).n_cells
+            self.max_cells = max(self.max_cells, live)
+            live -= sum(self._layout(j).n_cells for j in self._drop_after[pos])
         self.offsets = np.cumsum([0] + [p.n_groups for p in parts])
-        self.max_cells = max((lay.n_cells for lay in self.layouts if lay is not None), default=0)
 
     def _layout(self, i: int) -> _AucLayout:
         """The built layout of partition ``i`` (built parents come first in ``_order``)."""
@@ -154,26 +167,24 @@ class AucPlan:
 
     def wins(self, x: np.ndarray) -> np.ndarray:
         """AUC numerators (G_total, r) from counts ``x`` (K, r) on the input cells."""
-        r = x.shape[1]
-        out = np.zeros((int(self.offsets[-1]), r))
+        out = np.zeros((int(self.offsets[-1]), x.shape[1]))
         arrays: dict[int, np.ndarray] = {}
-        for i in self._order:
+        for pos, i in enumerate(self._order):
             lay = self._layout(i)
-            src = x if lay.source < 0 else arrays[lay.source]
-            xp = src if lay.collect is None else np.asarray(lay.collect @ src)
+            xp = x if lay.source < 0 else arrays[lay.source]
+            if lay.gather is not None:
+                xp = np.take(xp, lay.gather, axis=0)
+            elif lay.collect is not None:  # source cells that fall in one cell are summed
+                xp = np.asarray(lay.collect @ xp)
             arrays[i] = xp
-            if lay.pos_rows.size == 0 or lay.neg_rows.size == 0:
-                continue
-            # Negatives below a positive cell, ties counted 1/2: the mean of the cumulative
-            # sums up to its bin and up to the bin before; less those before its group.
-            c = _cumsum_rows(xp, lay.neg_rows)
-            xpos = xp[lay.pos_rows]
-            below = c[lay.n_incl]
-            below += c[lay.n_excl]
-            below *= xpos
-            seg = 0.5 * np.add.reduceat(below, lay.seg_starts, axis=0)
-            seg -= np.add.reduceat(xpos, lay.seg_starts, axis=0) * c[lay.seg_base]
-            out[self.offsets[i] + lay.seg_groups] = seg
+            if lay.seg_groups.size:
+                # Negatives below each positive cell, ties counted 1/2, times the positives:
+                # integer-valued float64 sums and halves, so exact.
+                below = np.asarray(lay.pick @ _cumsum_rows(xp[:lay.n_neg]))
+                below *= xp[lay.n_neg:]
+                out[self.offsets[i] + lay.seg_groups] = lay.seg @ below
+            for j in self._drop_after[pos]:
+                del arrays[j]
         return out
 
 
