@@ -34,76 +34,124 @@ _LINEAR = 5 + ECE_BINS  # tn, fp, fn, tp, Brier numerator, ECE differences per b
 
 @dataclass(frozen=True)
 class _AucLayout:
-    """One partition's cells in (label, group, bin) order, and how its AUC sums are read.
+    """The rows of one partition's counts, and how its AUC numerators are read from them.
 
-    Negatives are cells ``[0, n_neg)`` and positives ``[n_neg, n_cells)``, each sorted by
-    (group, bin), so the negatives' cumulative sums run over one contiguous block.
+    Cells are ordered (label, group, bin). The ``n_neg`` negative cells come first, stored
+    for the cumulative sums of :func:`_cumsum_slabs`: negative ``c`` is row
+    ``(c % n_slabs) * n_blocks + c // n_slabs`` of ``n_slabs * n_blocks`` rows (rows past the
+    last negative are zero); the positive cells follow in order.
     """
 
     source: int  # -1: the input cells; otherwise the index of the parent partition
-    gather: np.ndarray | None  # one source cell per cell: the source rows in order (None: same)
-    collect: object  # several source cells per cell: sparse (n_cells, source cells) 0/1 sums
-    n_neg: int
-    # (positive cells, n_neg + 1): 1/2 x negatives up to the cell's bin + 1/2 x those below it
-    # - those before its group, read from the cumulative negatives (a leading zero first).
+    gather: np.ndarray | None  # one source row per row: the source rows to take (None: same)
+    pad: np.ndarray  # rows that hold no cell (zeroed after a gather)
+    collect: object  # sparse (rows, source rows) 0/1 sums when cells merge source cells
+    n_slabs: int
+    n_blocks: int
+    # (positive cells, rows of _cumsum_slabs): 1/2 x negatives of the cell's group up to its
+    # bin + 1/2 x those below its bin, as within-block sums plus block offsets.
     pick: object
     seg: object  # (groups with positives, positive cells) 0/1: sums per group
     seg_groups: np.ndarray  # those groups
-    n_cells: int
+    n_rows: int
 
 
-def _auc_layout(key: np.ndarray, n_groups: int, n_bins: int, source: int) -> tuple[_AucLayout, np.ndarray]:
-    """The layout whose cells are the distinct ``key`` values of the source cells, and those keys.
+def _neg_geometry(n_neg: int) -> tuple[int, int]:
+    """Slabs and blocks for ``n_neg`` negative cells: about sqrt(n_neg) each."""
+    n_slabs = max(1, int(np.ceil(np.sqrt(n_neg))))
+    return n_slabs, max(1, -(-n_neg // n_slabs))
 
-    ``key`` is ``(label * n_groups + group) * n_bins + bin`` of each source cell.
+
+def _auc_layout(key: np.ndarray, src_rows: np.ndarray, n_src_rows: int, n_groups: int,
+                n_bins: int, source: int) -> tuple[_AucLayout, np.ndarray, np.ndarray]:
+    """The layout whose cells are the distinct ``key`` of the source cells; also its cells'
+    keys (ascending) and rows.
+
+    ``key`` is ``(label * n_groups + group) * n_bins + bin`` of each source cell, which sits
+    at row ``src_rows`` of a source array of ``n_src_rows`` rows.
     """
     from scipy import sparse
 
     keys, inverse = np.unique(key, return_inverse=True)
     inverse = np.asarray(inverse).ravel()
-    k = keys.size
-    gather, collect = None, None
-    if k == key.size:  # a reordering of the source cells
-        order = np.empty(k, dtype=np.int64)
-        order[inverse] = np.arange(k)
-        gather = None if np.array_equal(order, np.arange(k)) else order
-    else:
-        collect = sparse.csr_matrix((np.ones(key.size), (inverse, np.arange(key.size))),
-                                    shape=(k, key.size))
     n_neg = int(np.searchsorted(keys, n_groups * n_bins))
+    n_slabs, n_blocks = _neg_geometry(n_neg)
+    n_store = n_slabs * n_blocks
+    c = np.arange(n_neg)
+    rows = np.concatenate([(c % n_slabs) * n_blocks + c // n_slabs,
+                           n_store + np.arange(keys.size - n_neg)])
+    n_rows = n_store + keys.size - n_neg
+    pad = np.setdiff1d(np.arange(n_store), rows[:n_neg])
+    gather, collect = None, None
+    if keys.size == key.size:  # a reordering of the source cells
+        gather = np.zeros(n_rows, dtype=np.int64)
+        gather[rows[inverse]] = src_rows
+        if pad.size == 0 and n_rows == n_src_rows and np.array_equal(gather, np.arange(n_rows)):
+            gather = None
+    else:
+        collect = sparse.csr_matrix((np.ones(key.size), (rows[inverse], src_rows)),
+                                    shape=(n_rows, n_src_rows))
     neg, pos = keys[:n_neg], keys[n_neg:] - n_groups * n_bins  # (group, bin) codes
     group = pos // n_bins
-    at = np.arange(pos.size)
-    pick = sparse.csr_matrix(
-        (np.repeat([0.5, 0.5, -1.0], pos.size),
-         (np.tile(at, 3), np.concatenate([np.searchsorted(neg, pos, side="right"),
-                                          np.searchsorted(neg, pos, side="left"),
-                                          np.searchsorted(neg, group * n_bins)]))),
-        shape=(pos.size, n_neg + 1))
+    pick = _pick(neg, pos, group * n_bins, n_slabs, n_blocks)
     seg_groups, seg_row = np.unique(group, return_inverse=True)
-    seg = sparse.csr_matrix((np.ones(pos.size), (np.asarray(seg_row).ravel(), at)),
+    seg = sparse.csr_matrix((np.ones(pos.size), (np.asarray(seg_row).ravel(), np.arange(pos.size))),
                             shape=(seg_groups.size, pos.size))
-    return _AucLayout(source, gather, collect, n_neg, pick, seg, seg_groups, k), keys
+    return (_AucLayout(source, gather, pad, collect, n_slabs, n_blocks, pick, seg, seg_groups, n_rows),
+            keys, rows)
 
 
-def _cumsum_rows(x: np.ndarray, block: int = 128) -> np.ndarray:
-    """Cumulative sums down the rows of ``x`` (C-ordered (K, r)), with a zero row first.
+def _pick(neg: np.ndarray, pos: np.ndarray, group_start: np.ndarray, n_slabs: int,
+          n_blocks: int):
+    """Sparse (positive cells, rows of :func:`_cumsum_slabs`) reading, for each positive cell,
+    1/2 x (negatives up to its bin + those below it) - those before its group.
 
-    ``np.cumsum(a, axis=0)`` walks each column with a stride of a whole row (slow for large
-    K); cumulative sums inside blocks of rows plus the running block totals touch memory in
-    order. Exact for counts (integers in float64).
+    ``neg``, ``pos``: sorted (group, bin) codes of the cells; ``group_start``: code of the first
+    bin of each positive cell's group. The cumulative count of the first ``i`` negatives is
+    the within-block sum at negative ``i - 1`` plus its block's offset (zero for ``i = 0``).
     """
-    k, r = x.shape
-    nb = max(1, -(-k // block))
-    out = np.empty((nb * block + 1, r))
-    out[0] = 0.0
-    out[k + 1:] = 0.0
-    out[1:k + 1] = x
-    v = out[1:].reshape(nb, block, r)
-    np.cumsum(v, axis=1, out=v)
-    if nb > 1:
-        v[1:] += np.cumsum(v[:-1, -1, :], axis=0)[:, None, :]
-    return out[: k + 1]
+    from scipy import sparse
+
+    at = np.tile(np.arange(pos.size), 3)
+    i = np.concatenate([np.searchsorted(neg, pos, side="right"),
+                        np.searchsorted(neg, pos, side="left"),
+                        np.searchsorted(neg, group_start)])
+    coef = np.repeat([0.5, 0.5, -1.0], pos.size)
+    some = i > 0
+    at, c, coef = at[some], i[some] - 1, coef[some]
+    n_store = n_slabs * n_blocks
+    within = (c % n_slabs) * n_blocks + c // n_slabs
+    offset = n_store + c // n_slabs
+    pick = sparse.csr_matrix((np.concatenate([coef, coef]),
+                              (np.concatenate([at, at]), np.concatenate([within, offset]))),
+                             shape=(pos.size, n_store + n_blocks))
+    pick.eliminate_zeros()  # a block offset read with +1/2, +1/2 and -1 cancels
+    return pick
+
+
+def _cumsum_slabs(x: np.ndarray, n_slabs: int, n_blocks: int) -> np.ndarray:
+    """Within-block cumulative sums of negatives stored as in :class:`_AucLayout`, then the
+    block offsets: ((n_slabs + 1) x n_blocks, r).
+
+    Negative ``c`` is row ``s * n_blocks + b`` (``s = c % n_slabs``, block ``b = c // n_slabs``),
+    so slab ``s`` (a contiguous run of rows) holds position ``s`` of every block and the sums
+    within all blocks are ``n_slabs`` vector additions over whole slabs. ``np.cumsum`` down
+    rows would walk each column with a stride (several times slower). Exact for counts
+    (integers in float64).
+    """
+    r = x.shape[1]
+    n_store = n_slabs * n_blocks
+    out = np.empty((n_store + n_blocks, r))
+    v = out[:n_store].reshape(n_slabs, n_blocks * r)
+    xv = x[:n_store].reshape(n_slabs, n_blocks * r)
+    v[0] = xv[0]
+    for s in range(1, n_slabs):
+        np.add(v[s - 1], xv[s], out=v[s])
+    off = out[n_store:]
+    off[0] = 0.0
+    if n_blocks > 1:
+        np.cumsum(v[-1].reshape(n_blocks, r)[:-1], axis=0, out=off[1:])
+    return out
 
 
 class AucPlan:
@@ -126,7 +174,7 @@ class AucPlan:
         self.parts = parts
         self.n_cells = int(fine.size)
         self.layouts: list[_AucLayout | None] = [None] * len(parts)
-        keys_of: dict[int, np.ndarray] = {}
+        cells_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # keys and rows of each layout
         order = sorted(range(len(parts)), key=lambda i: -len(parts[i].attributes))
         self._order = order
         for i in order:
@@ -135,28 +183,37 @@ class AucPlan:
             cands = [j for j in order if self.layouts[j] is not None
                      and set(p.attributes) < set(parts[j].attributes)]
             if cands:
-                j = min(cands, key=lambda j: self._layout(j).n_cells)
+                j = min(cands, key=lambda j: cells_of[j][0].size)
                 q = parts[j]
                 lut = np.zeros(q.n_groups, dtype=np.int64)
                 lut[q.member] = p.member
-                y, rest = np.divmod(keys_of[j], q.n_groups * n_bins)  # the parent's cells
+                src_keys, src_rows = cells_of[j]
+                y, rest = np.divmod(src_keys, q.n_groups * n_bins)
                 g, b = np.divmod(rest, n_bins)
-                group, source = lut[g], j
+                group, source, n_src = lut[g], j, self._layout(j).n_rows
             else:
                 y, b, group, source = label, bin_, p.member[fine], -1
+                src_rows, n_src = np.arange(self.n_cells), self.n_cells
             key = (y.astype(np.int64) * p.n_groups + group) * n_bins + b
-            self.layouts[i], keys_of[i] = _auc_layout(key, p.n_groups, n_bins, source)
-        # A partition's counts are kept until its last child is built, then dropped.
+            self.layouts[i], keys, rows = _auc_layout(key, src_rows, n_src, p.n_groups, n_bins,
+                                                      source)
+            cells_of[i] = (keys, rows)
+        self._plan_memory()
+        self.offsets = np.cumsum([0] + [p.n_groups for p in parts])
+
+    def _plan_memory(self) -> None:
+        """When each partition's counts can be dropped (after its last child is built), and
+        the most rows alive at once (``max_cells``)."""
+        order = self._order
         last = {i: pos for pos, i in enumerate(order)}
         for pos, i in enumerate(order):
             last[self._layout(i).source] = pos
         self._drop_after = [[j for j in order if last[j] == pos] for pos in range(len(order))]
         live, self.max_cells = 0, 0
         for pos, i in enumerate(order):
-            live += self._layout(i).n_cells
+            live += self._layout(i).n_rows
             self.max_cells = max(self.max_cells, live)
-            live -= sum(self._layout(j).n_cells for j in self._drop_after[pos])
-        self.offsets = np.cumsum([0] + [p.n_groups for p in parts])
+            live -= sum(self._layout(j).n_rows for j in self._drop_after[pos])
 
     def _layout(self, i: int) -> _AucLayout:
         """The built layout of partition ``i`` (built parents come first in ``_order``)."""
@@ -174,14 +231,16 @@ class AucPlan:
             xp = x if lay.source < 0 else arrays[lay.source]
             if lay.gather is not None:
                 xp = np.take(xp, lay.gather, axis=0)
+                xp[lay.pad] = 0.0
             elif lay.collect is not None:  # source cells that fall in one cell are summed
                 xp = np.asarray(lay.collect @ xp)
             arrays[i] = xp
             if lay.seg_groups.size:
                 # Negatives below each positive cell, ties counted 1/2, times the positives:
                 # integer-valued float64 sums and halves, so exact.
-                below = np.asarray(lay.pick @ _cumsum_rows(xp[:lay.n_neg]))
-                below *= xp[lay.n_neg:]
+                n_store = lay.n_slabs * lay.n_blocks
+                below = np.asarray(lay.pick @ _cumsum_slabs(xp, lay.n_slabs, lay.n_blocks))
+                below *= xp[n_store:]
                 out[self.offsets[i] + lay.seg_groups] = lay.seg @ below
             for j in self._drop_after[pos]:
                 del arrays[j]
