@@ -83,7 +83,7 @@ def _auc_layout(key: np.ndarray, src_rows: np.ndarray, n_src_rows: int, n_groups
     n_rows = n_store + keys.size - n_neg
     pad = np.setdiff1d(np.arange(n_store), rows[:n_neg])
     gather, collect = None, None
-    if keys.size == key.size:  # a reordering of the source cells
+    if 0 < keys.size == key.size:  # a reordering of the source cells
         gather = np.zeros(n_rows, dtype=np.int64)
         gather[rows[inverse]] = src_rows
         if pad.size == 0 and n_rows == n_src_rows and np.array_equal(gather, np.arange(n_rows)):
