@@ -10,11 +10,16 @@ occupy about 40,000 of 150,000 cells. Here only the listed cells are carried, as
   positives and summed scores) are reduced per fine group, then summed into every partition's
   groups by the sparse group matrix;
 - binned AUCs need each group's histogram over (label, bin). Each partition's occupied
-  (group, label, bin) cells are summed from the cells of its smallest finer partition already
-  built (an intersection from a finer intersection, an attribute from an intersection), so
-  the cost is that of the parent's occupied cells, not fine groups x bins per partition. The
-  AUC numerator (pairs in one bin count 1/2) is then a cumulative sum of negatives in
-  (group, bin) order, read at the positive cells.
+  (label, group, bin) cells are summed from the cells of its smallest finer partition already
+  built (an intersection from a finer intersection, an attribute from an intersection) by a
+  sparse 0/1 product, so the cost is that of the parent's occupied cells, not fine groups x
+  bins per partition; a partition's counts are dropped once its last child is built. The AUC
+  numerator (pairs in one bin count 1/2) needs the cumulative negatives of each group in bin
+  order: the negatives are stored block-transposed so that the sums within all blocks are a
+  few vector additions over contiguous slabs (``np.cumsum`` down rows walks every column with a
+  stride and costs several times more), and one sparse product reads, for every positive
+  cell, 1/2 x (negatives up to its bin + below it) - negatives before its group, block
+  offsets included. A product with the positives and a sparse segment sum per group follow.
 
 The results equal :func:`fairaudit.metrics.rates.group_metrics` on the dense layout (the same
 sums in another order: equal up to floating-point rounding; ``tests/metrics/test_replicates.py``).
