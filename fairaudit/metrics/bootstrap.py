@@ -77,9 +77,11 @@ class RowBootstrap:
         for a in range(0, r, step):
             b = min(r, a + step)
             rows = rng.integers(0, self._n, size=(b - a, self._n))
-            # Replicate-major keys: each replicate's counts stay in cache while counted.
-            key = self._row_cell[rows] + (np.arange(b - a) * k)[:, None]
-            out[:, a:b] = np.bincount(key.ravel(), minlength=k * (b - a)).reshape(b - a, k).T
+            # Replicate-major keys (each replicate's counts stay in cache while counted),
+            # written over the row positions (no second array of this size).
+            np.take(self._row_cell, rows, out=rows)
+            rows += (np.arange(b - a) * k)[:, None]
+            out[:, a:b] = np.bincount(rows.ravel(), minlength=k * (b - a)).reshape(b - a, k).T
         return out
 
     def draw(self, rng: np.random.Generator, r: int) -> np.ndarray:

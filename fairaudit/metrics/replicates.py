@@ -10,11 +10,16 @@ occupy about 40,000 of 150,000 cells. Here only the listed cells are carried, as
   positives and summed scores) are reduced per fine group, then summed into every partition's
   groups by the sparse group matrix;
 - binned AUCs need each group's histogram over (label, bin). Each partition's occupied
-  (group, label, bin) cells are summed from the cells of its smallest finer partition already
-  built (an intersection from a finer intersection, an attribute from an intersection), so
-  the cost is that of the parent's occupied cells, not fine groups x bins per partition. The
-  AUC numerator (pairs in one bin count 1/2) is then a cumulative sum of negatives in
-  (group, bin) order, read at the positive cells.
+  (label, group, bin) cells are summed from the cells of its smallest finer partition already
+  built (an intersection from a finer intersection, an attribute from an intersection) by a
+  sparse 0/1 product, so the cost is that of the parent's occupied cells, not fine groups x
+  bins per partition; a partition's counts are dropped once its last child is built. The AUC
+  numerator (pairs in one bin count 1/2) needs the cumulative negatives of each group in bin
+  order: the negatives are stored block-transposed so that the sums within all blocks are a
+  few vector additions over contiguous slabs (``np.cumsum`` down rows walks every column with a
+  stride and costs several times more), and one sparse product reads, for every positive
+  cell, 1/2 x (negatives up to its bin + below it) - negatives before its group, block
+  offsets included. A product with the positives and a sparse segment sum per group follow.
 
 The results equal :func:`fairaudit.metrics.rates.group_metrics` on the dense layout (the same
 sums in another order: equal up to floating-point rounding; ``tests/metrics/test_replicates.py``).
@@ -34,69 +39,124 @@ _LINEAR = 5 + ECE_BINS  # tn, fp, fn, tp, Brier numerator, ECE differences per b
 
 @dataclass(frozen=True)
 class _AucLayout:
-    """Cells of one partition in (group, bin, label) order and where to read the AUC sums."""
+    """The rows of one partition's counts, and how its AUC numerators are read from them.
+
+    Cells are ordered (label, group, bin). The ``n_neg`` negative cells come first, stored
+    for the cumulative sums of :func:`_cumsum_slabs`: negative ``c`` is row
+    ``(c % n_slabs) * n_blocks + c // n_slabs`` of ``n_slabs * n_blocks`` rows (rows past the
+    last negative are zero); the positive cells follow in order.
+    """
 
     source: int  # -1: the input cells; otherwise the index of the parent partition
-    collect: object  # sparse (K_p, K_source) 0/1 matrix, or None when the layout is the source's
-    neg_rows: np.ndarray
-    pos_rows: np.ndarray
-    n_incl: np.ndarray  # per positive cell: negative cells of its group's bins up to its own
-    n_excl: np.ndarray  # per positive cell: the same, below its bin
-    seg_starts: np.ndarray  # first positive cell of each group that has positives
-    seg_base: np.ndarray  # negative cells before each of those groups
+    gather: np.ndarray | None  # one source row per row: the source rows to take (None: same)
+    pad: np.ndarray  # rows that hold no cell (zeroed after a gather)
+    collect: object  # sparse (rows, source rows) 0/1 sums when cells merge source cells
+    n_slabs: int
+    n_blocks: int
+    # (positive cells, rows of _cumsum_slabs): 1/2 x negatives of the cell's group up to its
+    # bin + 1/2 x those below its bin, as within-block sums plus block offsets.
+    pick: object
+    seg: object  # (groups with positives, positive cells) 0/1: sums per group
     seg_groups: np.ndarray  # those groups
-    n_groups: int
-    group_of: np.ndarray  # group of each cell
-    n_cells: int
+    n_rows: int
 
 
-def _layout(group: np.ndarray, label: np.ndarray, bin_: np.ndarray, n_bins: int) -> tuple:
-    """Unique (group, bin, label) keys in that order, and the inverse map."""
-    key = (group.astype(np.int64) * n_bins + bin_) * 2 + label
-    return np.unique(key, return_inverse=True)
+def _neg_geometry(n_neg: int) -> tuple[int, int]:
+    """Slabs and blocks for ``n_neg`` negative cells: about sqrt(n_neg) each."""
+    n_slabs = max(1, int(np.ceil(np.sqrt(n_neg))))
+    return n_slabs, max(1, -(-n_neg // n_slabs))
 
 
-def _auc_layout(keys: np.ndarray, inverse: np.ndarray, n_source: int, n_groups: int,
-                n_bins: int, source: int) -> _AucLayout:
+def _auc_layout(key: np.ndarray, src_rows: np.ndarray, n_src_rows: int, n_groups: int,
+                n_bins: int, source: int) -> tuple[_AucLayout, np.ndarray, np.ndarray]:
+    """The layout whose cells are the distinct ``key`` of the source cells; also its cells'
+    keys (ascending) and rows.
+
+    ``key`` is ``(label * n_groups + group) * n_bins + bin`` of each source cell, which sits
+    at row ``src_rows`` of a source array of ``n_src_rows`` rows.
+    """
     from scipy import sparse
 
-    label = keys % 2
-    group = keys // (2 * n_bins)
-    identity = keys.size == n_source and np.array_equal(inverse, np.arange(n_source))
-    collect = None if identity else sparse.csr_matrix(
-        (np.ones(inverse.size), (inverse, np.arange(inverse.size))), shape=(keys.size, n_source))
-    neg_rows, pos_rows = np.flatnonzero(label == 0), np.flatnonzero(label == 1)
-    n_incl = np.searchsorted(neg_rows, pos_rows)
-    # A negative cell shares the positive cell's bin when it is the cell just before it.
-    prev = np.maximum(pos_rows - 1, 0)
-    tie = (pos_rows > 0) & (keys[prev] == keys[pos_rows] - 1)
-    gp = group[pos_rows]
-    seg_starts = np.flatnonzero(np.r_[True, gp[1:] != gp[:-1]]) if gp.size else np.zeros(0, np.int64)
-    group_start = np.searchsorted(group, np.arange(n_groups))
-    seg_groups = gp[seg_starts] if gp.size else np.zeros(0, np.int64)
-    return _AucLayout(source, collect, neg_rows, pos_rows, n_incl, n_incl - tie, seg_starts,
-                      np.searchsorted(neg_rows, group_start[seg_groups]), seg_groups, n_groups,
-                      group, keys.size)
+    keys, inverse = np.unique(key, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    n_neg = int(np.searchsorted(keys, n_groups * n_bins))
+    n_slabs, n_blocks = _neg_geometry(n_neg)
+    n_store = n_slabs * n_blocks
+    c = np.arange(n_neg)
+    rows = np.concatenate([(c % n_slabs) * n_blocks + c // n_slabs,
+                           n_store + np.arange(keys.size - n_neg)])
+    n_rows = n_store + keys.size - n_neg
+    pad = np.setdiff1d(np.arange(n_store), rows[:n_neg])
+    gather, collect = None, None
+    if 0 < keys.size == key.size:  # a reordering of the source cells
+        gather = np.zeros(n_rows, dtype=np.int64)
+        gather[rows[inverse]] = src_rows
+        if pad.size == 0 and n_rows == n_src_rows and np.array_equal(gather, np.arange(n_rows)):
+            gather = None
+    else:
+        collect = sparse.csr_matrix((np.ones(key.size), (rows[inverse], src_rows)),
+                                    shape=(n_rows, n_src_rows))
+    neg, pos = keys[:n_neg], keys[n_neg:] - n_groups * n_bins  # (group, bin) codes
+    group = pos // n_bins
+    pick = _pick(neg, pos, group * n_bins, n_slabs, n_blocks)
+    seg_groups, seg_row = np.unique(group, return_inverse=True)
+    seg = sparse.csr_matrix((np.ones(pos.size), (np.asarray(seg_row).ravel(), np.arange(pos.size))),
+                            shape=(seg_groups.size, pos.size))
+    return (_AucLayout(source, gather, pad, collect, n_slabs, n_blocks, pick, seg, seg_groups, n_rows),
+            keys, rows)
 
 
-def _cumsum_rows(x: np.ndarray, rows: np.ndarray, block: int = 64) -> np.ndarray:
-    """Cumulative sums down ``x[rows]`` (C-ordered (K, r)), with a zero row first.
+def _pick(neg: np.ndarray, pos: np.ndarray, group_start: np.ndarray, n_slabs: int,
+          n_blocks: int):
+    """Sparse (positive cells, rows of :func:`_cumsum_slabs`) reading, for each positive cell,
+    1/2 x (negatives up to its bin + those below it) - those before its group.
 
-    ``np.cumsum(a, axis=0)`` walks each column with a stride of a whole row (slow for large
-    K); cumulative sums inside blocks of rows plus the running block totals touch memory in
-    order. Exact for counts (integers in float64).
+    ``neg``, ``pos``: sorted (group, bin) codes of the cells; ``group_start``: code of the first
+    bin of each positive cell's group. The cumulative count of the first ``i`` negatives is
+    the within-block sum at negative ``i - 1`` plus its block's offset (zero for ``i = 0``).
     """
-    k, r = rows.size, x.shape[1]
-    nb = max(1, -(-k // block))
-    out = np.empty((nb * block + 1, r))
-    out[0] = 0.0
-    out[k + 1:] = 0.0
-    np.take(x, rows, axis=0, out=out[1:k + 1], mode="clip")  # "raise" would buffer ``out``
-    v = out[1:].reshape(nb, block, r)
-    np.cumsum(v, axis=1, out=v)
-    if nb > 1:
-        v[1:] += np.cumsum(v[:-1, -1, :], axis=0)[:, None, :]
-    return out[: k + 1]
+    from scipy import sparse
+
+    at = np.tile(np.arange(pos.size), 3)
+    i = np.concatenate([np.searchsorted(neg, pos, side="right"),
+                        np.searchsorted(neg, pos, side="left"),
+                        np.searchsorted(neg, group_start)])
+    coef = np.repeat([0.5, 0.5, -1.0], pos.size)
+    some = i > 0
+    at, c, coef = at[some], i[some] - 1, coef[some]
+    n_store = n_slabs * n_blocks
+    within = (c % n_slabs) * n_blocks + c // n_slabs
+    offset = n_store + c // n_slabs
+    pick = sparse.csr_matrix((np.concatenate([coef, coef]),
+                              (np.concatenate([at, at]), np.concatenate([within, offset]))),
+                             shape=(pos.size, n_store + n_blocks))
+    pick.eliminate_zeros()  # a block offset read with +1/2, +1/2 and -1 cancels
+    return pick
+
+
+def _cumsum_slabs(x: np.ndarray, n_slabs: int, n_blocks: int) -> np.ndarray:
+    """Within-block cumulative sums of negatives stored as in :class:`_AucLayout`, then the
+    block offsets: ((n_slabs + 1) x n_blocks, r).
+
+    Negative ``c`` is row ``s * n_blocks + b`` (``s = c % n_slabs``, block ``b = c // n_slabs``),
+    so slab ``s`` (a contiguous run of rows) holds position ``s`` of every block and the sums
+    within all blocks are ``n_slabs`` vector additions over whole slabs. ``np.cumsum`` down
+    rows would walk each column with a stride (several times slower). Exact for counts
+    (integers in float64).
+    """
+    r = x.shape[1]
+    n_store = n_slabs * n_blocks
+    out = np.empty((n_store + n_blocks, r))
+    v = out[:n_store].reshape(n_slabs, n_blocks * r)
+    xv = x[:n_store].reshape(n_slabs, n_blocks * r)
+    v[0] = xv[0]
+    for s in range(1, n_slabs):
+        np.add(v[s - 1], xv[s], out=v[s])
+    off = out[n_store:]
+    off[0] = 0.0
+    if n_blocks > 1:
+        np.cumsum(v[-1].reshape(n_blocks, r)[:-1], axis=0, out=off[1:])
+    return out
 
 
 class AucPlan:
@@ -119,7 +179,7 @@ class AucPlan:
         self.parts = parts
         self.n_cells = int(fine.size)
         self.layouts: list[_AucLayout | None] = [None] * len(parts)
-        keys_of: dict[int, np.ndarray] = {}
+        cells_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # keys and rows of each layout
         order = sorted(range(len(parts)), key=lambda i: -len(parts[i].attributes))
         self._order = order
         for i in order:
@@ -128,22 +188,37 @@ class AucPlan:
             cands = [j for j in order if self.layouts[j] is not None
                      and set(p.attributes) < set(parts[j].attributes)]
             if cands:
-                j = min(cands, key=lambda j: self._layout(j).n_cells)
-                q, lay = parts[j], self._layout(j)
+                j = min(cands, key=lambda j: cells_of[j][0].size)
+                q = parts[j]
                 lut = np.zeros(q.n_groups, dtype=np.int64)
                 lut[q.member] = p.member
-                src = keys_of[j]  # the parent's cells, as (group, bin, label) keys
-                g, b, y = lut[src // (2 * n_bins)], (src // 2) % n_bins, src % 2
-                source, n_source = j, lay.n_cells
+                src_keys, src_rows = cells_of[j]
+                y, rest = np.divmod(src_keys, q.n_groups * n_bins)
+                g, b = np.divmod(rest, n_bins)
+                group, source, n_src = lut[g], j, self._layout(j).n_rows
             else:
-                g, y, b = p.member[fine], label, bin_
-                source, n_source = -1, self.n_cells
-            keys, inverse = _layout(g, y, b, n_bins)
-            self.layouts[i] = _auc_layout(keys, np.asarray(inverse).ravel(), n_source, p.n_groups,
-                                          n_bins, source)
-            keys_of[i] = keys
+                y, b, group, source = label, bin_, p.member[fine], -1
+                src_rows, n_src = np.arange(self.n_cells), self.n_cells
+            key = (y.astype(np.int64) * p.n_groups + group) * n_bins + b
+            self.layouts[i], keys, rows = _auc_layout(key, src_rows, n_src, p.n_groups, n_bins,
+                                                      source)
+            cells_of[i] = (keys, rows)
+        self._plan_memory()
         self.offsets = np.cumsum([0] + [p.n_groups for p in parts])
-        self.max_cells = max((lay.n_cells for lay in self.layouts if lay is not None), default=0)
+
+    def _plan_memory(self) -> None:
+        """When each partition's counts can be dropped (after its last child is built), and
+        the most rows alive at once (``max_cells``)."""
+        order = self._order
+        last = {i: pos for pos, i in enumerate(order)}
+        for pos, i in enumerate(order):
+            last[self._layout(i).source] = pos
+        self._drop_after = [[j for j in order if last[j] == pos] for pos in range(len(order))]
+        live, self.max_cells = 0, 0
+        for pos, i in enumerate(order):
+            live += self._layout(i).n_rows
+            self.max_cells = max(self.max_cells, live)
+            live -= sum(self._layout(j).n_rows for j in self._drop_after[pos])
 
     def _layout(self, i: int) -> _AucLayout:
         """The built layout of partition ``i`` (built parents come first in ``_order``)."""
@@ -154,26 +229,26 @@ class AucPlan:
 
     def wins(self, x: np.ndarray) -> np.ndarray:
         """AUC numerators (G_total, r) from counts ``x`` (K, r) on the input cells."""
-        r = x.shape[1]
-        out = np.zeros((int(self.offsets[-1]), r))
+        out = np.zeros((int(self.offsets[-1]), x.shape[1]))
         arrays: dict[int, np.ndarray] = {}
-        for i in self._order:
+        for pos, i in enumerate(self._order):
             lay = self._layout(i)
-            src = x if lay.source < 0 else arrays[lay.source]
-            xp = src if lay.collect is None else np.asarray(lay.collect @ src)
+            xp = x if lay.source < 0 else arrays[lay.source]
+            if lay.gather is not None:
+                xp = np.take(xp, lay.gather, axis=0)
+                xp[lay.pad] = 0.0
+            elif lay.collect is not None:  # source cells that fall in one cell are summed
+                xp = np.asarray(lay.collect @ xp)
             arrays[i] = xp
-            if lay.pos_rows.size == 0 or lay.neg_rows.size == 0:
-                continue
-            # Negatives below a positive cell, ties counted 1/2: the mean of the cumulative
-            # sums up to its bin and up to the bin before; less those before its group.
-            c = _cumsum_rows(xp, lay.neg_rows)
-            xpos = xp[lay.pos_rows]
-            below = c[lay.n_incl]
-            below += c[lay.n_excl]
-            below *= xpos
-            seg = 0.5 * np.add.reduceat(below, lay.seg_starts, axis=0)
-            seg -= np.add.reduceat(xpos, lay.seg_starts, axis=0) * c[lay.seg_base]
-            out[self.offsets[i] + lay.seg_groups] = seg
+            if lay.seg_groups.size:
+                # Negatives below each positive cell, ties counted 1/2, times the positives:
+                # integer-valued float64 sums and halves, so exact.
+                n_store = lay.n_slabs * lay.n_blocks
+                below = np.asarray(lay.pick @ _cumsum_slabs(xp, lay.n_slabs, lay.n_blocks))
+                below *= xp[n_store:]
+                out[self.offsets[i] + lay.seg_groups] = lay.seg @ below
+            for j in self._drop_after[pos]:
+                del arrays[j]
         return out
 
 

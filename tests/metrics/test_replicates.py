@@ -197,3 +197,40 @@ def test_every_draw_level_gives_each_partition_its_own_statistic(seed, sizes):
         assert len(lv.keep) == 2 ** len(part.attributes) - 1  # itself and every sub-intersection
         checked += 1
     assert checked == len(parts) - 1
+
+
+def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups():
+    """Groups with only positives or only negatives, a partition with one group, groups of one
+    row and a cell count that fills no whole block of the cumulative sums: still the dense
+    computation, AUC sums exactly."""
+    rng = np.random.default_rng(7)
+    n = 1500
+    g = rng.integers(0, 230, n)
+    y = (rng.random(n) < 0.35).astype(np.int64)
+    y[g == 0], y[g == 1] = 1, 0  # group 0 only positives, group 1 only negatives
+    s = np.round(rng.random(n), 3)
+    h = rng.integers(0, 3, n)
+    cells = build_cells(y, s, np.stack([g, h], axis=1), 0.5)
+    names = (tuple(f"g{i}" for i in range(230)), ("a", "b", "c"))
+    parts = [overall_partition(cells.n_fine), *make_partitions(cells, ("g", "h"), names)]
+    plan = ReplicateMetrics(cells, parts)
+    dense = RowBootstrap(cells).draw(np.random.default_rng(3), 7)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
+        mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)
+    ref = group_metrics(dense, dense * mean, dense * mean_sq, cells, parts)
+    got = plan(dense.reshape(7, -1)[:, plan.occupied].T.copy())
+    assert np.array_equal(np.nan_to_num(got["auc"], nan=-1.0), np.nan_to_num(ref["auc"], nan=-1.0))
+    for key in ref:
+        np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=1e-12, equal_nan=True, err_msg=key)
+
+
+def test_replicate_plan_memory_bound_counts_every_array_alive():
+    """A partition's counts are kept until its last child is built: the plan's width is the
+    most rows alive at once, more than any one partition's and less than all of them."""
+    cells, parts, _ = _table(0, sizes=(3, 4, 5))
+    plan = ReplicateMetrics(cells, parts)
+    auc = plan._auc
+    rows = [auc.layouts[i].n_rows for i in range(len(parts))]
+    assert max(rows) < auc.max_cells < sum(rows)
+    assert plan.width >= auc.max_cells
