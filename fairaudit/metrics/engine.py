@@ -37,13 +37,14 @@ from fairaudit.metrics.significance import (
 )
 from fairaudit.metrics.simultaneous import (
     box,
-    max_t_critical,
+    critical_values,
+    max_t_statistics,
     range_interval,
     ratio_interval,
     scales,
-    sd_interval,
+    sd_intervals,
     ser_interval,
-    standard_errors,
+    sidak_alpha,
 )
 from fairaudit.result import (
     METRIC_NAMES,
@@ -166,6 +167,12 @@ class _Estimates:
     reps: dict[str, dict[str, np.ndarray]]  # empty without bootstrap
     unit: str
     n_clusters: int | None
+    # The same arrays with every group of every partition stacked (``slices`` locates each
+    # partition): the finaliser works on them at once rather than partition by partition.
+    stacked_point: dict[str, np.ndarray]  # (S,)
+    stacked_conf: np.ndarray  # (S, 2, 2)
+    stacked_reps: dict[str, np.ndarray]  # (R, S); empty without bootstrap
+    slices: dict[str, slice]
 
 
 def compute_audit(
@@ -229,31 +236,33 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     """Intervals, criteria, summaries and curves from :func:`estimate_cells` (the finaliser of
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
-    display = {pname: {key: percentile_ci(arr, level) for key, arr in d.items()}
-               for pname, d in est.reps.items()}
+    # One percentile interval call per metric for every group of every partition.
+    display = {key: percentile_ci(arr, level) for key, arr in est.stacked_reps.items()}
     sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
-    boxes = {p.name: _simultaneous(est, p.name, sufficient[p.name][0], level) for p in parts}
+    boxes = _simultaneous(est, parts, sufficient, level)
 
     m0 = est.point["overall"]
     overall_result = OverallResult(
         n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
-        metrics=_estimates(est, display, {}, "overall", 0),
+        metrics=_estimate_rows(est, display, {}, "overall")[0],
     )
     groups: list[GroupResult] = []
     for p in parts:
         missing = _missing_by_group(modalities, p, cells)
         m = est.point[p.name]
+        reasons = sufficient[p.name][1]
         groups.extend(
             GroupResult(
-                attribute=p.name, group=g, n=int(m["_n"][gi]), n_pos=int(m["_pos"][gi]),
-                n_neg=int(m["_neg"][gi]),
-                status="ok" if not sufficient[p.name][1][gi] else "insufficient",
-                metrics=_estimates(est, display, boxes[p.name], p.name, gi),
-                reasons=sufficient[p.name][1][gi],
+                attribute=p.name, group=g, n=n, n_pos=pos, n_neg=neg,
+                status="ok" if not reasons[gi] else "insufficient",
+                metrics=metrics, reasons=reasons[gi],
                 missing_modalities={k: int(v[gi]) for k, v in missing.items()},
                 values=p.values[gi],
             )
-            for gi, g in enumerate(p.groups)
+            for gi, (g, n, pos, neg, metrics) in enumerate(zip(
+                p.groups, m["_n"].astype(int).tolist(), m["_pos"].astype(int).tolist(),
+                m["_neg"].astype(int).tolist(), _estimate_rows(est, display, boxes[p.name], p.name),
+                strict=True))
         )
     seed_seq = np.random.SeedSequence(config.seed)
     perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
@@ -263,7 +272,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
         for c in _criteria(est, p, sufficient[p.name], boxes[p.name], auc_p.get(p.name), config,
                            perm_rng)
     ]
-    summaries = [s for p in parts for s in _summaries(est, p, sufficient[p.name], boxes[p.name])]
+    summaries = _summaries(est, parts, sufficient, boxes)
 
     return AuditParts(
         overall=overall_result,
@@ -320,6 +329,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
     conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
 
     reps: dict[str, dict[str, np.ndarray]] = {}
+    full: dict[str, np.ndarray] = {}
     unit = "row"
     if config.n_bootstrap > 0 and sampler is not None:
         unit = sampler.unit
@@ -346,7 +356,8 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         # group; AUC cannot leave it, so neither can its replicates or its interval.
         full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
-    return _Estimates(all_parts, point, conf, reps, unit, n_clusters)
+    return _Estimates(all_parts, point, conf, reps, unit, n_clusters, stacked, conf_all, full,
+                      slices)
 
 
 def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -373,59 +384,82 @@ class _Box:
     family: np.ndarray  # indices of the groups the critical value was computed over
 
 
-def _simultaneous(est: _Estimates, pname: str, ok: np.ndarray, level: float) -> dict[str, _Box]:
-    """Max-t simultaneous intervals of every metric over the sufficient groups of a partition,
-    and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr"``)."""
+def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
+                  level: float) -> dict[str, dict[str, _Box]]:
+    """Max-t simultaneous intervals of every metric over the sufficient groups of each
+    partition, and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr:<rate>"``).
+
+    Every partition is a family of its own; all are computed at once on the stacked groups
+    (:func:`~fairaudit.metrics.simultaneous.max_t_statistics`), with the same numbers as one
+    partition at a time.
+    """
     if not est.reps:
-        return {}
-    point, reps = est.point[pname], est.reps[pname]
-    scale = scales(point, est.conf[pname])
-    pt = {k: scale[k].forward(point[k]) for k in METRIC_NAMES}
-    rt = {k: scale[k].forward(reps[k]) for k in METRIC_NAMES}
-    se = {k: standard_errors(rt[k], scale[k].floor) for k in METRIC_NAMES}
-    nan = np.full(ok.shape, np.nan)
-
-    def family(keys: tuple[str, ...]) -> dict[str, _Box]:
-        fams = [np.flatnonzero(ok & np.isfinite(pt[k]) & np.isfinite(se[k]) & (se[k] > 0)) for k in keys]
-        c = max_t_critical(
-            np.concatenate([pt[k][f] for k, f in zip(keys, fams, strict=True)]),
-            np.concatenate([rt[k][:, f] for k, f in zip(keys, fams, strict=True)], axis=1),
-            np.concatenate([se[k][f] for k, f in zip(keys, fams, strict=True)]),
-            level,
-        )
-        size = sum(f.size for f in fams)
-        return {
-            k: _Box(*(box(point[k], se[k], c, scale[k], size, level) if np.isfinite(c) else (nan, nan)),
-                    family=f)
-            for k, f in zip(keys, fams, strict=True)
-        }
-
-    out = {key: family((key,))[key] for key in METRIC_NAMES}
-    out.update({f"tpr|fpr:{k}": b for k, b in family(("tpr", "fpr")).items()})
+        return {p.name: {} for p in parts}
+    starts = np.array([est.slices[q.name].start for q in est.parts])  # stack order
+    eligible = np.zeros(est.stacked_conf.shape[0], dtype=bool)
+    for p in parts:
+        eligible[est.slices[p.name]] = sufficient[p.name][0]
+    point = est.stacked_point
+    scale = scales(point, est.stacked_conf)
+    stats = {k: max_t_statistics(point[k], est.stacked_reps[k], scale[k], eligible, starts)
+             for k in METRIC_NAMES}
+    widths = np.diff(np.append(starts, eligible.size))
+    cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for keys in [*((k,) for k in METRIC_NAMES), ("tpr", "fpr")]:
+        maxima = stats[keys[0]].maxima
+        for k in keys[1:]:
+            maxima = np.fmax(maxima, stats[k].maxima)
+        sizes = sum(stats[k].sizes for k in keys)
+        c = critical_values(maxima, sizes, level)
+        alpha = np.array([sidak_alpha(n, level) for n in sizes.tolist()])
+        c_col, alpha_col = np.repeat(c, widths), np.repeat(alpha, widths)
+        for k in keys:
+            lo, hi = box(point[k], stats[k].se, c_col, scale[k], alpha_col)
+            defined = np.isfinite(c_col)
+            name = k if len(keys) == 1 else f"tpr|fpr:{k}"
+            cols[name] = (np.where(defined, lo, np.nan), np.where(defined, hi, np.nan),
+                          stats[k].members)
+    out: dict[str, dict[str, _Box]] = {}
+    for p in parts:
+        sl = est.slices[p.name]
+        out[p.name] = {name: _Box(lo[sl], hi[sl], family=np.flatnonzero(members[sl]))
+                       for name, (lo, hi, members) in cols.items()}
     return out
 
 
-def _estimates(
-    est: _Estimates, display: dict, boxes: dict[str, _Box], pname: str, gi: int
-) -> dict[str, Estimate]:
-    out: dict[str, Estimate] = {}
-    m = est.point[pname]
+def _estimate_rows(
+    est: _Estimates, display: dict, boxes: dict[str, _Box], pname: str
+) -> list[dict[str, Estimate]]:
+    """The estimates of every group of a partition, each metric with its display and
+    simultaneous intervals. Built from Python lists: with thousands of groups, per-element
+    numpy scalars would cost more than the estimates themselves."""
+    sl = est.slices[pname]
+    rows: list[dict[str, Estimate]] = [{} for _ in range(sl.stop - sl.start)]
     for key in METRIC_NAMES:
-        v = m[key][gi]
-        if not np.isfinite(v):
-            out[key] = Estimate(None, None, UNDEFINED_REASON[key])
-            continue
-        ci = sim = None
-        reason = None
+        vals = est.point[pname][key]
+        value, finite = vals.tolist(), np.isfinite(vals).tolist()
         if est.reps:
-            lo, hi, und = (a[gi] for a in display[pname][key])
-            ci = _ci(lo, hi)
-            if ci is None:
-                reason = f"interval omitted: undefined in {und:.0%} of bootstrap replicates"
-            elif key in boxes:
-                sim = _ci(boxes[key].lo[gi], boxes[key].hi[gi])
-        out[key] = Estimate(float(v), ci, reason, simultaneous_ci=sim)
-    return out
+            lo, hi, und = (a[sl] for a in display[key])
+            ci_ok = (np.isfinite(lo) & np.isfinite(hi)).tolist()
+            lo_l, hi_l, und_l = lo.tolist(), hi.tolist(), und.tolist()
+            b = boxes.get(key)
+            sim_ok = (np.isfinite(b.lo) & np.isfinite(b.hi)).tolist() if b is not None else []
+            s_lo, s_hi = (b.lo.tolist(), b.hi.tolist()) if b is not None else ([], [])
+        for gi, row in enumerate(rows):
+            if not finite[gi]:
+                row[key] = Estimate(None, None, UNDEFINED_REASON[key])
+                continue
+            ci = sim = None
+            reason = None
+            if est.reps:
+                if not ci_ok[gi]:
+                    reason = f"interval omitted: undefined in {und_l[gi]:.0%} of bootstrap replicates"
+                else:
+                    ci = (lo_l[gi], hi_l[gi])
+                    if sim_ok and sim_ok[gi]:
+                        sim = (s_lo[gi], s_hi[gi])
+            row[key] = Estimate(value[gi], ci, reason, simultaneous_ci=sim)
+    return rows
 
 
 def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> tuple[float, float] | None:
@@ -523,42 +557,57 @@ def _criteria(
     return out
 
 
-def _summaries(
-    est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box],
-) -> list[Summary]:
+def _summaries(est: _Estimates, parts: list[Partition], sufficient: dict,
+               boxes: dict[str, dict[str, _Box]]) -> list[Summary]:
+    """The spread summaries of every partition; their SD intervals solved in one batch."""
+    fields: list[dict] = []
+    sd_boxes: list[tuple[np.ndarray, np.ndarray]] = []
+    sd_at: list[int] = []  # the summary of each SD box
+    for p in parts:
+        for metric, higher in SUMMARY_METRICS.items():
+            f, sd_box = _summary_fields(est, p, metric, higher, sufficient[p.name], boxes[p.name])
+            if sd_box is not None:
+                sd_at.append(len(fields))
+                sd_boxes.append(sd_box)
+            fields.append(f)
+    for i, sd in zip(sd_at, sd_intervals(sd_boxes), strict=True):
+        fields[i]["sd_ci"] = _ci(*sd)
+    return [Summary(**f) for f in fields]
+
+
+def _summary_fields(
+    est: _Estimates, p: Partition, metric: str, higher: bool,
+    suff: tuple[np.ndarray, list[tuple[str, ...]]], boxes: dict[str, _Box],
+) -> tuple[dict, tuple[np.ndarray, np.ndarray] | None]:
+    """The fields of one summary but its SD interval, and the box that interval is over
+    (None: no interval)."""
     ok, reasons_of = suff
-    out = []
-    for metric, higher in SUMMARY_METRICS.items():
-        all_vals = est.point[p.name][metric]
-        flagged = _flagged(p, all_vals, ok, reasons_of, higher)
-        kidx = np.flatnonzero(ok & np.isfinite(all_vals))
-        vals = all_vals[kidx]
-        if vals.size == 0:
-            out.append(Summary(p.name, metric, None, None, None, None, None, None, None, 0,
-                               higher_is_better=higher, insufficient_groups=flagged))
-            continue
-        s = summary_values(vals, higher)
-        worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
-        best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
-        sd_ci = ser_ci = None
-        b = boxes.get(metric)
-        if b is not None and vals.size >= 2 and np.isin(kidx, b.family).all():
-            lo, hi = b.lo[kidx], b.hi[kidx]
-            if np.isfinite(lo).all() and np.isfinite(hi).all():
-                sd_ci = _ci(*sd_interval(lo, hi))
-                ser_b = ser_interval(lo, hi, higher)
-                ser_ci = _ci(*ser_b) if ser_b is not None else None
-        out.append(
-            Summary(
-                attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
-                mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
-                worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
-                sd_ci=sd_ci, ser_ci=ser_ci if _f(s["ser"]) is not None else None,
-                higher_is_better=higher, insufficient_groups=flagged,
-            )
-        )
-    return out
+    all_vals = est.point[p.name][metric]
+    flagged = _flagged(p, all_vals, ok, reasons_of, higher)
+    kidx = np.flatnonzero(ok & np.isfinite(all_vals))
+    vals = all_vals[kidx]
+    if vals.size == 0:
+        return dict(attribute=p.name, metric=metric, min=None, max=None, mean=None, sd=None,
+                    ser=None, worst_group=None, best_group=None, n_groups=0,
+                    higher_is_better=higher, insufficient_groups=flagged), None
+    s = summary_values(vals, higher)
+    worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
+    best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
+    sd_box = ser_ci = None
+    b = boxes.get(metric)
+    if b is not None and vals.size >= 2 and np.isin(kidx, b.family).all():
+        lo, hi = b.lo[kidx], b.hi[kidx]
+        if np.isfinite(lo).all() and np.isfinite(hi).all():
+            sd_box = (lo, hi)
+            ser_b = ser_interval(lo, hi, higher)
+            ser_ci = _ci(*ser_b) if ser_b is not None else None
+    return dict(
+        attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
+        mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
+        worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
+        sd_ci=None, ser_ci=ser_ci if _f(s["ser"]) is not None else None,
+        higher_is_better=higher, insufficient_groups=flagged,
+    ), sd_box
 
 
 def _flagged(
