@@ -409,7 +409,7 @@ def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
         maxima = stats[keys[0]].maxima
         for k in keys[1:]:
             maxima = np.fmax(maxima, stats[k].maxima)
-        sizes = sum(stats[k].sizes for k in keys)
+        sizes = np.sum([stats[k].sizes for k in keys], axis=0)
         c = critical_values(maxima, sizes, level)
         alpha = np.array([sidak_alpha(n, level) for n in sizes.tolist()])
         c_col, alpha_col = np.repeat(c, widths), np.repeat(alpha, widths)
@@ -434,32 +434,35 @@ def _estimate_rows(
     simultaneous intervals. Built from Python lists: with thousands of groups, per-element
     numpy scalars would cost more than the estimates themselves."""
     sl = est.slices[pname]
-    rows: list[dict[str, Estimate]] = [{} for _ in range(sl.stop - sl.start)]
-    for key in METRIC_NAMES:
-        vals = est.point[pname][key]
-        value, finite = vals.tolist(), np.isfinite(vals).tolist()
-        if est.reps:
-            lo, hi, und = (a[sl] for a in display[key])
-            ci_ok = (np.isfinite(lo) & np.isfinite(hi)).tolist()
-            lo_l, hi_l, und_l = lo.tolist(), hi.tolist(), und.tolist()
-            b = boxes.get(key)
-            sim_ok = (np.isfinite(b.lo) & np.isfinite(b.hi)).tolist() if b is not None else []
-            s_lo, s_hi = (b.lo.tolist(), b.hi.tolist()) if b is not None else ([], [])
-        for gi, row in enumerate(rows):
-            if not finite[gi]:
-                row[key] = Estimate(None, None, UNDEFINED_REASON[key])
-                continue
-            ci = sim = None
-            reason = None
-            if est.reps:
-                if not ci_ok[gi]:
-                    reason = f"interval omitted: undefined in {und_l[gi]:.0%} of bootstrap replicates"
-                else:
-                    ci = (lo_l[gi], hi_l[gi])
-                    if sim_ok and sim_ok[gi]:
-                        sim = (s_lo[gi], s_hi[gi])
-            row[key] = Estimate(value[gi], ci, reason, simultaneous_ci=sim)
-    return rows
+    columns = [_estimate_column(est.point[pname][key], key,
+                                tuple(a[sl] for a in display[key]) if est.reps else None,
+                                boxes.get(key))
+               for key in METRIC_NAMES]
+    return [dict(zip(METRIC_NAMES, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | None,
+                     b: _Box | None) -> list[Estimate]:
+    """One metric's estimates over the groups of a partition: ``ci`` is its display interval
+    (lo, hi, undefined share; None without bootstrap), ``b`` its simultaneous intervals."""
+    undefined = Estimate(None, None, UNDEFINED_REASON[key])  # frozen: one serves every group
+    finite = np.isfinite(vals).tolist()
+    if ci is None:
+        return [Estimate(v, None, None) if f else undefined
+                for v, f in zip(vals.tolist(), finite, strict=True)]
+    lo, hi, und = ci
+    ci_ok = (np.isfinite(lo) & np.isfinite(hi)).tolist()
+    n = vals.size
+    sim_ok = (np.isfinite(b.lo) & np.isfinite(b.hi)).tolist() if b is not None else [False] * n
+    s_lo, s_hi = (b.lo.tolist(), b.hi.tolist()) if b is not None else (sim_ok, sim_ok)
+    return [
+        undefined if not f
+        else Estimate(v, (lo_i, hi_i), None, simultaneous_ci=(sl_i, sh_i) if so else None) if ok
+        else Estimate(v, None, f"interval omitted: undefined in {u:.0%} of bootstrap replicates")
+        for v, f, ok, lo_i, hi_i, u, so, sl_i, sh_i in zip(
+            vals.tolist(), finite, ci_ok, lo.tolist(), hi.tolist(), und.tolist(), sim_ok, s_lo,
+            s_hi, strict=True)
+    ]
 
 
 def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> tuple[float, float] | None:

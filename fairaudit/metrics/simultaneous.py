@@ -66,7 +66,7 @@ class Scale:
         self.shift = shift
         self.binomial = binomial  # a proportion of n: exact bounds exist
 
-    def exact(self, point: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    def exact(self, point: np.ndarray, alpha: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Clopper-Pearson bounds at two-sided level ``1 - alpha`` (NaN where not a proportion).
 
         The arcsine scale is an approximation that fails where the estimate is 0 or 1 (a TPR
