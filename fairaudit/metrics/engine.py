@@ -17,7 +17,7 @@ from fairaudit.metrics.cells import (
     make_partitions,
     overall_partition,
 )
-from fairaudit.metrics.criteria import CRITERIA, SUMMARY_METRICS, criterion_values, summary_values
+from fairaudit.metrics.criteria import CRITERIA, criterion_values
 from fairaudit.metrics.curves import group_curves
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
@@ -36,23 +36,22 @@ from fairaudit.metrics.significance import (
     permutation_pvalues,
 )
 from fairaudit.metrics.simultaneous import (
+    Box,
     box,
     critical_values,
     max_t_statistics,
     range_interval,
     ratio_interval,
     scales,
-    sd_intervals,
-    ser_interval,
     sidak_alpha,
 )
+from fairaudit.metrics.summaries import summaries as spread_summaries
 from fairaudit.result import (
     METRIC_NAMES,
     Criterion,
     CriterionStatus,
     Estimate,
     ExcludedGroup,
-    FlaggedValue,
     GroupCurves,
     GroupResult,
     OverallResult,
@@ -119,10 +118,6 @@ class AuditParts:
 
 def _f(x: float | np.ndarray | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
-
-
-def _ci(lo: float, hi: float) -> tuple[float, float] | None:
-    return (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
 
 
 def _row_thresholds(
@@ -272,7 +267,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
         for c in _criteria(est, p, sufficient[p.name], boxes[p.name], auc_p.get(p.name), config,
                            perm_rng)
     ]
-    summaries = _summaries(est, parts, sufficient, boxes)
+    summaries = spread_summaries(est.point, parts, sufficient, boxes)
 
     return AuditParts(
         overall=overall_result,
@@ -375,17 +370,8 @@ def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndar
     return np.array([not r for r in reasons_of], dtype=bool), reasons_of
 
 
-@dataclass(frozen=True)
-class _Box:
-    """Simultaneous intervals of one metric over all groups of a partition (NaN: none)."""
-
-    lo: np.ndarray
-    hi: np.ndarray
-    family: np.ndarray  # indices of the groups the critical value was computed over
-
-
 def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
-                  level: float) -> dict[str, dict[str, _Box]]:
+                  level: float) -> dict[str, dict[str, Box]]:
     """Max-t simultaneous intervals of every metric over the sufficient groups of each
     partition, and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr:<rate>"``).
 
@@ -419,16 +405,16 @@ def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
             name = k if len(keys) == 1 else f"tpr|fpr:{k}"
             cols[name] = (np.where(defined, lo, np.nan), np.where(defined, hi, np.nan),
                           stats[k].members)
-    out: dict[str, dict[str, _Box]] = {}
+    out: dict[str, dict[str, Box]] = {}
     for p in parts:
         sl = est.slices[p.name]
-        out[p.name] = {name: _Box(lo[sl], hi[sl], family=np.flatnonzero(members[sl]))
+        out[p.name] = {name: Box(lo[sl], hi[sl], family=np.flatnonzero(members[sl]))
                        for name, (lo, hi, members) in cols.items()}
     return out
 
 
 def _estimate_rows(
-    est: _Estimates, display: dict, boxes: dict[str, _Box], pname: str
+    est: _Estimates, display: dict, boxes: dict[str, Box], pname: str
 ) -> list[dict[str, Estimate]]:
     """The estimates of every group of a partition, each metric with its display and
     simultaneous intervals. Built from Python lists: with thousands of groups, per-element
@@ -442,7 +428,7 @@ def _estimate_rows(
 
 
 def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | None,
-                     b: _Box | None) -> list[Estimate]:
+                     b: Box | None) -> list[Estimate]:
     """One metric's estimates over the groups of a partition: ``ci`` is its display interval
     (lo, hi, undefined share; None without bootstrap), ``b`` its simultaneous intervals."""
     undefined = Estimate(None, None, UNDEFINED_REASON[key])  # frozen: one serves every group
@@ -465,7 +451,7 @@ def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | No
     ]
 
 
-def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> tuple[float, float] | None:
+def _criterion_interval(name: str, boxes: dict[str, Box], idx: np.ndarray) -> tuple[float, float] | None:
     """Interval of a criterion over the sufficient groups ``idx``: its extremes over the box."""
     rates, kind = CRITERIA[name]
     keys = rates if len(rates) == 1 else tuple(f"tpr|fpr:{r}" for r in rates)
@@ -505,7 +491,7 @@ def _auc_pvalues(
 
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box], auc_p: float | None, config: AuditConfig,
+    boxes: dict[str, Box], auc_p: float | None, config: AuditConfig,
     perm_rng: np.random.Generator,
 ) -> list[Criterion]:
     ok, reasons_of = suff
@@ -558,71 +544,6 @@ def _criteria(
             )
         )
     return out
-
-
-def _summaries(est: _Estimates, parts: list[Partition], sufficient: dict,
-               boxes: dict[str, dict[str, _Box]]) -> list[Summary]:
-    """The spread summaries of every partition; their SD intervals solved in one batch."""
-    fields: list[dict] = []
-    sd_boxes: list[tuple[np.ndarray, np.ndarray]] = []
-    sd_at: list[int] = []  # the summary of each SD box
-    for p in parts:
-        for metric, higher in SUMMARY_METRICS.items():
-            f, sd_box = _summary_fields(est, p, metric, higher, sufficient[p.name], boxes[p.name])
-            if sd_box is not None:
-                sd_at.append(len(fields))
-                sd_boxes.append(sd_box)
-            fields.append(f)
-    for i, sd in zip(sd_at, sd_intervals(sd_boxes), strict=True):
-        fields[i]["sd_ci"] = _ci(*sd)
-    return [Summary(**f) for f in fields]
-
-
-def _summary_fields(
-    est: _Estimates, p: Partition, metric: str, higher: bool,
-    suff: tuple[np.ndarray, list[tuple[str, ...]]], boxes: dict[str, _Box],
-) -> tuple[dict, tuple[np.ndarray, np.ndarray] | None]:
-    """The fields of one summary but its SD interval, and the box that interval is over
-    (None: no interval)."""
-    ok, reasons_of = suff
-    all_vals = est.point[p.name][metric]
-    flagged = _flagged(p, all_vals, ok, reasons_of, higher)
-    kidx = np.flatnonzero(ok & np.isfinite(all_vals))
-    vals = all_vals[kidx]
-    if vals.size == 0:
-        return dict(attribute=p.name, metric=metric, min=None, max=None, mean=None, sd=None,
-                    ser=None, worst_group=None, best_group=None, n_groups=0,
-                    higher_is_better=higher, insufficient_groups=flagged), None
-    s = summary_values(vals, higher)
-    worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
-    best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
-    sd_box = ser_ci = None
-    b = boxes.get(metric)
-    if b is not None and vals.size >= 2 and np.isin(kidx, b.family).all():
-        lo, hi = b.lo[kidx], b.hi[kidx]
-        if np.isfinite(lo).all() and np.isfinite(hi).all():
-            sd_box = (lo, hi)
-            ser_b = ser_interval(lo, hi, higher)
-            ser_ci = _ci(*ser_b) if ser_b is not None else None
-    return dict(
-        attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
-        mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
-        worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
-        sd_ci=None, ser_ci=ser_ci if _f(s["ser"]) is not None else None,
-        higher_is_better=higher, insufficient_groups=flagged,
-    ), sd_box
-
-
-def _flagged(
-    p: Partition, vals: np.ndarray, ok: np.ndarray, reasons_of: list[tuple[str, ...]], higher: bool
-) -> tuple[FlaggedValue, ...]:
-    """Insufficient groups with their values, worst first (undefined values last)."""
-    bad = np.flatnonzero(~ok)
-    key = np.where(np.isfinite(vals[bad]), -vals[bad] if not higher else vals[bad], np.inf)
-    return tuple(
-        FlaggedValue(p.groups[gi], _f(vals[gi]), "; ".join(reasons_of[gi]))
-        for gi in bad[np.argsort(key, kind="stable")]
-    )
 
 
 def _missing_by_group(

@@ -247,6 +247,15 @@ def box(point: np.ndarray, se_t: np.ndarray, c: float | np.ndarray, scale: Scale
 
 
 @dataclass(frozen=True)
+class Box:
+    """Simultaneous intervals of one metric over all groups of a partition (NaN: none)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    family: np.ndarray  # indices of the groups the critical value was computed over
+
+
+@dataclass(frozen=True)
 class MaxT:
     """The max-t statistics of one metric over families of consecutive groups.
 
