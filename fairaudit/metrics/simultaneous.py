@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fairaudit.metrics.bootstrap import nan_quantiles
 from fairaudit.metrics.rates import RATES, cell_sum
 
 INTERVAL_METHOD = (
@@ -191,8 +192,6 @@ def critical_values(maxima: np.ndarray, sizes: np.ndarray, level: float) -> np.n
     the ``level`` quantile of the defined maxima, never below the Sidak-Gaussian value for the
     family's ``sizes`` members; NaN for a family with no member or no defined maximum."""
     from scipy.special import ndtri
-
-    from fairaudit.metrics.bootstrap import nan_quantiles
 
     (q,) = nan_quantiles(maxima, (level,))
     out = np.full(q.shape, np.nan)
