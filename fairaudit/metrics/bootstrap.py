@@ -308,7 +308,7 @@ def _sorted_columns(replicates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     about half as much as along axis 0 of the (R, K) layout.
     """
     x = np.asarray(replicates, dtype=np.float64).reshape(len(replicates), -1)
-    rows = np.ascontiguousarray(x.T)
+    rows = np.array(x.T, order="C")  # always a copy: sorted in place below
     rows.sort(axis=1)
     defined = rows.shape[1] - np.isnan(rows).sum(axis=1)
     return rows, defined
