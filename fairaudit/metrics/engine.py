@@ -17,7 +17,7 @@ from fairaudit.metrics.cells import (
     make_partitions,
     overall_partition,
 )
-from fairaudit.metrics.criteria import CRITERIA, SUMMARY_METRICS, criterion_values, summary_values
+from fairaudit.metrics.criteria import CRITERIA, criterion_values
 from fairaudit.metrics.curves import group_curves
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
@@ -36,22 +36,22 @@ from fairaudit.metrics.significance import (
     permutation_pvalues,
 )
 from fairaudit.metrics.simultaneous import (
+    Box,
     box,
-    max_t_critical,
+    critical_values,
+    max_t_statistics,
     range_interval,
     ratio_interval,
     scales,
-    sd_interval,
-    ser_interval,
-    standard_errors,
+    sidak_alpha,
 )
+from fairaudit.metrics.summaries import summaries as spread_summaries
 from fairaudit.result import (
     METRIC_NAMES,
     Criterion,
     CriterionStatus,
     Estimate,
     ExcludedGroup,
-    FlaggedValue,
     GroupCurves,
     GroupResult,
     OverallResult,
@@ -120,10 +120,6 @@ def _f(x: float | np.ndarray | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def _ci(lo: float, hi: float) -> tuple[float, float] | None:
-    return (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
-
-
 def _row_thresholds(
     spec: GroupThresholdSpec | None,
     threshold: float,
@@ -166,6 +162,12 @@ class _Estimates:
     reps: dict[str, dict[str, np.ndarray]]  # empty without bootstrap
     unit: str
     n_clusters: int | None
+    # The same arrays with every group of every partition stacked (``slices`` locates each
+    # partition): the finaliser works on them at once rather than partition by partition.
+    stacked_point: dict[str, np.ndarray]  # (S,)
+    stacked_conf: np.ndarray  # (S, 2, 2)
+    stacked_reps: dict[str, np.ndarray]  # (R, S); empty without bootstrap
+    slices: dict[str, slice]
 
 
 def compute_audit(
@@ -229,31 +231,33 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     """Intervals, criteria, summaries and curves from :func:`estimate_cells` (the finaliser of
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
-    display = {pname: {key: percentile_ci(arr, level) for key, arr in d.items()}
-               for pname, d in est.reps.items()}
+    # One percentile interval call per metric for every group of every partition.
+    display = {key: percentile_ci(arr, level) for key, arr in est.stacked_reps.items()}
     sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
-    boxes = {p.name: _simultaneous(est, p.name, sufficient[p.name][0], level) for p in parts}
+    boxes = _simultaneous(est, parts, sufficient, level)
 
     m0 = est.point["overall"]
     overall_result = OverallResult(
         n=int(m0["_n"][0]), n_pos=int(m0["_pos"][0]), n_neg=int(m0["_neg"][0]),
-        metrics=_estimates(est, display, {}, "overall", 0),
+        metrics=_estimate_rows(est, display, {}, "overall")[0],
     )
     groups: list[GroupResult] = []
     for p in parts:
         missing = _missing_by_group(modalities, p, cells)
         m = est.point[p.name]
+        reasons = sufficient[p.name][1]
         groups.extend(
             GroupResult(
-                attribute=p.name, group=g, n=int(m["_n"][gi]), n_pos=int(m["_pos"][gi]),
-                n_neg=int(m["_neg"][gi]),
-                status="ok" if not sufficient[p.name][1][gi] else "insufficient",
-                metrics=_estimates(est, display, boxes[p.name], p.name, gi),
-                reasons=sufficient[p.name][1][gi],
+                attribute=p.name, group=g, n=n, n_pos=pos, n_neg=neg,
+                status="ok" if not reasons[gi] else "insufficient",
+                metrics=metrics, reasons=reasons[gi],
                 missing_modalities={k: int(v[gi]) for k, v in missing.items()},
                 values=p.values[gi],
             )
-            for gi, g in enumerate(p.groups)
+            for gi, (g, n, pos, neg, metrics) in enumerate(zip(
+                p.groups, m["_n"].astype(int).tolist(), m["_pos"].astype(int).tolist(),
+                m["_neg"].astype(int).tolist(), _estimate_rows(est, display, boxes[p.name], p.name),
+                strict=True))
         )
     seed_seq = np.random.SeedSequence(config.seed)
     perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
@@ -263,7 +267,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
         for c in _criteria(est, p, sufficient[p.name], boxes[p.name], auc_p.get(p.name), config,
                            perm_rng)
     ]
-    summaries = [s for p in parts for s in _summaries(est, p, sufficient[p.name], boxes[p.name])]
+    summaries = spread_summaries(est.point, parts, sufficient, boxes)
 
     return AuditParts(
         overall=overall_result,
@@ -320,6 +324,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
     conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
 
     reps: dict[str, dict[str, np.ndarray]] = {}
+    full: dict[str, np.ndarray] = {}
     unit = "row"
     if config.n_bootstrap > 0 and sampler is not None:
         unit = sampler.unit
@@ -346,7 +351,8 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         # group; AUC cannot leave it, so neither can its replicates or its interval.
         full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
-    return _Estimates(all_parts, point, conf, reps, unit, n_clusters)
+    return _Estimates(all_parts, point, conf, reps, unit, n_clusters, stacked, conf_all, full,
+                      slices)
 
 
 def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -364,71 +370,88 @@ def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndar
     return np.array([not r for r in reasons_of], dtype=bool), reasons_of
 
 
-@dataclass(frozen=True)
-class _Box:
-    """Simultaneous intervals of one metric over all groups of a partition (NaN: none)."""
+def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
+                  level: float) -> dict[str, dict[str, Box]]:
+    """Max-t simultaneous intervals of every metric over the sufficient groups of each
+    partition, and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr:<rate>"``).
 
-    lo: np.ndarray
-    hi: np.ndarray
-    family: np.ndarray  # indices of the groups the critical value was computed over
-
-
-def _simultaneous(est: _Estimates, pname: str, ok: np.ndarray, level: float) -> dict[str, _Box]:
-    """Max-t simultaneous intervals of every metric over the sufficient groups of a partition,
-    and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr"``)."""
+    Every partition is a family of its own; all are computed at once on the stacked groups
+    (:func:`~fairaudit.metrics.simultaneous.max_t_statistics`), with the same numbers as one
+    partition at a time.
+    """
     if not est.reps:
-        return {}
-    point, reps = est.point[pname], est.reps[pname]
-    scale = scales(point, est.conf[pname])
-    pt = {k: scale[k].forward(point[k]) for k in METRIC_NAMES}
-    rt = {k: scale[k].forward(reps[k]) for k in METRIC_NAMES}
-    se = {k: standard_errors(rt[k], scale[k].floor) for k in METRIC_NAMES}
-    nan = np.full(ok.shape, np.nan)
-
-    def family(keys: tuple[str, ...]) -> dict[str, _Box]:
-        fams = [np.flatnonzero(ok & np.isfinite(pt[k]) & np.isfinite(se[k]) & (se[k] > 0)) for k in keys]
-        c = max_t_critical(
-            np.concatenate([pt[k][f] for k, f in zip(keys, fams, strict=True)]),
-            np.concatenate([rt[k][:, f] for k, f in zip(keys, fams, strict=True)], axis=1),
-            np.concatenate([se[k][f] for k, f in zip(keys, fams, strict=True)]),
-            level,
-        )
-        size = sum(f.size for f in fams)
-        return {
-            k: _Box(*(box(point[k], se[k], c, scale[k], size, level) if np.isfinite(c) else (nan, nan)),
-                    family=f)
-            for k, f in zip(keys, fams, strict=True)
-        }
-
-    out = {key: family((key,))[key] for key in METRIC_NAMES}
-    out.update({f"tpr|fpr:{k}": b for k, b in family(("tpr", "fpr")).items()})
+        return {p.name: {} for p in parts}
+    starts = np.array([est.slices[q.name].start for q in est.parts])  # stack order
+    eligible = np.zeros(est.stacked_conf.shape[0], dtype=bool)
+    for p in parts:
+        eligible[est.slices[p.name]] = sufficient[p.name][0]
+    point = est.stacked_point
+    scale = scales(point, est.stacked_conf)
+    stats = {k: max_t_statistics(point[k], est.stacked_reps[k], scale[k], eligible, starts)
+             for k in METRIC_NAMES}
+    widths = np.diff(np.append(starts, eligible.size))
+    cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for keys in [*((k,) for k in METRIC_NAMES), ("tpr", "fpr")]:
+        maxima = stats[keys[0]].maxima
+        for k in keys[1:]:
+            maxima = np.fmax(maxima, stats[k].maxima)
+        sizes = np.sum([stats[k].sizes for k in keys], axis=0)
+        c = critical_values(maxima, sizes, level)
+        alpha = np.array([sidak_alpha(n, level) for n in sizes.tolist()])
+        c_col, alpha_col = np.repeat(c, widths), np.repeat(alpha, widths)
+        for k in keys:
+            lo, hi = box(point[k], stats[k].se, c_col, scale[k], alpha_col)
+            defined = np.isfinite(c_col)
+            name = k if len(keys) == 1 else f"tpr|fpr:{k}"
+            cols[name] = (np.where(defined, lo, np.nan), np.where(defined, hi, np.nan),
+                          stats[k].members)
+    out: dict[str, dict[str, Box]] = {}
+    for p in parts:
+        sl = est.slices[p.name]
+        out[p.name] = {name: Box(lo[sl], hi[sl], family=np.flatnonzero(members[sl]))
+                       for name, (lo, hi, members) in cols.items()}
     return out
 
 
-def _estimates(
-    est: _Estimates, display: dict, boxes: dict[str, _Box], pname: str, gi: int
-) -> dict[str, Estimate]:
-    out: dict[str, Estimate] = {}
-    m = est.point[pname]
-    for key in METRIC_NAMES:
-        v = m[key][gi]
-        if not np.isfinite(v):
-            out[key] = Estimate(None, None, UNDEFINED_REASON[key])
-            continue
-        ci = sim = None
-        reason = None
-        if est.reps:
-            lo, hi, und = (a[gi] for a in display[pname][key])
-            ci = _ci(lo, hi)
-            if ci is None:
-                reason = f"interval omitted: undefined in {und:.0%} of bootstrap replicates"
-            elif key in boxes:
-                sim = _ci(boxes[key].lo[gi], boxes[key].hi[gi])
-        out[key] = Estimate(float(v), ci, reason, simultaneous_ci=sim)
-    return out
+def _estimate_rows(
+    est: _Estimates, display: dict, boxes: dict[str, Box], pname: str
+) -> list[dict[str, Estimate]]:
+    """The estimates of every group of a partition, each metric with its display and
+    simultaneous intervals. Built from Python lists: with thousands of groups, per-element
+    numpy scalars would cost more than the estimates themselves."""
+    sl = est.slices[pname]
+    columns = [_estimate_column(est.point[pname][key], key,
+                                tuple(a[sl] for a in display[key]) if est.reps else None,
+                                boxes.get(key))
+               for key in METRIC_NAMES]
+    return [dict(zip(METRIC_NAMES, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _criterion_interval(name: str, boxes: dict[str, _Box], idx: np.ndarray) -> tuple[float, float] | None:
+def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | None,
+                     b: Box | None) -> list[Estimate]:
+    """One metric's estimates over the groups of a partition: ``ci`` is its display interval
+    (lo, hi, undefined share; None without bootstrap), ``b`` its simultaneous intervals."""
+    undefined = Estimate(None, None, UNDEFINED_REASON[key])  # frozen: one serves every group
+    finite = np.isfinite(vals).tolist()
+    if ci is None:
+        return [Estimate(v, None, None) if f else undefined
+                for v, f in zip(vals.tolist(), finite, strict=True)]
+    lo, hi, und = ci
+    ci_ok = (np.isfinite(lo) & np.isfinite(hi)).tolist()
+    n = vals.size
+    sim_ok = (np.isfinite(b.lo) & np.isfinite(b.hi)).tolist() if b is not None else [False] * n
+    s_lo, s_hi = (b.lo.tolist(), b.hi.tolist()) if b is not None else (sim_ok, sim_ok)
+    return [
+        undefined if not f
+        else Estimate(v, (lo_i, hi_i), None, simultaneous_ci=(sl_i, sh_i) if so else None) if ok
+        else Estimate(v, None, f"interval omitted: undefined in {u:.0%} of bootstrap replicates")
+        for v, f, ok, lo_i, hi_i, u, so, sl_i, sh_i in zip(
+            vals.tolist(), finite, ci_ok, lo.tolist(), hi.tolist(), und.tolist(), sim_ok, s_lo,
+            s_hi, strict=True)
+    ]
+
+
+def _criterion_interval(name: str, boxes: dict[str, Box], idx: np.ndarray) -> tuple[float, float] | None:
     """Interval of a criterion over the sufficient groups ``idx``: its extremes over the box."""
     rates, kind = CRITERIA[name]
     keys = rates if len(rates) == 1 else tuple(f"tpr|fpr:{r}" for r in rates)
@@ -470,7 +493,7 @@ def _auc_pvalues(
 
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box], auc_p: tuple[float, int] | None, config: AuditConfig,
+    boxes: dict[str, Box], auc_p: tuple[float, int] | None, config: AuditConfig,
     perm_rng: np.random.Generator,
 ) -> list[Criterion]:
     ok, reasons_of = suff
@@ -524,56 +547,6 @@ def _criteria(
             )
         )
     return out
-
-
-def _summaries(
-    est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, _Box],
-) -> list[Summary]:
-    ok, reasons_of = suff
-    out = []
-    for metric, higher in SUMMARY_METRICS.items():
-        all_vals = est.point[p.name][metric]
-        flagged = _flagged(p, all_vals, ok, reasons_of, higher)
-        kidx = np.flatnonzero(ok & np.isfinite(all_vals))
-        vals = all_vals[kidx]
-        if vals.size == 0:
-            out.append(Summary(p.name, metric, None, None, None, None, None, None, None, 0,
-                               higher_is_better=higher, insufficient_groups=flagged))
-            continue
-        s = summary_values(vals, higher)
-        worst = kidx[int(np.argmin(vals) if higher else np.argmax(vals))]
-        best = kidx[int(np.argmax(vals) if higher else np.argmin(vals))]
-        sd_ci = ser_ci = None
-        b = boxes.get(metric)
-        if b is not None and vals.size >= 2 and np.isin(kidx, b.family).all():
-            lo, hi = b.lo[kidx], b.hi[kidx]
-            if np.isfinite(lo).all() and np.isfinite(hi).all():
-                sd_ci = _ci(*sd_interval(lo, hi))
-                ser_b = ser_interval(lo, hi, higher)
-                ser_ci = _ci(*ser_b) if ser_b is not None else None
-        out.append(
-            Summary(
-                attribute=p.name, metric=metric, min=_f(s["min"]), max=_f(s["max"]),
-                mean=_f(s["mean"]), sd=_f(s["sd"]), ser=_f(s["ser"]),
-                worst_group=p.groups[worst], best_group=p.groups[best], n_groups=int(vals.size),
-                sd_ci=sd_ci, ser_ci=ser_ci if _f(s["ser"]) is not None else None,
-                higher_is_better=higher, insufficient_groups=flagged,
-            )
-        )
-    return out
-
-
-def _flagged(
-    p: Partition, vals: np.ndarray, ok: np.ndarray, reasons_of: list[tuple[str, ...]], higher: bool
-) -> tuple[FlaggedValue, ...]:
-    """Insufficient groups with their values, worst first (undefined values last)."""
-    bad = np.flatnonzero(~ok)
-    key = np.where(np.isfinite(vals[bad]), -vals[bad] if not higher else vals[bad], np.inf)
-    return tuple(
-        FlaggedValue(p.groups[gi], _f(vals[gi]), "; ".join(reasons_of[gi]))
-        for gi in bad[np.argsort(key, kind="stable")]
-    )
 
 
 def _missing_by_group(
