@@ -9,9 +9,9 @@ from fairaudit.data.dataset import (
     AuditDataset,
     encode_groups,
     from_frame,
-    load_table_dataset,
     parse_columns,
 )
+from fairaudit.data.load import load_table_dataset
 from fairaudit.data.tables import file_sha256, read_table, require_columns
 
 __all__ = [

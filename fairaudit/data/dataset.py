@@ -15,7 +15,7 @@ import numpy as np
 from fairaudit.data.binning import BinsSpec, bin_column, parse_bins, suggest_bins
 from fairaudit.data.lazy_frame import FrameField
 from fairaudit.data.metadata import join_metadata, key_text
-from fairaudit.data.tables import file_sha256, read_table, require_columns
+from fairaudit.data.tables import require_columns
 from fairaudit.errors import ConfigError, InputError
 from fairaudit.naming import SEPARATOR, attribute_label
 from fairaudit.result import BinInfo, MetadataInfo
@@ -554,52 +554,3 @@ def _encode_attributes(
         names.append(n)
         unknown[col] = u
     return codes, names, unknown, binned
-
-
-def load_table_dataset(
-    path: str | Path,
-    *,
-    label: str,
-    sensitive: str | Sequence[str],
-    score: str | None = None,
-    cluster: str | None = None,
-    what: str = "predictions file",
-    allow_many_groups: bool = False,
-    metadata: str | Path | pd.DataFrame | None = None,
-    on: str | None = None,
-    bins: BinsSpec | None = None,
-    score_type: str = "probability",
-    pos_label: object | None = None,
-) -> AuditDataset:
-    """Read a CSV/Parquet table from disk and validate it (see :func:`from_frame`).
-
-    A plain file with a score column and no ``cluster``, ``metadata``, ``bins`` or
-    ``pos_label`` is read by :func:`fairaudit.data.arrow.arrow_dataset` (pyarrow and numpy;
-    the same dataset, its ``frame`` read on first use) unless that declines it.
-    """
-    p = Path(path)
-    if (score is not None and cluster is None and metadata is None and on is None and not bins
-            and pos_label is None and not allow_many_groups):
-        from fairaudit.data.arrow import arrow_dataset
-
-        fast = arrow_dataset(p, label=label, sensitive=sensitive, score=score, what=what,
-                             score_type=score_type)
-        if fast is not None:
-            return fast
-    frame = read_table(p, what)
-    return from_frame(
-        frame,
-        label=label,
-        sensitive=sensitive,
-        score=score,
-        cluster=cluster,
-        source=f"{what} '{p}'",
-        root=p.resolve().parent,
-        sha256=file_sha256(p),
-        allow_many_groups=allow_many_groups,
-        metadata=metadata,
-        on=on,
-        bins=bins,
-        score_type=score_type,
-        pos_label=pos_label,
-    )

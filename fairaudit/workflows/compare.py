@@ -134,7 +134,7 @@ def load_sides(baseline: SideSpec, candidate: SideSpec, *, label: str, sensitive
                data: Path | None, id_column: str | None, cluster: str | None,
                allow_many_groups: bool = False, progress: Any = None) -> tuple[_Shared, dict[str, _Scored]]:
     """Read both sides and pair their rows; returns the shared rows and each side's scores."""
-    from fairaudit.data.dataset import load_table_dataset
+    from fairaudit.data import load_table_dataset
 
     specs = dict(zip(ROLES, (baseline, candidate), strict=True))
     models = [r for r in ROLES if is_model(specs[r].path)]

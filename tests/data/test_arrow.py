@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairaudit.data import load_table_dataset
 from fairaudit.data.arrow import PANDAS_NA_TEXT, arrow_dataset
-from fairaudit.data.dataset import from_frame, load_table_dataset
+from fairaudit.data.dataset import from_frame
 from fairaudit.data.lazy_frame import TableReader
 from fairaudit.data.tables import file_sha256, read_table
 from tests.conftest import ROOT, make_predictions
