@@ -26,6 +26,27 @@ def test_patient_types_merge_interchangeable_patients():
     assert boot.n_types == len(signatures) < boot.n_clusters
 
 
+def test_patient_types_when_the_first_hash_word_collides():
+    """Types are told apart by the first 64-bit word of their hash when it separates them;
+    a collision there (forced) falls back to whole rows, with np.unique(axis=0)'s result."""
+    from fairaudit.metrics.bootstrap import _cluster_cell_order, _unique_rows
+
+    rng = np.random.default_rng(5)
+    h = rng.integers(0, 50, (400, 2)).astype(np.uint64)
+    h[:, 1] = h[:, 0] * 7  # the second word follows the first: no collision
+    ref = np.unique(h, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    for got, want in zip(_unique_rows(h), ref[1:], strict=True):
+        np.testing.assert_array_equal(got, np.asarray(want).ravel())
+    h[0, 1] += 1  # now rows 0 and another row share the first word only
+    ref = np.unique(h, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    for got, want in zip(_unique_rows(h), ref[1:], strict=True):
+        np.testing.assert_array_equal(got, np.asarray(want).ravel())
+    clusters, cell = rng.integers(0, 30, 500), rng.integers(0, 40, 500)
+    np.testing.assert_array_equal(_cluster_cell_order(clusters, cell, 40), np.lexsort((cell, clusters)))
+    huge = np.array([2**62, 0, 2**62])  # a combined key would overflow: lexsort
+    np.testing.assert_array_equal(_cluster_cell_order(huge, np.array([1, 0, 0]), 40), [1, 2, 0])
+
+
 def test_patient_bootstrap_matches_resampling_patients():
     """Mean and covariance of replicate cell counts agree with the naive patient bootstrap."""
     cells, y, cl = _cells()
@@ -81,3 +102,18 @@ def test_percentile_ci_leaves_its_replicates_alone():
         ref_lo, ref_hi, _ = percentile_ci(np.ascontiguousarray(before), 0.9)
         np.testing.assert_array_equal(lo, ref_lo)
         np.testing.assert_array_equal(hi, ref_hi)
+
+
+def test_the_poissonised_patient_bootstrap_does_not_import_scipy_stats():
+    """scipy.stats costs about 0.5 s of CPU to import; the Poisson CDF comes from scipy.special."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from fairaudit.metrics.bootstrap import TypeCounts\n"
+        "TypeCounts(np.array([1, 2, 3, 2000])).draw(np.random.default_rng(0), 2)\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -89,8 +89,10 @@ def test_index_sampler_does_not_depend_on_row_order(monkeypatch):
     assert np.array_equal(a, b)
 
 
-def test_poissonised_type_counts_draw_the_multinomial():
+@pytest.mark.parametrize("margin", [TypeCounts.MARGIN_SD, 0.0])  # adding draws; both branches
+def test_poissonised_type_counts_draw_the_multinomial(monkeypatch, margin):
     # Small and large multiplicities (above MAX_TABLE: NumPy's Poisson sampler).
+    monkeypatch.setattr(TypeCounts, "MARGIN_SD", margin)
     m = np.array([1, 1, 1, 2, 3, 5, 8, 13, 1500])
     tc = TypeCounts(m)
     k = tc.draw(np.random.default_rng(0), 40000)[:, np.argsort(tc.order)]
