@@ -381,26 +381,24 @@ class AuditResult:
         return dataclasses.replace(self, gate=gate)
 
     # -- serialisation -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready dictionary (contract keys first; extra keys are additions)."""
-        out: dict[str, Any] = {
-            "schema_version": self.schema_version,
-            "tool": {"name": "fairaudit", "version": self.run.tool_version},
-        }
-        body = to_jsonable(self)
-        body.pop("schema_version")
-        out.update(body)
-        return out
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """``json_text(self.to_dict())``, without converting to a dictionary first."""
+    def _top_level(self) -> dict[str, Any]:
+        """The result's fields in the contract's order (``schema_version`` and ``tool`` first;
+        extra keys are additions), values not yet converted."""
         out: dict[str, Any] = {
             "schema_version": self.schema_version,
             "tool": {"name": "fairaudit", "version": self.run.tool_version},
         }
         out.update((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
                    if f.name != "schema_version")
-        return json_text(out, indent=indent)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dictionary (contract keys first; extra keys are additions)."""
+        return to_jsonable(self._top_level())
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``json_text(self.to_dict())``, without converting to a dictionary first."""
+        return json_text(self._top_level(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:

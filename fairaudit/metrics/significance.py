@@ -233,7 +233,6 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
     return out
 
 
-
 def _tables_by_rows(rows: np.ndarray, cols: np.ndarray, r: int,
                     rng: np.random.Generator) -> np.ndarray:
     """(G, r, B) random tables, table by table: each group's row is a multivariate
