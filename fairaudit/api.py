@@ -225,6 +225,8 @@ def _check_config(config: AuditConfig) -> None:
         raise ConfigError(f"`confidence_level` must be between 0 and 1 (e.g. 0.95); got {config.confidence_level}.")
     if config.min_group_size < 0 or config.min_group_events < 0:
         raise ConfigError("`min_group_size` and `min_group_events` must be 0 or more.")
+    if config.jobs < 0:
+        raise ConfigError(f"`jobs` must be 0 (every core) or a number of threads; got {config.jobs}.")
 
 
 def _package_versions() -> dict[str, str]:
@@ -284,6 +286,7 @@ def audit_dataset(
     min_group_events: int = 10,
     n_permutations: int = 1000,
     intersections: bool = True,
+    jobs: int = 0,
     policy: Policy | str | Path | None = None,
     model_sha256: str | None = None,
     command: str | None = None,
@@ -311,7 +314,7 @@ def audit_dataset(
         threshold=float(threshold), n_bootstrap=int(n_bootstrap),
         confidence_level=float(confidence_level), seed=int(seed),
         min_group_size=int(min_group_size), min_group_events=int(min_group_events),
-        n_permutations=int(n_permutations), intersections=bool(intersections),
+        n_permutations=int(n_permutations), intersections=bool(intersections), jobs=int(jobs),
     )
     _check_config(config)
     created = timestamp()
@@ -452,6 +455,7 @@ def audit(
     min_group_events: int = 10,
     n_permutations: int = 1000,
     intersections: bool = True,
+    jobs: int = 0,
     policy: Policy | str | Path | None = None,
     predict_options: dict[str, Any] | None = None,
     allow_many_groups: bool = False,
@@ -497,6 +501,9 @@ def audit(
     n_permutations : int
         Permutations for criterion p-values (q-values are Benjamini-Hochberg): 0 for none or
         at least 100, the same rule as ``n_bootstrap``.
+    jobs : int
+        Threads for the bootstrap replicates: 0 (default) for every usable core, at most 8.
+        Every number is the same for any value (each replicate has a random stream of its own).
     policy : path or Policy, optional
         A gate policy; the outcome is in ``result.gate``.
     predict_options : dict, optional
@@ -547,7 +554,7 @@ def audit(
         loaded.dataset, threshold=thr, threshold_source=source, group_thresholds=group_thresholds,
         n_bootstrap=n_bootstrap, confidence_level=confidence_level, seed=seed,
         min_group_size=min_group_size, min_group_events=min_group_events,
-        n_permutations=n_permutations, intersections=intersections, policy=policy,
+        n_permutations=n_permutations, intersections=intersections, jobs=jobs, policy=policy,
         model_sha256=loaded.model_sha256, cross_check=cross_check,
         model_adapter=loaded.model_adapter, model_config_sha256=loaded.model_config_sha256,
     )

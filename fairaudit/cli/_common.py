@@ -38,7 +38,7 @@ FLAGS = {
     "policy": "--policy", "group_thresholds": "--group-thresholds", "output": "--output",
     "html": "--html", "junit": "--junit", "save_predictions": "--save-predictions",
     "metadata": "--metadata", "on": "--on", "bins": "--bins", "score_type": "--score-type",
-    "pos_label": "--pos-label",
+    "pos_label": "--pos-label", "jobs": "--jobs",
     # fairaudit compare
     "baseline": "--baseline", "candidate": "--candidate", "id_column": "--id", "out_dir": "--out",
     "markdown": "--markdown", "baseline_score": "--baseline-score",

@@ -73,6 +73,7 @@ def audit_command(
     partitions: int | None = typer.Option(None, "--partitions", help="With --engine stream/dask: partitions of whole row groups (default one per file).", show_default=False),
     bootstrap_method: str = typer.Option("multinomial", "--bootstrap-method", help="multinomial (rows redrawn) or poisson (hashed Poisson weights: identical results for any partitioning; needed for --cluster on merged statistics)."),
     row_id: str | None = typer.Option(None, "--row-id", help="Row id column: the Poisson bootstrap's key (default: file and row number in the file).", show_default=False),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Threads for the bootstrap replicates (0 = every core, at most 8). The numbers are the same for any value."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress on stderr."),
 ) -> None:
     from fairaudit.cli.progress import cli_progress
@@ -112,7 +113,8 @@ def audit_command(
 
         config = AuditConfig(n_bootstrap=bootstrap, confidence_level=confidence, seed=seed,
                              min_group_size=min_group_size, min_group_events=min_group_events,
-                             n_permutations=permutations, intersections=intersections)
+                             n_permutations=permutations, intersections=intersections,
+                             jobs=jobs)
         resolved = "stream" if engine == "auto" and _is_dataset(predictions) else engine
         with quiet_libraries(quiet):
             run = run_scaled_audit(
@@ -136,7 +138,7 @@ def audit_command(
                                "seed": seed, "min_group_size": min_group_size,
                                "min_group_events": min_group_events,
                                "n_permutations": permutations, "intersections": intersections,
-                               "cross_check": cross_check},
+                               "cross_check": cross_check, "jobs": jobs},
                 outputs=outputs, command=_command_line(), progress=cli_progress(quiet),
                 names=FLAGS,
                 input_options={"metadata": metadata, "on": on, "bins": bins or None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci
+from fairaudit.metrics.bootstrap import ClusterBootstrap, ReplicateStreams, RowBootstrap, percentile_ci
 from fairaudit.metrics.cells import (
     CellTable,
     Partition,
@@ -29,6 +29,7 @@ from fairaudit.metrics.rates import (
     group_metrics,
     pairwise_wins,
 )
+from fairaudit.metrics.parallel import run_ordered
 from fairaudit.metrics.replicates import ReplicateMetrics, draw_occupied
 from fairaudit.metrics.significance import (
     auc_permutation_pvalues,
@@ -81,6 +82,11 @@ class AuditConfig:
         Permutations for the p-values of the criteria (0 turns p-values off).
     intersections : bool
         Audit every intersection of two or more attributes as well.
+    chunk : int
+        Bootstrap replicates computed together (at most; fewer with many cells).
+    jobs : int
+        Threads that compute chunks of replicates (0: every usable core, at most 8). The
+        numbers do not depend on it: each replicate draws from a stream of its own.
     """
 
     threshold: float = 0.5
@@ -92,6 +98,7 @@ class AuditConfig:
     n_permutations: int = 1000
     intersections: bool = True
     chunk: int = 64
+    jobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -329,7 +336,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
     if config.n_bootstrap > 0 and sampler is not None:
         unit = sampler.unit
         n_clusters = getattr(sampler, "n_clusters", n_clusters)
-        rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
+        streams = ReplicateStreams(np.random.SeedSequence(config.seed).spawn(2)[0])
         full = {k: np.empty((config.n_bootstrap, stack.shape[0])) for k in METRIC_NAMES}
         # Replicates are counts on the occupied cells only; every group of every partition
         # is summed from them (see replicates.py).
@@ -337,15 +344,19 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
         width = getattr(sampler, "width", cells.count.size)  # dense draws: every cell
         chunk = max(1, min(config.chunk, (1 << 22) // max(plan.width, width, 1)))
-        done = 0
-        while done < config.n_bootstrap:
-            r = min(chunk, config.n_bootstrap - done)
-            m = plan(draw_occupied(sampler, plan.occupied, rng, r))
+
+        def replicates(start: int, r: int) -> int:
+            # Chunks write disjoint rows; each replicate has its own stream (any thread, any
+            # order, same numbers).
+            m = plan(draw_occupied(sampler, plan.occupied, streams, start, r))
             for key in METRIC_NAMES:
-                full[key][done:done + r] = m[key]
+                full[key][start:start + r] = m[key]
+            return r
+
+        spans = [(a, min(chunk, config.n_bootstrap - a)) for a in range(0, config.n_bootstrap, chunk)]
+        for r in run_ordered(replicates, spans, config.jobs):
             if progress is not None:
                 progress(r)
-            done += r
         # Replicate AUCs are binned (pairs in one bin count 1/2): centre them on the exact AUC.
         # The shift can carry a replicate past a bound of [0, 1] for a small, well-separated
         # group; AUC cannot leave it, so neither can its replicates or its interval.

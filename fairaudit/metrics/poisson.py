@@ -99,14 +99,14 @@ class PoissonBootstrap:
         self._table = table.tocsc()
         self._shape = shape
         self._seed = int(seed)
-        self._done = 0
         self.unit = unit
         used = np.flatnonzero(np.diff(table.tocsr().indptr) > 0)
         self._used = used
         self._rows = table.tocsr()[used]
 
-    def draw(self, rng: object, r: int) -> np.ndarray:
-        w = poisson_weights(self._seed, self._used, np.arange(self._done, self._done + r))
-        self._done += r
+    def draw(self, streams: object, start: int, r: int) -> np.ndarray:
+        """Counts of replicates ``start`` to ``start + r - 1``, (r, F, 2, B): hashed weights of
+        (seed, bucket, replicate), so ``streams`` is not used."""
+        w = poisson_weights(self._seed, self._used, np.arange(start, start + r))
         out = np.asarray((self._rows.T @ w.T).T)  # (r, cells)
         return out.reshape((r, *self._shape))

@@ -28,11 +28,15 @@ sums in another order: equal up to floating-point rounding; ``tests/metrics/test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fairaudit.metrics.cells import ECE_BINS, CellTable, Partition
 from fairaudit.metrics.rates import confusion_metrics, group_matrix
+
+if TYPE_CHECKING:
+    from fairaudit.metrics.bootstrap import ReplicateStreams
 
 _LINEAR = 5 + ECE_BINS  # tn, fp, fn, tp, Brier numerator, ECE differences per bin
 
@@ -298,18 +302,24 @@ class ReplicateMetrics:
         n = conf.sum(axis=(-2, -1))
         pos = conf[..., 1, :].sum(axis=-1)
         neg = conf[..., 0, :].sum(axis=-1)
+        # ECE gaps summed bin by bin, in order: a reduction over a strided axis may be ordered
+        # differently for another number of replicates, and chunks must not change a bit.
+        gaps = np.abs(lin[..., 5])
+        for j in range(6, lin.shape[-1]):
+            gaps += np.abs(lin[..., j])
         with np.errstate(divide="ignore", invalid="ignore"):
             out["auc"] = np.where(pos * neg > 0, self._auc.wins(x).T / (pos * neg), np.nan)
             out["brier"] = np.where(n > 0, lin[..., 4] / n, np.nan)
-            out["ece"] = np.where(n > 0, np.abs(lin[..., 5:]).sum(axis=-1) / n, np.nan)
+            out["ece"] = np.where(n > 0, gaps / n, np.nan)
         out["_n"], out["_pos"], out["_neg"] = n, pos, neg
         return out
 
 
-def draw_occupied(sampler, occupied: np.ndarray, rng: np.random.Generator, r: int) -> np.ndarray:
-    """Replicate counts (K, r) on the ``occupied`` cells from a sampler's ``draw_occupied``, or,
-    for a sampler with only dense draws (r, F, 2, B) (``PoissonBootstrap``), from those: cells
-    without rows get no count from any resampler."""
+def draw_occupied(sampler, occupied: np.ndarray, streams: ReplicateStreams, start: int,
+                  r: int) -> np.ndarray:
+    """Counts (K, r) of replicates ``start`` to ``start + r - 1`` on the ``occupied`` cells from
+    a sampler's ``draw_occupied``, or, for a sampler with only dense draws (r, F, 2, B)
+    (``PoissonBootstrap``), from those: cells without rows get no count from any resampler."""
     if hasattr(sampler, "draw_occupied"):
-        return sampler.draw_occupied(rng, r)
-    return np.ascontiguousarray(sampler.draw(rng, r).reshape(r, -1)[:, occupied].T)
+        return sampler.draw_occupied(streams, start, r)
+    return np.ascontiguousarray(sampler.draw(streams, start, r).reshape(r, -1)[:, occupied].T)

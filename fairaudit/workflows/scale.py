@@ -268,6 +268,8 @@ def audit_scaled(
     if cluster is not None and row_id is not None:
         raise ConfigError("give `cluster` or `row_id`, not both (`cluster` keys whole patients).")
     config = config or AuditConfig()
+    if config.jobs < 0:
+        raise ConfigError(f"`jobs` must be 0 (every core) or a number of threads; got {config.jobs}.")
     warnings: list[str] = []
     source = "given"
     if threshold is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, percentile_ci
+from fairaudit.metrics.bootstrap import ClusterBootstrap, ReplicateStreams, RowBootstrap, percentile_ci
 from fairaudit.metrics.cells import build_cells
 
 
@@ -52,7 +52,7 @@ def test_patient_bootstrap_matches_resampling_patients():
     cells, y, cl = _cells()
     boot = ClusterBootstrap(cells, y, cl)
     r = 20000
-    fast = boot.draw(np.random.default_rng(1), r).reshape(r, -1)
+    fast = boot.draw(ReplicateStreams(1), 0, r).reshape(r, -1)
     cell = cells.cell_index(y)
     per_patient = np.zeros((boot.n_clusters, fast.shape[1]))
     np.add.at(per_patient, (cl, cell), 1)
@@ -72,8 +72,8 @@ def test_patients_with_identical_studies_widen_the_bootstrap():
     s = rng.random(1500)
     g = rng.integers(0, 2, (1500, 1))
     doubled = build_cells(y2, np.concatenate([s, s]), np.concatenate([g, g]), 0.5, n_quantiles=4)
-    patient = ClusterBootstrap(doubled, y2, cl2).draw(np.random.default_rng(1), 4000).reshape(4000, -1)
-    rows = RowBootstrap(doubled).draw(np.random.default_rng(2), 4000).reshape(4000, -1)
+    patient = ClusterBootstrap(doubled, y2, cl2).draw(ReplicateStreams(1), 0, 4000).reshape(4000, -1)
+    rows = RowBootstrap(doubled).draw(ReplicateStreams(2), 0, 4000).reshape(4000, -1)
     assert patient.var(axis=0).sum() == pytest.approx(2 * rows.var(axis=0).sum(), rel=0.1)
 
 
@@ -112,7 +112,7 @@ def test_the_poissonised_patient_bootstrap_does_not_import_scipy_stats():
     code = (
         "import sys, numpy as np\n"
         "from fairaudit.metrics.bootstrap import TypeCounts\n"
-        "TypeCounts(np.array([1, 2, 3, 2000])).draw(np.random.default_rng(0), 2)\n"
+        "TypeCounts(np.array([1, 2, 3, 2000])).draw([np.random.default_rng(0), np.random.default_rng(1)])\n"
         "print('scipy.stats' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,17 @@ def test_a_criterion_added_to_the_table_is_computed_with_an_interval(monkeypatch
     assert c.value == pytest.approx(max(npv.values()) - min(npv.values())) and c.value > 0.1
     assert c.ci is not None and c.ci[0] <= c.value <= c.ci[1]
     assert c.p_value is None  # no permutation test over NPV
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_numbers_do_not_depend_on_threads_or_chunks(clustered: bool) -> None:
+    """Each replicate has its own random stream: 1 or 3 threads, chunks of 7 or 64 replicates
+    (out-of-order completion included), the same numbers."""
+    kw = {"clusters": np.arange(N) // 2} if clustered else {}
+    base = AuditConfig(n_bootstrap=120, n_permutations=0, seed=9, min_group_size=10,
+                       min_group_events=5, jobs=1)
+    ref = _run(base, **kw)
+    for jobs, chunk in ((3, 7), (2, 64), (1, 5)):
+        assert _run(dataclasses.replace(base, jobs=jobs, chunk=chunk), **kw) == ref
+    other = _run(dataclasses.replace(base, seed=10), **kw)
+    assert other != ref  # the seed still matters

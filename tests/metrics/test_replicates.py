@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fairaudit.metrics import significance
-from fairaudit.metrics.bootstrap import ClusterBootstrap, RowBootstrap, TypeCounts
+from fairaudit.metrics.bootstrap import ClusterBootstrap, ReplicateStreams, RowBootstrap, TypeCounts
 from fairaudit.metrics.cells import build_cells, make_partitions, overall_partition
 from fairaudit.metrics.rates import aggregate, group_matrix, group_metrics
 from fairaudit.metrics.replicates import ReplicateMetrics
@@ -44,7 +44,7 @@ def _table(seed: int, n: int = 3000, sizes=(3, 4, 5), tied: bool = True, thresho
 def test_replicate_metrics_equal_the_dense_computation(seed, sizes):
     cells, parts, _ = _table(seed, sizes=sizes)
     plan = ReplicateMetrics(cells, parts)
-    dense = RowBootstrap(cells).draw(np.random.default_rng(seed), 9)
+    dense = RowBootstrap(cells).draw(ReplicateStreams(seed), 0, 9)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
         mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)
@@ -71,10 +71,10 @@ def test_both_row_samplers_draw_the_multinomial(monkeypatch, by_index):
     monkeypatch.setattr(RowBootstrap, "INDEX_COST", 10**9 if by_index else 0)
     boot = RowBootstrap(cells)
     assert boot._by_index is by_index
-    x = boot.draw_occupied(np.random.default_rng(0), 6000).T  # (r, K)
+    x = boot.draw_occupied(ReplicateStreams(0), 0, 6000).T  # (r, K)
     counts = cells.count.ravel()[boot.occupied]
     _moments_match(x, int(counts.sum()), counts / counts.sum())
-    again = boot.draw_occupied(np.random.default_rng(0), 6000).T
+    again = boot.draw_occupied(ReplicateStreams(0), 0, 6000).T
     assert np.array_equal(x, again)  # deterministic per seed
 
 
@@ -84,9 +84,32 @@ def test_index_sampler_does_not_depend_on_row_order(monkeypatch):
     n = 500
     y, s, g = rng.integers(0, 2, n), rng.random(n), rng.integers(0, 7, (n, 1))
     perm = rng.permutation(n)
-    a = RowBootstrap(build_cells(y, s, g, 0.5)).draw(np.random.default_rng(1), 50)
-    b = RowBootstrap(build_cells(y[perm], s[perm], g[perm], 0.5)).draw(np.random.default_rng(1), 50)
+    a = RowBootstrap(build_cells(y, s, g, 0.5)).draw(ReplicateStreams(1), 0, 50)
+    b = RowBootstrap(build_cells(y[perm], s[perm], g[perm], 0.5)).draw(ReplicateStreams(1), 0, 50)
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("sampler", ["multinomial", "by_index", "patients", "patient_types"])
+def test_a_replicate_is_the_same_in_any_chunk(monkeypatch, sampler):
+    """Replicate i draws from stream i only: drawn alone, in a chunk, or after others, the
+    same counts (what lets chunks run on several threads)."""
+    rng = np.random.default_rng(11)
+    n = 1500
+    y, s, g = rng.integers(0, 2, n), rng.random(n), rng.integers(0, 3, (n, 1))
+    cells = build_cells(y, s, g, 0.5, n_quantiles=4)
+    if sampler in ("multinomial", "by_index"):
+        monkeypatch.setattr(RowBootstrap, "INDEX_COST", 10**9 if sampler == "by_index" else 0)
+        boot = RowBootstrap(cells)
+    else:
+        monkeypatch.setattr(ClusterBootstrap, "POISSON_FROM", 1 if sampler == "patient_types" else 10**9)
+        boot = ClusterBootstrap(cells, y, np.arange(n) // 3)
+    streams = ReplicateStreams(4)
+    whole = boot.draw_occupied(streams, 0, 12)
+    parts = np.hstack([boot.draw_occupied(streams, a, b - a) for a, b in ((0, 5), (5, 6), (6, 12))])
+    assert np.array_equal(whole, parts)
+    assert np.array_equal(boot.draw_occupied(streams, 7, 1)[:, 0], whole[:, 7])
+    assert not np.array_equal(whole[:, 0], whole[:, 1])
+    assert not np.array_equal(boot.draw_occupied(ReplicateStreams(5), 0, 12), whole)
 
 
 @pytest.mark.parametrize("margin", [TypeCounts.MARGIN_SD, 0.0])  # adding draws; both branches
@@ -95,7 +118,7 @@ def test_poissonised_type_counts_draw_the_multinomial(monkeypatch, margin):
     monkeypatch.setattr(TypeCounts, "MARGIN_SD", margin)
     m = np.array([1, 1, 1, 2, 3, 5, 8, 13, 1500])
     tc = TypeCounts(m)
-    k = tc.draw(np.random.default_rng(0), 40000)[:, np.argsort(tc.order)]
+    k = tc.draw(ReplicateStreams(0).span(0, 40000))[:, np.argsort(tc.order)]
     _moments_match(k, int(m.sum()), m / m.sum())
 
 
@@ -109,7 +132,7 @@ def test_patient_bootstrap_by_poissonisation_matches_resampling_patients(monkeyp
     boot = ClusterBootstrap(cells, y, cl)
     assert boot._types is not None
     r = 20000
-    fast = boot.draw(np.random.default_rng(1), r).reshape(r, -1)
+    fast = boot.draw(ReplicateStreams(1), 0, r).reshape(r, -1)
     cell = cells.cell_index(y)
     per_patient = np.zeros((boot.n_clusters, fast.shape[1]))
     np.add.at(per_patient, (cl, cell), 1)
@@ -216,7 +239,7 @@ def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups():
     names = (tuple(f"g{i}" for i in range(230)), ("a", "b", "c"))
     parts = [overall_partition(cells.n_fine), *make_partitions(cells, ("g", "h"), names)]
     plan = ReplicateMetrics(cells, parts)
-    dense = RowBootstrap(cells).draw(np.random.default_rng(3), 7)
+    dense = RowBootstrap(cells).draw(ReplicateStreams(3), 0, 7)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
         mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import fairaudit
 from fairaudit.metrics import AuditConfig, compute_audit
-from fairaudit.metrics.bootstrap import RowBootstrap, replicate_chunks
+from fairaudit.metrics.bootstrap import ReplicateStreams, RowBootstrap, replicate_chunks
 from fairaudit.metrics.cells import build_cells, overall_partition
 from fairaudit.metrics.rates import group_metrics
 from fairaudit.metrics.significance import benjamini_hochberg
@@ -47,7 +47,7 @@ def test_median_of_replicates_is_close_to_the_point_estimate():
     part = overall_partition(cells.n_fine)
     point = group_metrics(cells.count, cells.ssum, cells.ssq, cells, part)
     reps = [group_metrics(c, a, b, cells, part)
-            for c, a, b in replicate_chunks(RowBootstrap(cells), cells, 400, np.random.default_rng(0))]
+            for c, a, b in replicate_chunks(RowBootstrap(cells), cells, 400, ReplicateStreams(0))]
     for key in ("tpr", "fpr", "ppv", "accuracy", "brier", "ece", "auc"):
         med = np.median(np.concatenate([r[key][:, 0] for r in reps]))
         assert med == pytest.approx(point[key][0], abs=0.01), key

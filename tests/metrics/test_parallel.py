@@ -1,0 +1,43 @@
+"""fairaudit.metrics.parallel: ordered results on threads, errors raised, jobs resolved."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from fairaudit.metrics.parallel import MAX_DEFAULT_JOBS, resolve_jobs, run_ordered, usable_cores
+
+
+def test_results_come_in_item_order_whatever_finishes_first() -> None:
+    def slow_first(i: int, delay: float) -> tuple[int, str]:
+        time.sleep(delay)
+        return i, threading.current_thread().name
+
+    items = [(i, 0.05 if i == 0 else 0.0) for i in range(6)]
+    out = list(run_ordered(slow_first, items, jobs=3))
+    assert [i for i, _ in out] == list(range(6))
+    assert any(name.startswith("fairaudit") for _, name in out)  # really on worker threads
+
+
+def test_one_job_runs_in_the_calling_thread() -> None:
+    names = list(run_ordered(lambda: threading.current_thread().name, [(), ()], jobs=1))
+    assert names == [threading.current_thread().name] * 2
+
+
+def test_an_error_in_a_piece_is_raised() -> None:
+    def piece(i: int) -> int:
+        if i == 2:
+            raise ValueError("piece 2")
+        return i
+
+    with pytest.raises(ValueError, match="piece 2"):
+        list(run_ordered(piece, [(i,) for i in range(4)], jobs=2))
+
+
+def test_jobs_zero_means_every_usable_core_up_to_the_cap() -> None:
+    assert resolve_jobs(0) == min(usable_cores(), MAX_DEFAULT_JOBS)
+    assert resolve_jobs(3) == 3
+    with pytest.raises(ValueError, match="jobs"):
+        resolve_jobs(-1)
