@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairaudit.metrics.bootstrap import ClusterBootstrap, ReplicateStreams, RowBootstrap, percentile_ci
+from fairaudit.metrics.bootstrap import (
+    ClusterBootstrap,
+    ReplicateStreams,
+    RowBootstrap,
+    percentile_ci,
+)
 from fairaudit.metrics.cells import (
     CellTable,
     Partition,
@@ -19,6 +24,7 @@ from fairaudit.metrics.cells import (
 )
 from fairaudit.metrics.criteria import CRITERIA, criterion_values
 from fairaudit.metrics.curves import group_curves
+from fairaudit.metrics.parallel import run_ordered, start
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
     aggregate,
@@ -29,7 +35,6 @@ from fairaudit.metrics.rates import (
     group_metrics,
     pairwise_wins,
 )
-from fairaudit.metrics.parallel import run_ordered
 from fairaudit.metrics.replicates import ReplicateMetrics, draw_occupied
 from fairaudit.metrics.significance import (
     auc_permutation_pvalues,
@@ -295,6 +300,11 @@ def _estimate(
     progress: Callable[[int], None] | None,
 ) -> _Estimates:
     """Point estimates of every partition, then bootstrap replicates (one pass for all)."""
+    # The resampler is set up (for patients: a sort of millions of rows) on another thread
+    # while the exact AUCs are counted.
+    sampler = start(lambda: None if config.n_bootstrap == 0 else (
+        ClusterBootstrap(cells, labels, clusters) if clusters is not None else RowBootstrap(cells)),
+        config.jobs)
     # Exact AUCs: one pass gives cross-group win counts that serve every partition, unless
     # there are so many fine groups that a sort per partition is cheaper.
     wins = (
@@ -309,9 +319,8 @@ def _estimate(
                                for p in all_parts])
 
     n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
-    sampler = None if config.n_bootstrap == 0 else (
-        ClusterBootstrap(cells, labels, clusters) if clusters is not None else RowBootstrap(cells))
-    return estimate_cells(cells, all_parts, config, point_auc, sampler, n_clusters, progress)
+    return estimate_cells(cells, all_parts, config, point_auc, sampler.result(), n_clusters,
+                          progress)
 
 
 def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditConfig,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -48,3 +48,20 @@ def run_ordered(fn: Callable[..., T], items: Sequence[tuple], jobs: int) -> Iter
         return
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="fairaudit") as pool:
         yield from pool.map(lambda item: fn(*item), items)
+
+
+def start(fn: Callable[[], T], jobs: int) -> Future[T]:
+    """``fn()`` begun on a thread of its own when ``jobs`` allows more than one, so the caller
+    can do other work meanwhile; otherwise run at once. Either way ``.result()`` gives its
+    value (or raises its exception)."""
+    if resolve_jobs(jobs) > 1:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fairaudit")
+        future = pool.submit(fn)
+        pool.shutdown(wait=False)  # the thread ends with fn
+        return future
+    done: Future[T] = Future()
+    try:
+        done.set_result(fn())
+    except BaseException as exc:  # handed to .result(), as a thread would
+        done.set_exception(exc)
+    return done

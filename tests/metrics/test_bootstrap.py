@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fairaudit.metrics.bootstrap import ClusterBootstrap, ReplicateStreams, RowBootstrap, percentile_ci
+from fairaudit.metrics.bootstrap import (
+    ClusterBootstrap,
+    ReplicateStreams,
+    RowBootstrap,
+    percentile_ci,
+)
 from fairaudit.metrics.cells import build_cells
 
 

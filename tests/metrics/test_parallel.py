@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from fairaudit.metrics.parallel import MAX_DEFAULT_JOBS, resolve_jobs, run_ordered, usable_cores
+from fairaudit.metrics.parallel import (
+    MAX_DEFAULT_JOBS,
+    resolve_jobs,
+    run_ordered,
+    start,
+    usable_cores,
+)
 
 
 def test_results_come_in_item_order_whatever_finishes_first() -> None:
@@ -41,3 +47,16 @@ def test_jobs_zero_means_every_usable_core_up_to_the_cap() -> None:
     assert resolve_jobs(3) == 3
     with pytest.raises(ValueError, match="jobs"):
         resolve_jobs(-1)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_start_gives_the_value_or_the_error_later(jobs: int) -> None:
+    names = start(lambda: threading.current_thread().name, jobs)
+    assert names.result().startswith("fairaudit") == (jobs > 1)  # its own thread only with jobs
+
+    def fails() -> None:
+        raise RuntimeError("set-up failed")
+
+    pending = start(fails, jobs)  # not raised here: the caller carries on first
+    with pytest.raises(RuntimeError, match="set-up failed"):
+        pending.result()
