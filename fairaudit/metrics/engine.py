@@ -243,9 +243,10 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     """Intervals, criteria, summaries and curves from :func:`estimate_cells` (the finaliser of
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
+    sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
+    pv = _pvalues(est, parts, sufficient, cells, config)
     # One percentile interval call per metric for every group of every partition.
     display = {key: percentile_ci(arr, level) for key, arr in est.stacked_reps.items()}
-    sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
     boxes = _simultaneous(est, parts, sufficient, level)
 
     m0 = est.point["overall"]
@@ -271,14 +272,8 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
                 m["_neg"].astype(int).tolist(), _estimate_rows(est, display, boxes[p.name], p.name),
                 strict=True))
         )
-    seed_seq = np.random.SeedSequence(config.seed)
-    perm_rng = np.random.default_rng(seed_seq.spawn(2)[1])
-    auc_p = _auc_pvalues(est, parts, sufficient, cells, config, perm_rng)
-    criteria = [
-        c for p in parts
-        for c in _criteria(est, p, sufficient[p.name], boxes[p.name], auc_p.get(p.name), config,
-                           perm_rng)
-    ]
+    criteria = [c for p in parts
+                for c in _criteria(est, p, sufficient[p.name], boxes[p.name], pv[p.name])]
     summaries = spread_summaries(est.point, parts, sufficient, boxes)
 
     return AuditParts(
@@ -511,10 +506,40 @@ def _auc_pvalues(
             if np.isfinite(v)}
 
 
+def _criterion_values(est: _Estimates, p: Partition, idx: np.ndarray
+                      ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The rates of the sufficient groups ``idx`` of ``p``, and every criterion's value over
+    them (NaN with fewer than two)."""
+    m = est.point[p.name]
+    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
+    values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
+              for name in CRITERIA}
+    return sub_point, values
+
+
+def _pvalues(est: _Estimates, parts: list[Partition], sufficient: dict, cells: CellTable,
+             config: AuditConfig) -> dict[str, dict[str, tuple[float, int]]]:
+    """(p-value, permutations used) of every criterion of every partition, by name: the AUC
+    difference's first (one shared permutation), then each partition's rate criteria, all
+    from one random stream in that order."""
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[1])
+    auc_p = _auc_pvalues(est, parts, sufficient, cells, config, rng)
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for p in parts:
+        idx = np.flatnonzero(sufficient[p.name][0])
+        _, values = _criterion_values(est, p, idx)
+        pvals: dict[str, tuple[float, int]] = {}
+        if idx.size >= 2 and config.n_permutations > 0:
+            pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, rng)
+            if p.name in auc_p and np.isfinite(values["auc_difference"]):
+                pvals["auc_difference"] = auc_p[p.name]
+        out[p.name] = pvals
+    return out
+
+
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
-    boxes: dict[str, Box], auc_p: tuple[float, int] | None, config: AuditConfig,
-    perm_rng: np.random.Generator,
+    boxes: dict[str, Box], pvals: dict[str, tuple[float, int]],
 ) -> list[Criterion]:
     ok, reasons_of = suff
     idx = np.flatnonzero(ok)
@@ -522,14 +547,7 @@ def _criteria(
         ExcludedGroup(g, "; ".join(reasons_of[gi])) for gi, g in enumerate(p.groups) if not ok[gi]
     )
     m = est.point[p.name]
-    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
-    values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
-              for name in CRITERIA}
-    pvals: dict[str, tuple[float, int]] = {}
-    if idx.size >= 2 and config.n_permutations > 0:
-        pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, perm_rng)
-        if auc_p is not None and np.isfinite(values["auc_difference"]):
-            pvals["auc_difference"] = auc_p
+    sub_point, values = _criterion_values(est, p, idx)
     out = []
     for name, (rates, _kind) in CRITERIA.items():
         v = values[name]
