@@ -245,9 +245,12 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     level = config.confidence_level
     sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
     pv = _pvalues(est, parts, sufficient, cells, config)
-    # One percentile interval call per metric for every group of every partition.
-    display = {key: percentile_ci(arr, level) for key, arr in est.stacked_reps.items()}
-    boxes = _simultaneous(est, parts, sufficient, level)
+    # One percentile interval call per metric for every group of every partition (the metrics
+    # on threads: sorting releases the GIL).
+    keys = list(est.stacked_reps)
+    display = dict(zip(keys, run_ordered(lambda k: percentile_ci(est.stacked_reps[k], level),
+                                         [(k,) for k in keys], config.jobs), strict=True))
+    boxes = _simultaneous(est, parts, sufficient, level, config.jobs)
 
     m0 = est.point["overall"]
     overall_result = OverallResult(
@@ -386,7 +389,7 @@ def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndar
 
 
 def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
-                  level: float) -> dict[str, dict[str, Box]]:
+                  level: float, jobs: int = 1) -> dict[str, dict[str, Box]]:
     """Max-t simultaneous intervals of every metric over the sufficient groups of each
     partition, and the joint TPR+FPR family of equalised odds (key ``"tpr|fpr:<rate>"``).
 
@@ -402,8 +405,9 @@ def _simultaneous(est: _Estimates, parts: list[Partition], sufficient: dict,
         eligible[est.slices[p.name]] = sufficient[p.name][0]
     point = est.stacked_point
     scale = scales(point, est.stacked_conf)
-    stats = {k: max_t_statistics(point[k], est.stacked_reps[k], scale[k], eligible, starts)
-             for k in METRIC_NAMES}
+    stats = dict(zip(METRIC_NAMES, run_ordered(
+        lambda k: max_t_statistics(point[k], est.stacked_reps[k], scale[k], eligible, starts),
+        [(k,) for k in METRIC_NAMES], jobs), strict=True))
     widths = np.diff(np.append(starts, eligible.size))
     cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for keys in [*((k,) for k in METRIC_NAMES), ("tpr", "fpr")]:
