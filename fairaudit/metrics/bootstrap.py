@@ -27,10 +27,11 @@ from fairaudit.metrics.cells import CellTable
 class ReplicateStreams:
     """An independent random stream for every bootstrap replicate.
 
-    Replicate ``i`` draws from a Philox generator keyed by (a 64-bit word derived from the
-    seed, ``i``). Philox is counter-based: distinct keys give independent streams, and a
-    replicate's numbers depend on the seed and its index only, never on which chunk or thread
-    draws it. A stream costs about 10 microseconds to set up.
+    Replicate ``i`` draws from an SFC64 generator seeded by the ``i``-th child of the given seed
+    sequence (what ``seed.spawn`` would hand out: NumPy's recipe for independent parallel
+    streams). Its numbers depend on the seed and ``i`` only, never on which chunk or thread
+    draws it. A stream costs about 10 microseconds to set up; SFC64 is NumPy's fastest bit
+    generator (about half the cost per 64 bits of Philox, a third less than PCG64).
 
     Parameters
     ----------
@@ -38,11 +39,13 @@ class ReplicateStreams:
     """
 
     def __init__(self, seed: int | np.random.SeedSequence) -> None:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self._key = int(ss.generate_state(1, np.uint64)[0])
+        self._seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
     def __getitem__(self, i: int) -> np.random.Generator:
-        return np.random.Generator(np.random.Philox(key=np.array([self._key, i], dtype=np.uint64)))
+        ss = self._seed
+        child = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i),
+                                       pool_size=ss.pool_size)
+        return np.random.Generator(np.random.SFC64(child))
 
     def span(self, start: int, r: int) -> list[np.random.Generator]:
         """The streams of replicates ``start`` to ``start + r - 1``."""

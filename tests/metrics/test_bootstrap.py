@@ -122,3 +122,15 @@ def test_the_poissonised_patient_bootstrap_does_not_import_scipy_stats():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_replicate_streams_are_the_seed_sequences_children() -> None:
+    """Stream i is what ``SeedSequence.spawn`` hands out as child i (NumPy's recipe for
+    independent parallel streams), whatever order the streams are asked for in."""
+    seed = np.random.SeedSequence(12).spawn(2)[0]
+    streams = ReplicateStreams(seed)
+    children = np.random.SeedSequence(12).spawn(2)[0].spawn(5)
+    for i in (4, 0, 3):
+        expected = np.random.Generator(np.random.SFC64(children[i])).integers(0, 1 << 30, 8)
+        assert np.array_equal(streams[i].integers(0, 1 << 30, 8), expected)
+    assert not np.array_equal(streams[0].random(4), streams[1].random(4))
