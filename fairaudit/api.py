@@ -502,8 +502,7 @@ def audit(
         Permutations for criterion p-values (q-values are Benjamini-Hochberg): 0 for none or
         at least 100, the same rule as ``n_bootstrap``.
     jobs : int
-        Threads for the bootstrap replicates: 0 (default) for every usable core, at most 8.
-        Every number is the same for any value (each replicate has a random stream of its own).
+        Threads for the bootstrap (0: every core, at most 8); no number depends on it.
     policy : path or Policy, optional
         A gate policy; the outcome is in ``result.gate``.
     predict_options : dict, optional
@@ -545,8 +544,7 @@ def audit(
     """
     loaded = load_audit_data(predictions, label=label, sensitive=sensitive, score=score,
                              data=data, model=model, model_config=model_config, cluster=cluster,
-                             predict_options=predict_options,
-                             allow_many_groups=allow_many_groups,
+                             predict_options=predict_options, allow_many_groups=allow_many_groups,
                              split_column=split_column, split=split, metadata=metadata, on=on,
                              bins=bins, score_type=score_type, pos_label=pos_label)
     thr, source = (threshold, "given") if threshold is not None else (loaded.threshold, loaded.threshold_source)

@@ -75,3 +75,13 @@ def summary_values(values: np.ndarray, higher_is_better: bool) -> dict[str, np.n
         "sd": sd,
         "ser": ser,
     }
+
+
+def sufficient_values(m: dict[str, np.ndarray], idx: np.ndarray
+                      ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The rates ``m`` (one partition's point estimates) of its sufficient groups ``idx``, and
+    every criterion's value over them (NaN with fewer than two groups)."""
+    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
+    values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
+              for name in CRITERIA}
+    return sub_point, values

@@ -22,7 +22,7 @@ from fairaudit.metrics.cells import (
     make_partitions,
     overall_partition,
 )
-from fairaudit.metrics.criteria import CRITERIA, criterion_values
+from fairaudit.metrics.criteria import CRITERIA, sufficient_values
 from fairaudit.metrics.curves import group_curves
 from fairaudit.metrics.parallel import run_ordered, start
 from fairaudit.metrics.rates import (
@@ -36,11 +36,7 @@ from fairaudit.metrics.rates import (
     pairwise_wins,
 )
 from fairaudit.metrics.replicates import ReplicateMetrics, draw_occupied
-from fairaudit.metrics.significance import (
-    auc_permutation_pvalues,
-    benjamini_hochberg,
-    permutation_pvalues,
-)
+from fairaudit.metrics.significance import benjamini_hochberg, criterion_pvalues
 from fairaudit.metrics.simultaneous import (
     Box,
     box,
@@ -244,7 +240,9 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
     sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
-    pv = _pvalues(est, parts, sufficient, cells, config)
+    pv = criterion_pvalues(est.point, est.conf, cells.count, parts,
+                           {p.name: sufficient[p.name][0] for p in parts}, config.n_permutations,
+                           config.seed)
     # One percentile interval call per metric for every group of every partition (the metrics
     # on threads: sorting releases the GIL).
     keys = list(est.stacked_reps)
@@ -352,12 +350,12 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         width = getattr(sampler, "width", cells.count.size)  # dense draws: every cell
         chunk = max(1, min(config.chunk, (1 << 22) // max(plan.width, width, 1)))
 
-        def replicates(start: int, r: int) -> int:
+        def replicates(first: int, r: int) -> int:
             # Chunks write disjoint rows; each replicate has its own stream (any thread, any
             # order, same numbers).
-            m = plan(draw_occupied(sampler, plan.occupied, streams, start, r))
+            m = plan(draw_occupied(sampler, plan.occupied, streams, first, r))
             for key in METRIC_NAMES:
-                full[key][start:start + r] = m[key]
+                full[key][first:first + r] = m[key]
             return r
 
         spans = [(a, min(chunk, config.n_bootstrap - a)) for a in range(0, config.n_bootstrap, chunk)]
@@ -490,57 +488,6 @@ def _criterion_interval(name: str, boxes: dict[str, Box], idx: np.ndarray) -> tu
     return pick(t[0] for t in terms), pick(t[1] for t in terms)
 
 
-def _auc_pvalues(
-    est: _Estimates, parts: list[Partition], sufficient: dict, cells: CellTable,
-    config: AuditConfig, rng: np.random.Generator,
-) -> dict[str, tuple[float, int]]:
-    """AUC-difference (p-value, permutations used) of every partition whose groups are all
-    sufficient (the only ones a p-value is reported for), from one shared permutation (see
-    significance.py)."""
-    eligible = np.array([
-        p.n_groups >= 2 and bool(sufficient[p.name][0].all())
-        and bool(np.isfinite(est.point[p.name]["auc"]).all())
-        for p in parts
-    ])
-    if config.n_permutations == 0 or not eligible.any():
-        return {}
-    pv, used = auc_permutation_pvalues(cells.count, parts, eligible, [p.n_groups for p in parts],
-                                       config.n_permutations, rng)
-    return {p.name: (float(v), int(n)) for p, v, n in zip(parts, pv, used, strict=True)
-            if np.isfinite(v)}
-
-
-def _criterion_values(est: _Estimates, p: Partition, idx: np.ndarray
-                      ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """The rates of the sufficient groups ``idx`` of ``p``, and every criterion's value over
-    them (NaN with fewer than two)."""
-    m = est.point[p.name]
-    sub_point = {k: m[k][idx] for rates, _kind in CRITERIA.values() for k in rates}
-    values = {name: float(criterion_values(name, sub_point)) if idx.size >= 2 else np.nan
-              for name in CRITERIA}
-    return sub_point, values
-
-
-def _pvalues(est: _Estimates, parts: list[Partition], sufficient: dict, cells: CellTable,
-             config: AuditConfig) -> dict[str, dict[str, tuple[float, int]]]:
-    """(p-value, permutations used) of every criterion of every partition, by name: the AUC
-    difference's first (one shared permutation), then each partition's rate criteria, all
-    from one random stream in that order."""
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[1])
-    auc_p = _auc_pvalues(est, parts, sufficient, cells, config, rng)
-    out: dict[str, dict[str, tuple[float, int]]] = {}
-    for p in parts:
-        idx = np.flatnonzero(sufficient[p.name][0])
-        _, values = _criterion_values(est, p, idx)
-        pvals: dict[str, tuple[float, int]] = {}
-        if idx.size >= 2 and config.n_permutations > 0:
-            pvals = permutation_pvalues(est.conf[p.name][idx], values, config.n_permutations, rng)
-            if p.name in auc_p and np.isfinite(values["auc_difference"]):
-                pvals["auc_difference"] = auc_p[p.name]
-        out[p.name] = pvals
-    return out
-
-
 def _criteria(
     est: _Estimates, p: Partition, suff: tuple[np.ndarray, list[tuple[str, ...]]],
     boxes: dict[str, Box], pvals: dict[str, tuple[float, int]],
@@ -551,7 +498,7 @@ def _criteria(
         ExcludedGroup(g, "; ".join(reasons_of[gi])) for gi, g in enumerate(p.groups) if not ok[gi]
     )
     m = est.point[p.name]
-    sub_point, values = _criterion_values(est, p, idx)
+    sub_point, values = sufficient_values(est.point[p.name], idx)
     out = []
     for name, (rates, _kind) in CRITERIA.items():
         v = values[name]

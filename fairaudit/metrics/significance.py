@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fairaudit.metrics.criteria import CRITERIA, criterion_values
+from fairaudit.metrics.criteria import CRITERIA, criterion_values, sufficient_values
 
 PERMUTATION_METHOD = (
     "permutation test of exchangeable groups (multivariate hypergeometric over decision counts) "
@@ -474,4 +474,50 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     # p * m / m can round below p: a q-value is never smaller than its p-value.
     out[order] = np.maximum(np.minimum(q, 1.0), p[order])
+    return out
+
+
+def criterion_pvalues(
+    point: dict[str, dict[str, np.ndarray]], conf: dict[str, np.ndarray], count: np.ndarray,
+    parts: list, sufficient: dict[str, np.ndarray], n_permutations: int, seed: int,
+) -> dict[str, dict[str, tuple[float, int]]]:
+    """(p-value, permutations used) of every criterion of every partition, by partition and
+    criterion name, over each partition's sufficient groups.
+
+    The AUC differences come first (one shared permutation of every partition whose groups are
+    all sufficient and have an AUC: :func:`auc_permutation_pvalues`), then each partition's
+    rate criteria (:func:`permutation_pvalues`), all from one random stream in that order.
+
+    Parameters
+    ----------
+    point, conf : dict
+        Each partition's point estimates (``"auc"`` among them) and (G, 2, 2) confusion counts.
+    count : ndarray (F, 2, B)
+        Cell counts of the fine groups (the AUC permutations draw from them).
+    parts : list of Partition
+    sufficient : dict of str to bool ndarray
+        Which groups of each partition are sufficient.
+    n_permutations : int
+        The most permutations of each test (0: no p-values).
+    seed : int
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    eligible = np.array([p.n_groups >= 2 and bool(sufficient[p.name].all())
+                         and bool(np.isfinite(point[p.name]["auc"]).all()) for p in parts])
+    auc_p: dict[str, tuple[float, int]] = {}
+    if n_permutations > 0 and eligible.any():
+        pv, used = auc_permutation_pvalues(count, parts, eligible, [p.n_groups for p in parts],
+                                           n_permutations, rng)
+        auc_p = {p.name: (float(v), int(n)) for p, v, n in zip(parts, pv, used, strict=True)
+                 if np.isfinite(v)}
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for p in parts:
+        idx = np.flatnonzero(sufficient[p.name])
+        _, values = sufficient_values(point[p.name], idx)
+        pvals: dict[str, tuple[float, int]] = {}
+        if idx.size >= 2 and n_permutations > 0:
+            pvals = permutation_pvalues(conf[p.name][idx], values, n_permutations, rng)
+            if p.name in auc_p and np.isfinite(values["auc_difference"]):
+                pvals["auc_difference"] = auc_p[p.name]
+        out[p.name] = pvals
     return out

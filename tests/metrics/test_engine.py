@@ -113,3 +113,18 @@ def test_numbers_do_not_depend_on_threads_or_chunks(clustered: bool) -> None:
         assert _run(dataclasses.replace(base, jobs=jobs, chunk=chunk), **kw) == ref
     other = _run(dataclasses.replace(base, seed=10), **kw)
     assert other != ref  # the seed still matters
+
+
+def test_p_values_only_over_sufficient_groups_and_seeded() -> None:
+    """criterion_pvalues through the engine: with the intersection's groups too small, its
+    criteria get no p-value while sex's do (the AUC difference's too); same seed, same p."""
+    config = AuditConfig(n_bootstrap=0, n_permutations=200, seed=3, min_group_size=61,
+                         min_group_events=5)
+    crit = {(c.attribute, c.name): c for c in _run(config).criteria}
+    defined = [n for n in CRITERIA_NAMES if n != "equalized_odds_ratio"]  # FPR 0 in both groups
+    assert all(crit["sex", n].p_value is not None for n in defined)
+    assert crit["sex", "equal_opportunity_difference"].p_value < 0.01  # the planted TPR gap
+    assert crit["sex", "equalized_odds_ratio"].p_value is None
+    assert all(crit["sex & site", n].p_value is None for n in CRITERIA_NAMES)
+    again = {(c.attribute, c.name): c for c in _run(config).criteria}
+    assert [c.p_value for c in crit.values()] == [c.p_value for c in again.values()]

@@ -272,3 +272,4 @@ def test_the_audit_records_the_rule_and_the_permutations_each_p_value_used() -> 
         assert not stopped or c.p_value == SEQUENTIAL_EXCEEDANCES / c.n_permutations
     assert any(c.n_permutations < 300 for c in tested)  # fair data: most stop early
     assert res.to_dict()["criteria"][0]["n_permutations"] == res.criteria[0].n_permutations
+
