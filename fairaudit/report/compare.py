@@ -69,7 +69,12 @@ def _judged_subjects(result: CompareResult) -> tuple[dict[str, set[str]], dict[s
     return failed, undecided
 
 
-def _hidden_subjects(result: CompareResult, sup: Suppressor) -> set[str]:
+WITHHELD = "values withheld: small cell."
+"""The message of a rule outcome whose group is withheld by small-cell suppression."""
+
+
+def hidden_subjects(result: CompareResult, sup: Suppressor) -> set[str]:
+    """The subjects (``"site = tiny"``) of groups that ``sup`` withholds (fewer than K rows)."""
     return {f"{c.attribute} = {c.group}" for c in result.paired.changes
             if c.attribute != "overall" and sup.hides(c.n)}
 
@@ -203,14 +208,14 @@ def build_compare_context(result: CompareResult, *, suppress_small_cells: int = 
     template's autoescape and the Markdown escaper handle it)."""
     sup = Suppressor(suppress_small_cells)
     verdict = verdict_context(result, no_fail=no_fail, sup=sup)  # reads result.gate only
-    hidden = _hidden_subjects(result, sup)
+    hidden = hidden_subjects(result, sup)
     outcomes = {sup.text(o.id): o for o in result.gate.rules}
     for r in verdict["rules"] + verdict["rules_folded"]:
         o = outcomes.get(r["id"])
         if o is not None:  # changes read better signed: "-0.117 to -0.068"
             r.update(value=signed(o.value), ci=signed_ci(o.ci))
         if rule_subject(r["id"], hidden):
-            r.update(value="suppressed", ci="", message="values withheld: small cell.", message_head="")
+            r.update(value="suppressed", ci="", message=WITHHELD, message_head="")
     failed, undecided = _judged_subjects(result)
     p = result.paired
     overall = [_change_row(p.change(result.condition, "overall", "overall", m), sup) for m in p.metrics]
@@ -251,4 +256,5 @@ def render_compare_html(result: CompareResult, *, suppress_small_cells: int = 0,
         result, suppress_small_cells=suppress_small_cells, no_fail=no_fail, figures=figures))
 
 
-__all__ = ["build_compare_context", "forest_figure", "render_compare_html"]
+__all__ = ["WITHHELD", "build_compare_context", "forest_figure", "hidden_subjects", "render_compare_html",
+           "rule_subject"]

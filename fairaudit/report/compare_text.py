@@ -6,10 +6,15 @@ escaped for Markdown (group names such as ``<script>`` or ``a|b`` render literal
 
 from __future__ import annotations
 
+import html
+import re
+from dataclasses import replace
 from typing import Any
 
-from fairaudit.report.compare import build_compare_context
+from fairaudit.report.compare import WITHHELD, build_compare_context, hidden_subjects, rule_subject
+from fairaudit.report.context import Suppressor
 from fairaudit.report.markdown import escape
+from fairaudit.result import GateOutcome
 from fairaudit.result_paired import CompareResult
 
 _ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "warn": "⚠️", "not_run": "➖"}
@@ -19,6 +24,15 @@ MAX_MD_RULES = 30
 
 def _num(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """Data text as a Markdown code span. Inside one, entities and backslash escapes are shown
+    literally, so the text goes in as it is, fenced by more backticks than any run it holds."""
+    s = " ".join(str(text).split())
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", s)), default=0))
+    pad = " " if s[:1] == "`" or s[-1:] == "`" else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def _table(header: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
@@ -58,7 +72,7 @@ def render_compare_markdown(result: CompareResult, *, suppress_small_cells: int 
     if v["policy"]:
         title += f" (policy {escape(v['policy'])})"
     b, c = ctx["sides"]
-    lines = [title, "", f"Candidate `{escape(c['source'])}` against baseline `{escape(b['source'])}` "
+    lines = [title, "", f"Candidate {_code(c['source'])} against baseline {_code(b['source'])} "
              f"on the same {_num(ctx['n_rows'])} rows; changes are candidate − baseline "
              f"with paired {level} intervals.", "", v["explanation"], ""]
     if v["rules"]:
@@ -83,7 +97,9 @@ def render_compare_markdown(result: CompareResult, *, suppress_small_cells: int 
     for attr in ctx["attributes"]:
         name = escape(attr["name"])
         folded = attr["kind"] == "intersection"
-        lines += (["<details>", f"<summary>Intersection {name}</summary>", ""] if folded else [])
+        # Raw HTML: Markdown's backslash escapes would show there, so HTML-escape only.
+        summary = html.escape(" ".join(attr["name"].split()))
+        lines += (["<details>", f"<summary>Intersection {summary}</summary>", ""] if folded else [])
         lines += [f"### {name}", ""] + _group_lines(attr, level) + [""]
         lines += (["</details>", ""] if folded else [])
     p = result.paired
@@ -94,18 +110,29 @@ def render_compare_markdown(result: CompareResult, *, suppress_small_cells: int 
 
 def render_compare_junit(result: CompareResult, *, suppress_small_cells: int = 0,
                          no_fail: bool = False) -> str:
-    """JUnit XML: one test case per judged change rule (see :func:`fairaudit.report.junit.gate_junit`)."""
+    """JUnit XML: one test case per judged change rule (see :func:`fairaudit.report.junit.gate_junit`).
+
+    As in the other views, the rule outcomes of a group withheld by small-cell suppression carry
+    no value, interval or message (its change would reveal counts)."""
     from fairaudit.report.junit import gate_junit
 
     p = result.paired
     return gate_junit(
-        result.gate, level=p.confidence_level, created=result.created,
+        _withhold(result, Suppressor(suppress_small_cells)), level=p.confidence_level, created=result.created,
         properties=(("fairaudit.version", result.tool_version), ("seed", str(p.seed)),
                     ("n_bootstrap", str(p.n_bootstrap)), ("confidence_level", str(p.confidence_level)),
                     ("data_sha256", result.data_sha256), ("baseline", result.baseline.source),
                     ("candidate", result.candidate.source)),
         suppress_small_cells=suppress_small_cells, no_fail=no_fail, suite="fairaudit compare",
     )
+
+
+def _withhold(result: CompareResult, sup: Suppressor) -> GateOutcome:
+    """The gate with every outcome on a withheld group stripped of its numbers and message."""
+    hidden = hidden_subjects(result, sup)
+    return replace(result.gate, rules=tuple(
+        replace(o, message=WITHHELD, value=None, ci=None, simultaneous_ci=None)
+        if rule_subject(o.id, hidden) else o for o in result.gate.rules))
 
 
 def render_compare_table(result: CompareResult, *, suppress_small_cells: int = 0,
