@@ -415,11 +415,14 @@ def _grouping_warnings(dataset: AuditDataset, n_clusters: int | None) -> list[st
                 f"'{missing_group(dataset.group_names[dataset.attributes.index(attr)])}'."
             )
     if dataset.clusters is not None and n_clusters is not None and n_clusters < MIN_CLUSTERS:
-        out.append(
-            f"--cluster '{dataset.cluster_column}' has fewer than {MIN_CLUSTERS} patients "
-            "(clusters); with so few the patient-level bootstrap intervals are unreliable."
-        )
+        out.append(few_clusters_warning(str(dataset.cluster_column)))
     return out
+
+
+def few_clusters_warning(column: str) -> str:
+    """The warning of a patient bootstrap over fewer than :data:`MIN_CLUSTERS` patients."""
+    return (f"--cluster '{column}' has fewer than {MIN_CLUSTERS} patients "
+            "(clusters); with so few the patient-level bootstrap intervals are unreliable.")
 
 
 def _interval_method(config: AuditConfig) -> str | None:

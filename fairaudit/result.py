@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeAlias
 
 from fairaudit._io import json_text, to_jsonable
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 # The status vocabularies of the result (and of the JSON schema's ``enum``s): checked by mypy
 # wherever a status is produced or compared, and by :meth:`AuditResult.from_dict` on reading.
@@ -317,6 +317,9 @@ class DatasetInfo:
     metadata: MetadataInfo | None = None
     n_unmatched_metadata: int | None = None
     bins: Mapping[str, BinInfo] | None = None
+    # Schema 1.5: True when ``n_clusters`` is an estimate (merged statistics with more patients
+    # than are counted exactly: HyperLogLog, relative standard error 0.8 %); None when exact.
+    n_clusters_estimated: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ overlapping ranges of both classes; in general its error is at most ``sum over s
 pos x neg / (2 P N)``, which :func:`auc_from_stats` returns.
 
 The Poisson bootstrap (:mod:`fairaudit.metrics.poisson`) adds a mergeable table of row counts
-per (hash bucket, fine group, label, coarse bin).
+per (hash bucket, fine group, label, coarse bin). With patient keys (``--cluster``) the
+statistics also count the distinct patients (:mod:`fairaudit.metrics.sketch`: exact up to
+65,536, a HyperLogLog estimate beyond).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fairaudit.metrics.cells import ECE_BINS, CellTable
+from fairaudit.metrics.sketch import KeyCount, key_count, merge_counts
 
 SCORE_LEVELS = 1 << 16
 """Fine score cells per unit interval (besides the cut points)."""
@@ -110,6 +113,8 @@ class AuditStats:
     bkey, bcount : ndarray
         Sorted ``((bucket * F + fine) * 2 + label) * n_coarse + bin`` and its rows.
     n_rows : int
+    distinct_keys : KeyCount or None
+        Distinct resampling keys (patients), when they were counted (``count_keys``).
     """
 
     attributes: tuple[str, ...]
@@ -130,6 +135,7 @@ class AuditStats:
     bkey: np.ndarray
     bcount: np.ndarray
     n_rows: int
+    distinct_keys: KeyCount | None = None
 
     @property
     def n_fine(self) -> int:
@@ -172,6 +178,7 @@ def reduce_rows(
     keys: np.ndarray | None = None,
     seed: int = 0,
     n_buckets: int = 0,
+    count_keys: bool = False,
 ) -> AuditStats:
     """Statistics of validated rows.
 
@@ -185,6 +192,8 @@ def reduce_rows(
         Resampling key of every row (row or patient identity); needed when ``n_buckets`` > 0.
     n_buckets : int
         Hash buckets of the Poisson bootstrap; 0 keeps no bucket table.
+    count_keys : bool
+        Count the distinct ``keys`` (patient ids; not row ids) in ``distinct_keys``.
     """
     from fairaudit.metrics.poisson import bucket_of
 
@@ -220,20 +229,26 @@ def reduce_rows(
         bucket = bucket_of(np.asarray(keys, dtype=np.uint64), seed, n_buckets)
         bk = ((bucket * uniq.size + fine) * 2 + labels) * n_coarse + cbin
         bkey, (bcount,), _, _ = _reduce_keys(bk, [np.ones(n, np.int64)])
+    distinct = None
+    if count_keys:
+        if keys is None:
+            raise ValueError("keys are needed to count them (count_keys)")
+        distinct = key_count(np.asarray(keys, dtype=np.uint64))
     return AuditStats(
         attributes=tuple(attributes), names=tuple(tuple(x) for x in names), numeric=tuple(numeric),
         fine_codes=fine_codes.astype(np.int64), cut_points=cut_points, levels=int(levels),
         key=ukey, count=count, smin=smin, smax=smax, ckey=ckey, s1=s1, s2=s2, seed=int(seed),
-        n_buckets=int(n_buckets), bkey=bkey, bcount=bcount, n_rows=int(n),
+        n_buckets=int(n_buckets), bkey=bkey, bcount=bcount, n_rows=int(n), distinct_keys=distinct,
     )
 
 
 def _check_compatible(a: AuditStats, b: AuditStats) -> None:
     same = (a.attributes == b.attributes and a.levels == b.levels and a.seed == b.seed
-            and a.n_buckets == b.n_buckets and np.array_equal(a.cut_points, b.cut_points))
+            and a.n_buckets == b.n_buckets and np.array_equal(a.cut_points, b.cut_points)
+            and (a.distinct_keys is None) == (b.distinct_keys is None))
     if not same:
         raise ValueError("statistics of different audits (attributes, cut points, score levels, "
-                         "seed or buckets differ) cannot be merged")
+                         "seed, buckets or key counting differ) cannot be merged")
 
 
 def _union_names(a: AuditStats, b: AuditStats) -> tuple[tuple[tuple[str, ...], ...], list[np.ndarray]]:
@@ -287,6 +302,8 @@ def merge(a: AuditStats, b: AuditStats) -> AuditStats:
         fine_codes=fine_codes.astype(np.int64), cut_points=a.cut_points, levels=a.levels,
         key=key, count=count, smin=smin, smax=smax, ckey=ckey, s1=s1, s2=s2, seed=a.seed,
         n_buckets=a.n_buckets, bkey=bkey, bcount=bcount, n_rows=a.n_rows + b.n_rows,
+        distinct_keys=(None if a.distinct_keys is None or b.distinct_keys is None
+                       else merge_counts(a.distinct_keys, b.distinct_keys)),
     )
 
 
@@ -350,7 +367,7 @@ def canonical(stats: AuditStats, missing_name=lambda names: "unknown") -> AuditS
         fine_codes=codes[by_combo], cut_points=stats.cut_points, levels=stats.levels,
         key=key[o], count=stats.count[o], smin=stats.smin[o], smax=stats.smax[o], ckey=ckey[co],
         s1=stats.s1[co], s2=stats.s2[co], seed=stats.seed, n_buckets=stats.n_buckets, bkey=bkey[bo],
-        bcount=stats.bcount[bo], n_rows=stats.n_rows,
+        bcount=stats.bcount[bo], n_rows=stats.n_rows, distinct_keys=stats.distinct_keys,
     )
 
 

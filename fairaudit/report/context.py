@@ -418,6 +418,7 @@ def _dataset_context(ds: DatasetInfo, sup: Suppressor) -> dict[str, Any]:
         "n_used": sup.count(ds.n_used),
         "n_excluded": sup.count(ds.n_excluded),
         "n_clusters": sup.count(ds.n_clusters) if ds.n_clusters else ds.n_clusters,
+        "n_clusters_estimated": bool(ds.n_clusters_estimated),
         "attributes": list(ds.attributes),
         "intersections": list(ds.intersections),
         "inputs": _input_notes(ds, sup),

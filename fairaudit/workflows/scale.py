@@ -57,12 +57,14 @@ class ReduceOptions:
     n_buckets: int = 0
     levels: int = SCORE_LEVELS
     batch_rows: int = 1 << 20
+    count_keys: bool = False  # count the distinct keys (patients with ``cluster``, not row ids)
 
 
 def _reduce_batch(b, opts: ReduceOptions) -> AuditStats:
     return reduce_rows(b.labels, b.scores, b.codes, b.names, attributes=opts.sensitive,
                        numeric=b.numeric, cut_points=np.array(opts.cut_points), levels=opts.levels,
-                       keys=b.keys, seed=opts.seed, n_buckets=opts.n_buckets)
+                       keys=b.keys, seed=opts.seed, n_buckets=opts.n_buckets,
+                       count_keys=opts.count_keys)
 
 
 def reduce_part(part: FilePart, opts: ReduceOptions,
@@ -168,7 +170,7 @@ def memory_stats(dataset: Any, opts: ReduceOptions, file_name: str) -> AuditStat
     return reduce_rows(dataset.labels, dataset.scores, dataset.group_codes, tuple(names),
                        attributes=dataset.attributes, numeric=numeric,
                        cut_points=np.array(opts.cut_points), levels=opts.levels, keys=keys,
-                       seed=opts.seed, n_buckets=opts.n_buckets)
+                       seed=opts.seed, n_buckets=opts.n_buckets, count_keys=opts.count_keys)
 
 
 def _is_numeric(series) -> bool:
@@ -283,7 +285,7 @@ def audit_scaled(
     opts = ReduceOptions(label=label, score=score, sensitive=attributes,
                          cut_points=(float(threshold),), key_column=cluster or row_id,
                          seed=config.seed, n_buckets=N_BUCKETS if bootstrap_method == "poisson" else 0,
-                         batch_rows=batch_rows)
+                         batch_rows=batch_rows, count_keys=cluster is not None)
     files, root = parquet_files(predictions)
     parts = plan_partitions(files, root, n_partitions)
     total = sum(p.n_rows for p in parts)
@@ -310,7 +312,11 @@ def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, l
              cluster: str | None = None, warnings: list[str] | None = None, policy: Any = None,
              command: str | None = None,
              progress: Progress | None = None) -> tuple[AuditResult, MergedAudit]:
-    """The gated :class:`AuditResult` of merged statistics (the run record names the methods)."""
+    """The gated :class:`AuditResult` of merged statistics (the run record names the methods).
+
+    With ``cluster``, ``dataset.n_clusters`` is the patients counted in ``stats.distinct_keys``
+    (exact up to 65,536, else a HyperLogLog estimate and ``n_clusters_estimated``).
+    """
     from fairaudit.api import result_from_parts
 
     warnings = list(warnings or [])
@@ -322,6 +328,7 @@ def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, l
         if n_unknown:
             warnings.append(f"{n_unknown} rows have no value for '{attr}'; they form the group "
                             f"'{missing_group(merged.group_names[j])}'.")
+    n_clusters, estimated = _patients(stats, cluster, warnings)
     p_method = None
     if config.n_permutations:
         from fairaudit.metrics.significance import PERMUTATION_METHOD, permutation_rule
@@ -335,14 +342,28 @@ def finalise(stats: AuditStats, config: AuditConfig, *, bootstrap_method: str, l
         i_method = f"{INTERVAL_METHOD} ({config.n_bootstrap} replicates, {bootstrap_method} bootstrap)"
     info = DatasetInfo(n_rows=merged.n_rows, n_used=merged.n_rows, n_excluded=0, label=label,
                        attributes=stats.attributes, intersections=merged.parts.intersections,
-                       source=source, unknown_counts=merged.unknown_counts, n_clusters=None,
-                       score=score)
+                       source=source, unknown_counts=merged.unknown_counts, n_clusters=n_clusters,
+                       score=score, n_clusters_estimated=estimated)
     result = result_from_parts(merged.parts, config, dataset=info, data_sha256=data_sha256,
                                threshold_source=threshold_source,
                                bootstrap_unit=f"patient ({cluster})" if cluster else "row",
                                p_value_method=p_method, interval_method=i_method,
                                command=command, warnings=tuple(warnings), policy=policy)
     return result, merged
+
+
+def _patients(stats: AuditStats, cluster: str | None,
+              warnings: list[str]) -> tuple[int | None, bool | None]:
+    """Patients counted (None without ``cluster``) and True when estimated (else None); warns,
+    like the in-memory audit, below 20 patients (a range where the count is exact)."""
+    from fairaudit.api import MIN_CLUSTERS, few_clusters_warning
+
+    if cluster is None or stats.distinct_keys is None:
+        return None, None
+    n = stats.distinct_keys.count()
+    if n < MIN_CLUSTERS:
+        warnings.append(few_clusters_warning(cluster))
+    return n, (True if stats.distinct_keys.estimated else None)
 
 
 def audit_frame(dataset: Any, config: AuditConfig, *, bootstrap_method: str = "poisson",

@@ -116,7 +116,7 @@ def test_worked_example_joins_bins_and_records(split_tables, tmp_path) -> None:
 
     jsonschema.validate(raw, load_schema())
     ds = raw["dataset"]
-    assert raw["schema_version"] == "1.4"
+    assert raw["schema_version"] == "1.5"
     assert ds["n_unmatched_metadata"] == 40 and ds["unknown_counts"] == {"sex": 40, "age": 55}
     assert ds["bins"] == {"age": {"cuts": [40.0, 60.0, 80.0], "method": "cut_points", "q": None,
                                   "labels": ["< 40", "[40, 60)", "[60, 80)", ">= 80"]}}

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -63,6 +64,52 @@ def test_poisson_with_a_row_id_is_the_same_for_a_glob_and_one_file(dataset, tmp_
         doc["dataset"].pop("source")
         docs.append(doc)
     assert docs[0] == docs[1]
+
+
+def _patients_dir(tmp_path: Path, predictions, pid) -> tuple[Path, Path]:
+    """A two-file Parquet directory and the same rows in one file, with patient ids ``pid``."""
+    d = tmp_path / "by_patient"
+    d.mkdir()
+    frame = predictions.assign(pid=pid)
+    frame.iloc[:1700].to_parquet(d / "a.parquet", row_group_size=400)
+    frame.iloc[1700:].to_parquet(d / "b.parquet")
+    frame.to_parquet(tmp_path / "patients.parquet")
+    return d, tmp_path / "patients.parquet"
+
+
+def _dataset_and_warnings(*args: str, out: Path) -> tuple[dict, list[str]]:
+    res = audit(*args, "-f", "json", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, load_schema())
+    return doc["dataset"], doc["warnings"]
+
+
+def test_merged_statistics_count_the_patients_like_the_in_memory_audit(tmp_path, predictions):
+    rng = np.random.default_rng(8)
+    pid = np.array([f"P{i:05d}" for i in rng.integers(0, 1500, len(predictions))])
+    directory, one = _patients_dir(tmp_path, predictions, pid)
+    merged, _ = _dataset_and_warnings("-p", str(directory), "--engine", "stream", "--partitions", "3",
+                                      "--cluster", "pid", "--bootstrap-method", "poisson",
+                                      out=tmp_path / "merged.json")
+    memory, _ = _dataset_and_warnings("-p", str(one), "--cluster", "pid", out=tmp_path / "memory.json")
+    assert merged["n_clusters"] == memory["n_clusters"] == len(set(pid))
+    assert merged["n_clusters_estimated"] is None and memory["n_clusters_estimated"] is None
+    rows, _ = _dataset_and_warnings("-p", str(directory), "--bootstrap-method", "poisson",
+                                    "--row-id", "pid", out=tmp_path / "rows.json")
+    assert rows["n_clusters"] is None  # a row id is not a patient
+
+
+def test_fewer_than_20_patients_warn_on_the_merged_path_too(tmp_path, predictions):
+    directory, one = _patients_dir(tmp_path, predictions, np.arange(len(predictions)) % 12)
+    merged, warned = _dataset_and_warnings("-p", str(directory), "--cluster", "pid",
+                                           "--bootstrap-method", "poisson", out=tmp_path / "m.json")
+    memory, memory_warned = _dataset_and_warnings("-p", str(one), "--cluster", "pid",
+                                                  out=tmp_path / "i.json")
+    assert merged["n_clusters"] == memory["n_clusters"] == 12
+    few = [w for w in warned if "fewer than 20 patients" in w]
+    assert few == [w for w in memory_warned if "fewer than 20 patients" in w] and len(few) == 1
+    assert "--cluster 'pid'" in few[0]
 
 
 def test_option_errors_are_one_line(dataset, tmp_path):

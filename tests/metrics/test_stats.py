@@ -150,3 +150,26 @@ def test_groups_seen_in_different_partitions_get_one_order():
     cfg = AuditConfig(n_bootstrap=100, n_permutations=0)
     assert flat(audit_stats(a, cfg, method="poisson").parts) == flat(audit_stats(b, cfg, method="poisson").parts)
     assert [g.group for g in audit_stats(a, cfg).parts.groups][:3] == ["a", "b", "c"]
+
+
+def test_patients_are_counted_exactly_for_any_split_and_only_when_asked():
+    y, s, codes, _ = rows()
+    patients = np.random.default_rng(5).integers(0, 700, y.size).astype(np.uint64) * np.uint64(977)
+    truth = np.unique(patients).size
+
+    def counted(idx):
+        return reduce_rows(y[idx], s[idx], codes[idx], NAMES, attributes=ATTRS,
+                           numeric=(False, False), cut_points=np.array([0.5]), keys=patients[idx],
+                           seed=3, n_buckets=64, count_keys=True)
+
+    from fairaudit.metrics.stats import canonical
+
+    rng = np.random.default_rng(2)
+    for k in (1, 2, 7):
+        parts = [counted(idx) for idx in np.array_split(rng.permutation(y.size), k)]
+        merged = canonical(merge_all([parts[i] for i in rng.permutation(k)]))
+        assert merged.distinct_keys.count() == truth and not merged.distinct_keys.estimated
+        np.testing.assert_array_equal(merged.distinct_keys.exact, np.unique(patients))
+    assert reduce(y, s, codes, patients).distinct_keys is None  # row ids are not counted
+    with pytest.raises(ValueError, match="cannot be merged"):
+        merge(counted(np.arange(10)), reduce(y, s, codes, patients, np.arange(10, 20)))

@@ -268,3 +268,14 @@ def test_report_command_rejects_bad_input(tmp_path, content, fragment):
 def test_report_command_missing_file(tmp_path):
     res = runner.invoke(app, ["report", str(tmp_path / "none.json"), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2 and "does not exist" in res.stderr
+
+
+def test_an_estimated_patient_count_is_marked_as_one(result):
+    import dataclasses
+
+    exact = dataclasses.replace(result.dataset, n_clusters=1234)
+    page = render_html(dataclasses.replace(result, dataset=exact))
+    assert "; 1234 patients</span>" in page and "HyperLogLog" not in page
+    estimated = dataclasses.replace(result.dataset, n_clusters=70123, n_clusters_estimated=True)
+    page = render_html(dataclasses.replace(result, dataset=estimated))
+    assert "; about 70123 patients (HyperLogLog estimate, ±0.8 %)</span>" in page

@@ -79,6 +79,10 @@ def test_patients_as_poisson_keys_are_partition_free(data):
     b = run(data["dir"], engine="dask", cluster="pid", n_partitions=7, n_workers=1)
     assert numbers(a) == numbers(b)
     assert a.result.run.bootstrap_unit == "patient (pid)"
+    # The patients are counted exactly (and the same) however the rows were partitioned.
+    n_patients = pd.concat([pd.read_parquet(f) for f in sorted(data["dir"].glob("*.parquet"))])["pid"].nunique()
+    assert a.result.dataset.n_clusters == b.result.dataset.n_clusters == n_patients
+    assert b.result.dataset.n_clusters_estimated is None
     assert numbers(a) != numbers(run(data["dir"], engine="stream", n_partitions=1))
 
 
