@@ -7,12 +7,12 @@ escaped for Markdown (group names such as ``<script>`` or ``a|b`` render literal
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import replace
 from typing import Any
 
 from fairaudit.report.compare import WITHHELD, build_compare_context, hidden_subjects, rule_subject
 from fairaudit.report.context import Suppressor
+from fairaudit.report.formatting import md_code, terminal_safe
 from fairaudit.report.markdown import escape
 from fairaudit.result import GateOutcome
 from fairaudit.result_paired import CompareResult
@@ -24,15 +24,6 @@ MAX_MD_RULES = 30
 
 def _num(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def _code(text: str) -> str:
-    """Data text as a Markdown code span. Inside one, entities and backslash escapes are shown
-    literally, so the text goes in as it is, fenced by more backticks than any run it holds."""
-    s = " ".join(str(text).split())
-    fence = "`" * (1 + max((len(run) for run in re.findall("`+", s)), default=0))
-    pad = " " if s[:1] == "`" or s[-1:] == "`" else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def _table(header: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
@@ -72,7 +63,7 @@ def render_compare_markdown(result: CompareResult, *, suppress_small_cells: int 
     if v["policy"]:
         title += f" (policy {escape(v['policy'])})"
     b, c = ctx["sides"]
-    lines = [title, "", f"Candidate {_code(c['source'])} against baseline {_code(b['source'])} "
+    lines = [title, "", f"Candidate {md_code(c['source'])} against baseline {md_code(b['source'])} "
              f"on the same {_num(ctx['n_rows'])} rows; changes are candidate − baseline "
              f"with paired {level} intervals.", "", v["explanation"], ""]
     if v["rules"]:
@@ -151,7 +142,7 @@ def render_compare_table(result: CompareResult, *, suppress_small_cells: int = 0
         out += [f"  {r['status_label']}: {r['message']}" for r in bad[:MAX_MD_RULES]]
         if len(bad) > MAX_MD_RULES:
             out.append(f"  ... and {len(bad) - MAX_MD_RULES} more (see the HTML or JSON)")
-    return "\n".join(out) + "\n"
+    return "\n".join(terminal_safe(line) for line in out) + "\n"
 
 
 __all__ = ["render_compare_junit", "render_compare_markdown", "render_compare_table"]

@@ -8,6 +8,8 @@ column); the terminal table writes a value and its interval in one cell as
 
 from __future__ import annotations
 
+import re
+
 from fairaudit.result import Estimate
 
 
@@ -46,3 +48,21 @@ def fmt_p(p: float | None) -> str:
     if p is None:
         return "—"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def md_code(text: str) -> str:
+    """Data text as a Markdown code span. Inside one, entities and backslash escapes are shown
+    literally, so the text goes in as it is (whitespace runs and newlines become one space),
+    fenced by more backticks than any run it holds."""
+    s = " ".join(str(text).split())
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", s)), default=0))
+    pad = " " if s[:1] == "`" or s[-1:] == "`" else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every non-printable character (terminal escape sequences, carriage
+    returns, tabs) shown as its Python escape (``\\x1b``), so data cannot move the cursor,
+    recolour or overwrite a terminal's output."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fairaudit.report.formatting import md_code
 from fairaudit.result import AuditResult
 
 # Inside a table cell only these can start Markdown syntax ("[" and "]" cover links/images).
@@ -145,7 +146,7 @@ def render_markdown(result: AuditResult, *, suppress_small_cells: int = 0, no_fa
     ds = ctx["dataset"]
     lines += [
         f"**Data:** {ds['n_used']} of {ds['n_rows']} rows used ({ds['n_excluded']} excluded); "
-        f"label `{escape(ds['label'])}`; threshold {ctx['threshold']['value']} "
+        f"label {md_code(ds['label'])}; threshold {ctx['threshold']['value']} "
         f"({escape(ctx['threshold']['source'])}); values are shown with {level} confidence intervals.",
         "",
     ]

@@ -359,3 +359,13 @@ def test_table_suppression_withholds_a_small_groups_rule(result):
     assert text.endswith(f"  INCONCLUSIVE: {WITHHELD}\n")
     assert "n=17" not in text and f"{result.gate.rules[2].value:+.4f}" not in text
     assert "(n=600)" in text  # 600 rows: not a small cell
+
+
+def test_table_shows_control_characters_in_data_as_escapes(result):
+    """A group name or message carrying a terminal escape sequence or a carriage return cannot
+    recolour, move the cursor or overwrite the terminal's lines: they are printed escaped."""
+    rules = (RuleOutcome("rule [site = \x1b[2J]", "fail", "site \x1b[31mred\x1b[0m\rover", -0.01,  # type: ignore[arg-type]
+                         (-0.02, 0.0), -0.02),)
+    text = render_compare_table(dataclasses.replace(result, gate=GateOutcome("fail", rules, "release")))  # type: ignore[arg-type]
+    assert "\x1b" not in text and "\r" not in text
+    assert "  FAIL: site \\x1b[31mred\\x1b[0m\\rover" in text.splitlines()

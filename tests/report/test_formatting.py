@@ -28,3 +28,19 @@ def test_shares_and_p_values() -> None:
     assert fmt_pct(0.1234) == "12.3%" and fmt_pct(None) == "—"
     assert fmt_p(0.0004) == "<0.001" and fmt_p(0.001) == "0.001" and fmt_p(0.04567) == "0.046"
     assert fmt_p(None) == "—"
+
+
+def test_code_spans_hold_data_text_literally() -> None:
+    from fairaudit.report.formatting import md_code
+
+    assert md_code("age_band & <x>") == "`age_band & <x>`"  # no escapes inside a code span
+    assert md_code("a`b") == "``a`b``"  # a fence longer than any backtick run in the text
+    assert md_code("`x") == "`` `x ``"  # padded where the text starts or ends with one
+    assert md_code("two\nlines") == "`two lines`"
+
+
+def test_terminal_safe_escapes_control_characters_only() -> None:
+    from fairaudit.report.formatting import terminal_safe
+
+    assert terminal_safe("Région São Paulo & <b>") == "Région São Paulo & <b>"
+    assert terminal_safe("a\x1b[2Jb\rc\td\x07") == "a\\x1b[2Jb\\rc\\td\\x07"

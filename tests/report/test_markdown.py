@@ -118,3 +118,13 @@ def test_insufficient_summary_values_respect_suppression():
     line = next(x for x in md.splitlines() if x.startswith("| AUC |") and "Pacific Islander" in x)
     assert "Pacific Islander suppressed (n&lt;30 &lt; minimum group size 30)" in line
     assert "17" not in line and "0.100" not in line
+
+
+def test_the_label_column_is_shown_literally_in_its_code_span():
+    """Inside a code span Markdown shows escapes as typed: the label goes in as it is."""
+    import dataclasses
+
+    r = make_result(n_bootstrap=0)
+    r = dataclasses.replace(r, dataset=dataclasses.replace(r.dataset, label="dx_<a>`b"))
+    md = render_markdown(r)
+    assert "label ``dx_<a>`b``;" in md
