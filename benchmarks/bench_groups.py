@@ -12,8 +12,10 @@
 
 Each timing is the audit computation through the Python API (``fairaudit.api.audit_dataset``
 on a validated dataset), after the table is built; peak memory is the process's maximum RSS.
-Wall time and CPU time are both printed, with the load average before each pair: on a shared
-machine the CPU-time ratio is the steadier measure (the computation is single-threaded).
+Wall time and CPU time are both printed, with the load average before each pair. The targets
+are about time as a user waits for it (wall); the audit runs its bootstrap on every core
+(``jobs=0``), so CPU time adds the threads' time and shows the total work. On a shared machine
+the wall ratio swings with the load: compare the two ratios.
 
 Usage: python benchmarks/bench_groups.py [--only a,b,c] [--cluster-rows N]
 """
