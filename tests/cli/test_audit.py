@@ -58,6 +58,17 @@ def test_same_seed_same_numbers(predictions_csv):
     assert json.dumps(a["criteria"]) != json.dumps(c["criteria"])
 
 
+def test_jobs_change_no_number(predictions_csv):
+    """--jobs sets the bootstrap's threads; each replicate has its own stream, so the JSON is
+    the same for 1 and 3 threads (the run record's command line aside)."""
+    one = json.loads(run(*base_args(predictions_csv), "-f", "json", "--jobs", "1").stdout)
+    three = json.loads(run(*base_args(predictions_csv), "-f", "json", "-j", "3").stdout)
+    for d in (one, three):
+        d["run"].pop("created")
+        d["run"].pop("command")
+    assert json.dumps(one) == json.dumps(three)
+
+
 def test_table_format_names_groups_and_criteria(predictions_csv):
     res = run(*base_args(predictions_csv))
     assert res.exit_code == 0
@@ -141,6 +152,7 @@ def test_bad_options(predictions_csv):
     _bad(run(*base_args(predictions_csv), "--threshold", "1.5"), "--threshold")
     _bad(run(*base_args(predictions_csv), "--confidence", "95"), "--confidence")
     _bad(run("audit", "-l", "y", "-a", "sex"), "--predictions")
+    _bad(run(*base_args(predictions_csv), "--jobs", "-1"), "--jobs")
 
 
 def test_missing_sensitive_values_become_unknown_group(tmp_path, predictions):
