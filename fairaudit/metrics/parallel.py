@@ -8,9 +8,11 @@ schedules them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,11 +22,35 @@ MAX_DEFAULT_JOBS = 8
 replicates (about 32 MB), so memory stays bounded on large machines."""
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+"""Where a container's CPU quota is read (cgroup v2 ``cpu.max``, v1 ``cpu/cpu.cfs_*``)."""
+
+
+def cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
+    """CPUs a container's CPU quota allows (rounded up), or None without a quota.
+
+    A CI runner or a Kubernetes pod often sees every core of its host but may use only a
+    quota of them; threads beyond the quota only contend."""
+    try:
+        v2 = root / "cpu.max"
+        if v2.is_file():
+            quota, _, period = v2.read_text().strip().partition(" ")
+        else:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1") or not period:
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
+
+
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the platform tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """Cores this process may run on: its CPU affinity where the platform tells it, at most
+    the container's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(cores, quota) if quota is not None else cores)
 
 
 def resolve_jobs(jobs: int) -> int:

@@ -60,3 +60,28 @@ def test_start_gives_the_value_or_the_error_later(jobs: int) -> None:
     pending = start(fails, jobs)  # not raised here: the caller carries on first
     with pytest.raises(RuntimeError, match="set-up failed"):
         pending.result()
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "200000 100000\n"}, 2),  # cgroup v2: 2 CPUs
+    ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: rounded up
+    ({"cpu.max": "max 100000\n"}, None),  # no quota
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),  # v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu.max": "garbage\n"}, None),
+    ({}, None),
+])
+def test_a_containers_cpu_quota_bounds_the_threads(tmp_path, files, expected) -> None:
+    from fairaudit.metrics.parallel import cpu_quota
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cpu_quota(tmp_path) == expected
+
+
+def test_usable_cores_never_exceed_the_quota(monkeypatch) -> None:
+    import fairaudit.metrics.parallel as parallel
+
+    monkeypatch.setattr(parallel, "cpu_quota", lambda: 1)
+    assert usable_cores() == 1 and resolve_jobs(0) == 1
