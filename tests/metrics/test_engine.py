@@ -128,3 +128,16 @@ def test_p_values_only_over_sufficient_groups_and_seeded() -> None:
     assert all(crit["sex & site", n].p_value is None for n in CRITERIA_NAMES)
     again = {(c.attribute, c.name): c for c in _run(config).criteria}
     assert [c.p_value for c in crit.values()] == [c.p_value for c in again.values()]
+
+
+def test_progress_is_told_of_every_chunk_on_the_calling_thread() -> None:
+    """With chunks on threads, the progress callback still runs on the caller's thread (rich
+    progress bars are not thread-safe), once per chunk, adding up to every replicate."""
+    import threading
+
+    seen: list[tuple[int, str]] = []
+    config = AuditConfig(n_bootstrap=150, n_permutations=0, min_group_size=10, min_group_events=5,
+                         jobs=2, chunk=16)
+    _run(config, progress=lambda r: seen.append((r, threading.current_thread().name)))
+    assert [r for r, _ in seen] == [16] * 9 + [6]
+    assert {name for _, name in seen} == {threading.current_thread().name}
