@@ -44,8 +44,9 @@ def _root(
 
 def _register() -> None:
     from fairaudit.cli import audit
+    from fairaudit.cli.help_panels import SectionedCommand
 
-    app.command("audit", help=audit.HELP)(audit.audit_command)
+    app.command("audit", help=audit.HELP, cls=SectionedCommand)(audit.audit_command)
     from fairaudit.cli import report
 
     app.command("report", help=report.HELP)(report.report_command)
