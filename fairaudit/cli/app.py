@@ -52,10 +52,10 @@ def _register() -> None:
     app.command("report", help=report.HELP)(report.report_command)
     from fairaudit.cli import mitigate
 
-    app.command("mitigate", help=mitigate.HELP)(mitigate.mitigate_command)
+    app.command("mitigate", help=mitigate.HELP, cls=SectionedCommand)(mitigate.mitigate_command)
     from fairaudit.cli import compare
 
-    app.command("compare", help=compare.HELP)(compare.compare_command)
+    app.command("compare", help=compare.HELP, cls=SectionedCommand)(compare.compare_command)
     from fairaudit.cli import sample_data, train
 
     app.command("sample-data", help=sample_data.HELP)(sample_data.sample_data_command)

@@ -37,3 +37,18 @@ def test_audit_help_has_one_section_per_panel_and_every_option_once() -> None:
 
     n_options = len(inspect.signature(audit_command).parameters)
     assert len(section) == n_options + 1  # and --help
+
+
+def _titles(command: str) -> list[str]:
+    res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    return [line for line in res.stdout.splitlines()
+            if line and not line.startswith(" ") and line.endswith(":")]
+
+
+def test_mitigate_and_compare_help_in_sections() -> None:
+    assert _titles("mitigate") == ["Input:", "Methods:", "Fine-tuning (reweighting, stratified, group-dro):",
+                                   "Statistics:", "Output:", "Options:"]
+    assert _titles("compare") == ["The two sides:", "Groups:", "Statistics:", "Gate and reports:",
+                                  "Options:"]
+    assert _titles("train") == ["Options:"]  # a short command keeps one block
