@@ -24,7 +24,7 @@ from fairaudit.metrics.cells import (
 )
 from fairaudit.metrics.criteria import CRITERIA, sufficient_values
 from fairaudit.metrics.curves import group_curves
-from fairaudit.metrics.parallel import run_ordered, start
+from fairaudit.metrics.parallel import jobs_within, run_ordered, start
 from fairaudit.metrics.rates import (
     UNDEFINED_REASON,
     aggregate,
@@ -245,10 +245,13 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
                            config.seed)
     # One percentile interval call per metric for every group of every partition (the metrics
     # on threads: sorting releases the GIL).
+    # Each piece copies its metric's replicates (a few copies with temporaries): as many at once
+    # as memory allows.
     keys = list(est.stacked_reps)
+    jobs = jobs_within(config.jobs, 3 * max((a.nbytes for a in est.stacked_reps.values()), default=0))
     display = dict(zip(keys, run_ordered(lambda k: percentile_ci(est.stacked_reps[k], level),
-                                         [(k,) for k in keys], config.jobs), strict=True))
-    boxes = _simultaneous(est, parts, sufficient, level, config.jobs)
+                                         [(k,) for k in keys], jobs), strict=True))
+    boxes = _simultaneous(est, parts, sufficient, level, jobs)
 
     m0 = est.point["overall"]
     overall_result = OverallResult(

@@ -61,6 +61,16 @@ def resolve_jobs(jobs: int) -> int:
     return jobs if jobs > 0 else min(usable_cores(), MAX_DEFAULT_JOBS)
 
 
+MEMORY_PER_RUN = 1 << 29
+"""Bytes that the pieces running at once may hold together (:func:`jobs_within`)."""
+
+
+def jobs_within(jobs: int, bytes_per_piece: int) -> int:
+    """``jobs`` resolved, and then reduced so that pieces holding ``bytes_per_piece`` each
+    stay within :data:`MEMORY_PER_RUN` together (never below one)."""
+    return max(1, min(resolve_jobs(jobs), MEMORY_PER_RUN // max(int(bytes_per_piece), 1)))
+
+
 def run_ordered(fn: Callable[..., T], items: Sequence[tuple], jobs: int) -> Iterator[T]:
     """``fn(*item)`` for every item, on up to ``jobs`` threads, results yielded in item order.
 

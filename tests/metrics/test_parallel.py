@@ -85,3 +85,11 @@ def test_usable_cores_never_exceed_the_quota(monkeypatch) -> None:
 
     monkeypatch.setattr(parallel, "cpu_quota", lambda: 1)
     assert usable_cores() == 1 and resolve_jobs(0) == 1
+
+
+def test_pieces_at_once_stay_within_the_memory_budget() -> None:
+    from fairaudit.metrics.parallel import MEMORY_PER_RUN, jobs_within
+
+    assert jobs_within(4, 1000) == 4  # small pieces: every thread asked for
+    assert jobs_within(4, MEMORY_PER_RUN // 2) == 2
+    assert jobs_within(4, 10 * MEMORY_PER_RUN) == 1  # never below one
