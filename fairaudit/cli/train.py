@@ -26,6 +26,11 @@ def train_command(
     label: str = typer.Option("diagnosis", "--label", help="Binary label column."),
     sensitive: str = typer.Option(
         "sex,race", "--sensitive", help="Attributes for the per-group validation AUCs stored in the checkpoint."),
+    dicom_window: str | None = typer.Option(
+        None, "--dicom-window", metavar="CENTER,WIDTH",
+        help="Window of every DICOM image in modality units, e.g. 40,400 (after rescale slope and "
+             "intercept); kept in the checkpoint, so audits read images the same way. Default: "
+             "each file's own window.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     from fairaudit._io import check_output_dir, check_outputs
@@ -36,12 +41,14 @@ def train_command(
     from fairaudit.models.training import TrainSettings, train_model
 
     check_seed(seed)
+    window = parse_window(dicom_window) if dicom_window is not None else None
     check_output_dir(out)  # before training, not after it
     if out.is_dir():
         check_outputs([(f"--out file {n}", out / n) for n in (WEIGHTS_FILE, CONFIG_FILE)],
                       [("--data", data)])
     train, val = load_training_manifests(data, label=label, sensitive=sensitive)
-    predictor = train_model(train, val, settings=TrainSettings(epochs=epochs, seed=seed), progress=cli_progress(quiet))
+    predictor = train_model(train, val, settings=TrainSettings(epochs=epochs, seed=seed),
+                            progress=cli_progress(quiet), image_window=window)
     sha = save_model(predictor, out)
     v = predictor.info["validation"]
     err(
@@ -50,3 +57,19 @@ def train_command(
         f"{predictor.info['train_seconds']:.0f} s"
     )
     err(f"checkpoint {out} sha256 {sha}")
+
+
+def parse_window(text: str) -> tuple[float, float]:
+    """``"CENTER,WIDTH"`` as numbers; a one-line error naming --dicom-window otherwise (the
+    width is at least 1, as the image reader requires)."""
+    from fairaudit.errors import ConfigError
+
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        center, width = (float(p) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        center = width = None
+    if center is None or width is None or not (abs(center) < float("inf") and 1.0 <= width < float("inf")):
+        raise ConfigError(f"--dicom-window must be CENTER,WIDTH in modality units with a width of at "
+                          f"least 1 (e.g. 40,400); got '{text}'.")
+    return center, width

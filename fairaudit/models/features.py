@@ -43,6 +43,9 @@ class Preprocessing:
     image_size : tuple of int
         Expected (height, width); any other shape is an input error.
     tokenizer : WordTokenizer
+    image_window : tuple of float, optional
+        ``(center, width)`` applied to every DICOM image, in training and at inference alike
+        (``fairaudit train --dicom-window``); None uses each file's own window.
     """
 
     schema: ManifestSchema
@@ -56,6 +59,7 @@ class Preprocessing:
     pixel_std: float
     image_size: tuple[int, int]
     tokenizer: WordTokenizer = field(repr=False)
+    image_window: tuple[float, float] | None = None
 
     @property
     def n_covariates(self) -> int:
@@ -74,6 +78,7 @@ class Preprocessing:
             "pixel_std": self.pixel_std,
             "image_size": list(self.image_size),
             "tokenizer": self.tokenizer.to_dict(),
+            "image_window": list(self.image_window) if self.image_window is not None else None,
         }
 
     @classmethod
@@ -90,6 +95,9 @@ class Preprocessing:
             pixel_std=float(d["pixel_std"]),
             image_size=(int(d["image_size"][0]), int(d["image_size"][1])),
             tokenizer=WordTokenizer.from_dict(d["tokenizer"]),
+            # Checkpoints written before the window existed read each file's own window.
+            image_window=(None if d.get("image_window") is None
+                          else (float(d["image_window"][0]), float(d["image_window"][1]))),
         )
 
 
@@ -132,8 +140,10 @@ def fit_preprocessing(
     image_size: tuple[int, int],
     max_note_len: int = 48,
     min_word_freq: int = 2,
+    image_window: tuple[float, float] | None = None,
 ) -> Preprocessing:
-    """Fit the standardisation statistics and the tokenizer on the training rows."""
+    """Fit the standardisation statistics and the tokenizer on the training rows (DICOM images
+    read with ``image_window``, which the preprocessing keeps for inference)."""
     lab_columns = schema.lab_columns(frame)
     labs = _lab_matrix(frame, lab_columns, source)
     with np.errstate(all="ignore"):
@@ -151,7 +161,7 @@ def fit_preprocessing(
     rows = np.flatnonzero(presence["image"])[:256]
     pixels = [
         read_image(_image_path(root, frame[schema.image].iloc[i]), row=int(i), expected=image_size,
-                   source=source)
+                   source=source, window=image_window)
         for i in rows
     ]
     pix = np.stack(pixels) if pixels else np.zeros((1, *image_size), np.float32)
@@ -167,6 +177,7 @@ def fit_preprocessing(
         pixel_std=max(float(pix.std()), 1e-6),
         image_size=tuple(image_size),  # type: ignore[arg-type]
         tokenizer=tokenizer,
+        image_window=image_window,
     )
 
 
@@ -198,7 +209,8 @@ def encode_rows(
     images = np.zeros((len(rows), 1, h, w), dtype=np.float32)
     paths = sub[schema.image].to_numpy(dtype=object)
     for k in np.flatnonzero(present[:, 0]):
-        img = read_image(_image_path(root, paths[k]), row=int(rows[k]), expected=(h, w), source=source)
+        img = read_image(_image_path(root, paths[k]), row=int(rows[k]), expected=(h, w), source=source,
+                         window=prep.image_window)
         images[k, 0] = (img - prep.pixel_mean) / prep.pixel_std
     notes = [str(t) if ok else "" for t, ok in zip(sub[schema.note].tolist(), present[:, 1], strict=True)]
     tokens = prep.tokenizer.encode(notes)

@@ -442,6 +442,7 @@ def train_model(
     denoiser: dict[str, Any] | None = None,
     schema: ManifestSchema | None = None,
     progress: Progress | None = None,
+    image_window: tuple[float, float] | None = None,
 ) -> MultimodalPredictor:
     """Train the multimodal latent-diffusion model from scratch.
 
@@ -458,6 +459,9 @@ def train_model(
         Manifest column names.
     progress : Progress, optional
         Told of every epoch and encoding batch (:mod:`fairaudit.models.progress`).
+    image_window : tuple of float, optional
+        ``(center, width)`` for DICOM images, kept in the checkpoint so that inference reads
+        them the same way (None: each file's own window).
 
     Returns
     -------
@@ -469,7 +473,8 @@ def train_model(
     schema = schema or ManifestSchema()
     prep = fit_preprocessing(train.frame, train.root, schema=schema, source=train.source,
                              image_size=_image_size(train, schema),
-                             max_note_len=int((network or {}).get("max_note_len", 48)))
+                             max_note_len=int((network or {}).get("max_note_len", 48)),
+                             image_window=image_window)
     net_cfg = NetworkConfig(**{
         **(network or {}),
         "image_size": prep.image_size,

@@ -56,6 +56,9 @@ def test_the_trained_model_is_audited_with_its_threshold(trained, tmp_path: Path
     [
         (["--data", "nowhere"], "does not exist"),
         (["--epochs", "0"], "epochs must be at least 1"),
+        (["--dicom-window", "40"], "--dicom-window must be CENTER,WIDTH"),
+        (["--dicom-window", "40,0.5"], "a width of at least 1"),
+        (["--dicom-window", "a,b"], "got 'a,b'"),
     ],
 )
 def test_bad_training_input_is_one_line_exit_2(trained, tmp_path: Path, args: list[str], words: str) -> None:
@@ -71,9 +74,11 @@ def test_bad_training_input_is_one_line_exit_2(trained, tmp_path: Path, args: li
     assert not (tmp_path / "m").exists()
 
 
-def test_train_without_quiet_reports_progress_through_the_cli(trained, tmp_path: Path) -> None:
+def test_train_without_quiet_reports_progress_and_keeps_the_dicom_window(trained, tmp_path: Path) -> None:
     cohort, _, _ = trained
     res = runner.invoke(app, ["train", "--data", str(cohort), "--out", str(tmp_path / "m"),
-                              "--epochs", "1", "--seed", "2"])
+                              "--epochs", "1", "--seed", "2", "--dicom-window", "40,400"])
     assert res.exit_code == 0, res.output
     assert "validation AUC" in res.stderr
+    card = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert card["preprocessing"]["image_window"] == [40.0, 400.0]  # inference reads with it

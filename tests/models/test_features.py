@@ -47,3 +47,40 @@ def test_preprocessing_round_trips_through_the_checkpoint_json(trained) -> None:
     assert again.to_dict() == prep.to_dict()
     assert again.n_covariates == prep.n_covariates
     assert MODALITIES == ("image", "note", "labs")
+
+
+def test_checkpoints_keep_the_dicom_window_and_older_ones_read_without_it(trained) -> None:
+    import dataclasses
+
+    windowed = dataclasses.replace(trained.preprocessing, image_window=(40.0, 400.0))
+    d = windowed.to_dict()
+    assert d["image_window"] == [40.0, 400.0]
+    assert Preprocessing.from_dict(d).image_window == (40.0, 400.0)
+    del d["image_window"]  # a checkpoint written before the window existed
+    assert Preprocessing.from_dict(d).image_window is None
+
+
+def test_encoding_reads_dicom_images_through_the_checkpoints_window(trained, test_set, tmp_path) -> None:
+    """The window chosen at training is the one inference uses: a DICOM image's encoded pixels
+    are its intensities under that window, not under the file's own."""
+    import dataclasses
+
+    from fairaudit.models.features import encode_rows
+    from tests.data.dicomkit import write_dicom
+
+    prep = trained.preprocessing
+    h, w = prep.image_size
+    values = np.linspace(-1000, 1000, h * w).reshape(h, w).astype(np.int16)
+    path = write_dicom(tmp_path / "ct.dcm", values, window=(0.0, 2000.0))  # the file's own window
+    frame = test_set.frame.copy()
+    col = prep.schema.image
+    frame[col] = frame[col].astype(object)
+    frame.loc[frame.index[0], col] = str(path)
+    rows = np.array([0])
+    own = encode_rows(frame, test_set.root, rows, prep, source="t")["image"][0, 0]
+    narrow = dataclasses.replace(prep, image_window=(40.0, 400.0))
+    windowed = encode_rows(frame, test_set.root, rows, narrow, source="t")["image"][0, 0]
+    for window, got in (((0.0, 2000.0), own), ((40.0, 400.0), windowed)):
+        expected = read_image(path, row=0, expected=(h, w), source="t", window=window)
+        np.testing.assert_allclose(got, (expected - prep.pixel_mean) / prep.pixel_std, rtol=1e-6)
+    assert not np.allclose(own, windowed)
