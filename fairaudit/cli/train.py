@@ -62,14 +62,15 @@ def train_command(
 def parse_window(text: str) -> tuple[float, float]:
     """``"CENTER,WIDTH"`` as numbers; a one-line error naming --dicom-window otherwise (the
     width is at least 1, as the image reader requires)."""
+    import math
+
     from fairaudit.errors import ConfigError
 
-    parts = [p.strip() for p in text.split(",")]
     try:
-        center, width = (float(p) for p in parts) if len(parts) == 2 else (None, None)
-    except ValueError:
-        center = width = None
-    if center is None or width is None or not (abs(center) < float("inf") and 1.0 <= width < float("inf")):
+        center, width = map(float, text.split(","))
+    except ValueError:  # not two numbers
+        center = width = math.nan
+    if not (math.isfinite(center) and math.isfinite(width) and width >= 1.0):
         raise ConfigError(f"--dicom-window must be CENTER,WIDTH in modality units with a width of at "
                           f"least 1 (e.g. 40,400); got '{text}'.")
     return center, width
