@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo stress-demo test install lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml fairaudit/metrics/_kernels.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# pyproject.toml allows torch>=2.4,<3; installing this CPU build first keeps pip from fetching another.

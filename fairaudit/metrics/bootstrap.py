@@ -87,33 +87,37 @@ class RowBootstrap:
         self._p = flat[nz] / flat[nz].sum() if nz.size else np.empty(0)
         self._by_index = self._n < self.INDEX_COST * nz.size
         if self._by_index:  # the occupied-cell position of each row, rows in canonical order
-            self._row_cell = np.repeat(self._at, np.rint(flat[nz]).astype(np.int64))
+            self._row_cell = np.repeat(self._at, np.rint(flat[nz]).astype(np.int64)).astype(np.int32)
 
     @property
     def width(self) -> int:
         """Rows of the largest (rows, replicates) array of a draw."""
         return int(self.occupied.size)
 
-    def draw_occupied(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
+    def draw_rows(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Counts of replicates ``start`` to ``start + r - 1`` on the occupied cells
-        (``self.occupied``), shape (K, r)."""
+        (``self.occupied``), shape (r, K)."""
+        from fairaudit.metrics import kernels
+
         k = self.occupied.size
-        if k == 0:
-            return np.zeros((0, r))
         out = np.zeros((r, k))
+        if k == 0:
+            return out
         for j, rng in enumerate(streams.span(start, r)):
             if not self._by_index:
                 out[j, self._at] = rng.multinomial(self._n, self._p)
-            else:
-                rows = rng.integers(0, self._n, size=self._n)
-                np.take(self._row_cell, rows, out=rows)
-                out[j] = np.bincount(rows, minlength=k)
-        return np.ascontiguousarray(out.T)
+            else:  # the rows' cells counted without the GIL (kernels.count_rows)
+                kernels.count_rows(rng.integers(0, self._n, size=self._n), self._row_cell, out[j])
+        return out
+
+    def draw_occupied(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
+        """The counts of :meth:`draw_rows`, shape (K, r)."""
+        return np.ascontiguousarray(self.draw_rows(streams, start, r).T)
 
     def draw(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Replicate counts in the dense (r, F, 2, B) layout."""
         out = np.zeros((r, int(np.prod(self._shape))))
-        out[:, self.occupied] = self.draw_occupied(streams, start, r).T
+        out[:, self.occupied] = self.draw_rows(streams, start, r)
         return out.reshape((r, *self._shape))
 
 
@@ -191,8 +195,12 @@ class ClusterBootstrap:
         return int(self.occupied.size)
 
     def draw_occupied(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
+        """The counts of :meth:`draw_rows`, shape (K, r)."""
+        return np.ascontiguousarray(self.draw_rows(streams, start, r).T)
+
+    def draw_rows(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Counts of replicates ``start`` to ``start + r - 1`` on the occupied cells
-        (``self.occupied``), shape (K, r)."""
+        (``self.occupied``), shape (r, K)."""
         out = np.zeros((r, self.occupied.size))
         # Type counts in batches of replicates: arrays of about 1M values stay in reused memory.
         step = max(1, (1 << 20) // max(self._weights.size, 1))
@@ -206,12 +214,12 @@ class ClusterBootstrap:
                 k = self._types.draw(rngs)
             for i in range(b - a):  # one product per replicate: no transposed copy of k
                 out[a + i, self._at] = self._mt @ k[i]
-        return np.ascontiguousarray(out.T)
+        return out
 
     def draw(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Replicate counts in the dense (r, F, 2, B) layout."""
         out = np.zeros((r, int(np.prod(self._shape))))
-        out[:, self.occupied] = self.draw_occupied(streams, start, r).T
+        out[:, self.occupied] = self.draw_rows(streams, start, r)
         return out.reshape((r, *self._shape))
 
 

@@ -35,7 +35,7 @@ from fairaudit.metrics.rates import (
     group_metrics,
     pairwise_wins,
 )
-from fairaudit.metrics.replicates import ReplicateMetrics, draw_occupied
+from fairaudit.metrics.replicates import ReplicateMetrics, draw_rows
 from fairaudit.metrics.significance import benjamini_hochberg, criterion_pvalues
 from fairaudit.metrics.simultaneous import (
     Box,
@@ -356,7 +356,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         def replicates(first: int, r: int) -> int:
             # Chunks write disjoint rows; each replicate has its own stream (any thread, any
             # order, same numbers).
-            m = plan(draw_occupied(sampler, plan.occupied, streams, first, r))
+            m = plan.rows(draw_rows(sampler, plan.occupied, streams, first, r))
             for key in METRIC_NAMES:
                 full[key][first:first + r] = m[key]
             return r

@@ -33,13 +33,15 @@ RATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 CONFUSION_CELLS: dict[str, tuple[int, int]] = {"tn": (0, 0), "fp": (0, 1), "fn": (1, 0), "tp": (1, 1)}
 
 
-def cell_sum(conf: np.ndarray, cells: tuple[str, ...]) -> np.ndarray:
-    """The sum of the named confusion cells (``"tp"``, ``"fp"``, ...) of ``conf`` (..., 2, 2)."""
-    i, j = CONFUSION_CELLS[cells[0]]
-    total = conf[..., i, j]
+def cell_sum(conf: np.ndarray | dict[str, np.ndarray], cells: tuple[str, ...]) -> np.ndarray:
+    """The sum of the named confusion cells (``"tp"``, ``"fp"``, ...) of ``conf``: an array
+    (..., 2, 2) [label, decision], or the four cells' arrays by name."""
+    def cell(name: str) -> np.ndarray:
+        return conf[name] if isinstance(conf, dict) else conf[(..., *CONFUSION_CELLS[name])]
+
+    total = cell(cells[0])
     for name in cells[1:]:
-        i, j = CONFUSION_CELLS[name]
-        total = total + conf[..., i, j]
+        total = total + cell(name)
     return total
 
 
@@ -91,9 +93,10 @@ def aggregate(x: np.ndarray, groups, fine_axis: int) -> np.ndarray:
     return np.moveaxis(np.asarray(out).reshape(m.shape[0], *shape[1:]), 0, fine_axis)
 
 
-def confusion_metrics(conf: np.ndarray) -> dict[str, np.ndarray]:
-    """Rates from confusion counts (..., G, 2, 2) [label, decision]: every :data:`RATES` entry,
-    then balanced accuracy (the mean of TPR and TNR)."""
+def confusion_metrics(conf: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rates from confusion counts (..., G, 2, 2) [label, decision], or the four cells' arrays
+    by name (``"tn"``, ``"fp"``, ``"fn"``, ``"tp"``): every :data:`RATES` entry, then balanced
+    accuracy (the mean of TPR and TNR)."""
     out = {name: _div(cell_sum(conf, num), cell_sum(conf, den)) for name, (num, den) in RATES.items()}
     out["balanced_accuracy"] = (out["tpr"] + out["tnr"]) / 2.0
     return out

@@ -256,15 +256,91 @@ class AucPlan:
         return out
 
 
+@dataclass(frozen=True)
+class KernelLayout:
+    """The arrays of the compiled kernel ``fa_replicate_sums`` (see ``_kernels.c``).
+
+    Partitions are visited parents first; each one's groups and occupied (group, bin) slots
+    are merged from its source: the input cells and fine groups, or the built partition with
+    the fewest slots among those that refine it. A replicate then costs the slots of every
+    partition and its source, in scratch that stays in cache, instead of (cells x replicates)
+    intermediates per partition.
+    """
+
+    n_fine: int
+    n_parts: int
+    n_groups: int
+    cell_fine: np.ndarray  # int32 (K,)
+    cell_conf: np.ndarray  # int8 (K,): 2 * label + above
+    cell_ece: np.ndarray  # int8 (K,)
+    cell_label: np.ndarray  # int8 (K,)
+    coef_brier: np.ndarray  # float64 (K,)
+    coef_ece: np.ndarray  # float64 (K,)
+    order: np.ndarray  # int32 (P,)
+    source: np.ndarray  # int32 (P,)
+    group_offset: np.ndarray  # int64 (P + 1,)
+    slot_start: np.ndarray  # int64 (P + 1,)
+    slot_group: np.ndarray  # int32 (slots,)
+    gmap_start: np.ndarray  # int64 (P,)
+    group_map: np.ndarray  # int32
+    smap_start: np.ndarray  # int64 (P,)
+    slot_map: np.ndarray  # int32
+
+    @classmethod
+    def build(cls, fine: np.ndarray, label: np.ndarray, bin_: np.ndarray, n_bins: int,
+              n_fine: int, linear: tuple[np.ndarray, ...], parts: list[Partition]) -> KernelLayout:
+        """``fine``, ``label``, ``bin_``: fine group, label and score bin of each input cell;
+        ``linear``: its confusion entry, ECE bin, Brier and ECE coefficients."""
+        order = sorted(range(len(parts)), key=lambda i: -len(parts[i].attributes))
+        source = np.full(len(parts), -1, dtype=np.int32)
+        slot_keys: dict[int, np.ndarray] = {}  # (group * n_bins + bin) of each partition's slots
+        gmaps: list[np.ndarray] = [np.zeros(0, np.int32)] * len(parts)
+        smaps: list[np.ndarray] = [np.zeros(0, np.int32)] * len(parts)
+        for i in order:
+            p = parts[i]
+            cands = [j for j in slot_keys if set(p.attributes) < set(parts[j].attributes)]
+            if cands:
+                j = min(cands, key=lambda j: slot_keys[j].size)
+                lut = np.zeros(parts[j].n_groups, dtype=np.int64)
+                lut[parts[j].member] = p.member
+                group, b = np.divmod(slot_keys[j], n_bins)
+                key, gmaps[i], source[i] = lut[group] * n_bins + b, lut, j
+            else:
+                key, gmaps[i] = p.member[fine].astype(np.int64) * n_bins + bin_, p.member
+            slot_keys[i], inverse = np.unique(key, return_inverse=True)
+            smaps[i] = np.asarray(inverse).ravel()
+        conf, ece, brier, ece_coef = linear
+        counts = [parts[i].n_groups for i in range(len(parts))]
+        slots = [slot_keys[i].size for i in range(len(parts))]
+        return cls(
+            n_fine=n_fine, n_parts=len(parts), n_groups=int(sum(counts)),
+            cell_fine=fine.astype(np.int32), cell_conf=conf.astype(np.int8),
+            cell_ece=ece.astype(np.int8), cell_label=label.astype(np.int8),
+            coef_brier=np.ascontiguousarray(brier, dtype=np.float64),
+            coef_ece=np.ascontiguousarray(ece_coef, dtype=np.float64),
+            order=np.array(order, dtype=np.int32), source=source,
+            group_offset=np.cumsum([0, *counts]).astype(np.int64),
+            slot_start=np.cumsum([0, *slots]).astype(np.int64),
+            slot_group=np.concatenate([slot_keys[i] // n_bins for i in range(len(parts))]
+                                      or [np.zeros(0)]).astype(np.int32),
+            gmap_start=np.cumsum([0, *(m.size for m in gmaps[:-1])]).astype(np.int64),
+            group_map=np.concatenate(gmaps or [np.zeros(0)]).astype(np.int32),
+            smap_start=np.cumsum([0, *(m.size for m in smaps[:-1])]).astype(np.int64),
+            slot_map=np.concatenate(smaps or [np.zeros(0)]).astype(np.int32),
+        )
+
+
 class ReplicateMetrics:
     """Every metric of every stacked group from replicate counts on the occupied cells.
 
     ``occupied`` are the flat indices (into the (F, 2, B) layout) of the cells with at least
-    one row; replicate counts are given as (K, r) arrays on them, in that order.
+    one row; replicate counts are given as (r, K) arrays on them, in that order
+    (:meth:`rows`), or as (K, r) (:meth:`__call__`). The sums run in the compiled kernel
+    (:mod:`fairaudit.metrics.kernels`) when it is available, else in NumPy and SciPy.
     """
 
-    def __init__(self, cells: CellTable, parts: list[Partition]) -> None:
-        from scipy import sparse
+    def __init__(self, cells: CellTable, parts: list[Partition], *, compiled: bool | None = None) -> None:
+        from fairaudit.metrics import kernels
 
         n_fine, _, n_bins = cells.count.shape
         flat = cells.count.ravel()
@@ -276,50 +352,73 @@ class ReplicateMetrics:
         mean = cells.ssum.ravel()[occ] / cnt
         mean_sq = cells.ssq.ravel()[occ] / cnt
         above = cells.above[f, b].astype(np.int64)
+        self.n_fine = n_fine
+        self._n_groups = sum(p.n_groups for p in parts)
+        linear = (2 * y + above, cells.ece_bin[b], mean_sq - 2.0 * y * mean + y, y - mean)
+        self.compiled = kernels.available() if compiled is None else compiled and kernels.available()
+        if self.compiled:
+            self._layout = KernelLayout.build(f, y, b, n_bins, n_fine, linear, parts)
+            return
+        from scipy import sparse
+
         k = occ.size
-        rows = np.concatenate([f * _LINEAR + 2 * y + above, f * _LINEAR + 4,
-                               f * _LINEAR + 5 + cells.ece_bin[b]])
-        vals = np.concatenate([np.ones(k), mean_sq - 2.0 * y * mean + y, y - mean])
+        rows = np.concatenate([f * _LINEAR + linear[0], f * _LINEAR + 4, f * _LINEAR + 5 + linear[1]])
+        vals = np.concatenate([np.ones(k), linear[2], linear[3]])
         self._linear = sparse.csr_matrix((vals, (rows, np.tile(np.arange(k), 3))),
                                          shape=(n_fine * _LINEAR, k))
         self._groups = group_matrix(parts)
         self._auc = AucPlan(f, y, b, n_bins, parts)
-        self.n_fine = n_fine
 
     @property
     def width(self) -> int:
-        """Largest number of rows of a (rows, r) array in :meth:`__call__` (memory bound)."""
+        """Largest number of rows of a (rows, r) array in :meth:`rows` (memory bound)."""
+        if self.compiled:
+            return max(self.occupied.size, self._n_groups * (_LINEAR + 1))
         return max(self.occupied.size, self._auc.max_cells, self.n_fine * _LINEAR,
                    self._groups.shape[0] * _LINEAR)
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics (r, G_total) from replicate counts ``x`` (K, r)."""
-        r = x.shape[1]
-        fine = np.asarray(self._linear @ x).reshape(self.n_fine, _LINEAR * r)
-        lin = np.asarray(self._groups @ fine).reshape(-1, _LINEAR, r).transpose(2, 0, 1)
-        conf = lin[..., :4].reshape(r, -1, 2, 2)
-        out = confusion_metrics(conf)
-        n = conf.sum(axis=(-2, -1))
-        pos = conf[..., 1, :].sum(axis=-1)
-        neg = conf[..., 0, :].sum(axis=-1)
-        # ECE gaps summed bin by bin, in order: a reduction over a strided axis may be ordered
-        # differently for another number of replicates, and chunks must not change a bit.
-        gaps = np.abs(lin[..., 5])
-        for j in range(6, lin.shape[-1]):
-            gaps += np.abs(lin[..., j])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["auc"] = np.where(pos * neg > 0, self._auc.wins(x).T / (pos * neg), np.nan)
-            out["brier"] = np.where(n > 0, lin[..., 4] / n, np.nan)
-            out["ece"] = np.where(n > 0, gaps / n, np.nan)
-        out["_n"], out["_pos"], out["_neg"] = n, pos, neg
-        return out
+        return self.rows(np.ascontiguousarray(x.T))
+
+    def rows(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics (r, G_total) from replicate counts ``x`` (r, K)."""
+        if self.compiled:
+            from fairaudit.metrics import kernels
+
+            lin, wins = kernels.replicate_sums(x, self._layout)
+        else:
+            xt = np.ascontiguousarray(x.T)
+            r = x.shape[0]
+            fine = np.asarray(self._linear @ xt).reshape(self.n_fine, _LINEAR * r)
+            lin = np.asarray(self._groups @ fine).reshape(-1, _LINEAR, r).transpose(1, 2, 0)
+            wins = self._auc.wins(xt).T
+        return _metrics(lin, wins)
 
 
-def draw_occupied(sampler, occupied: np.ndarray, streams: ReplicateStreams, start: int,
-                  r: int) -> np.ndarray:
-    """Counts (K, r) of replicates ``start`` to ``start + r - 1`` on the ``occupied`` cells from
-    a sampler's ``draw_occupied``, or, for a sampler with only dense draws (r, F, 2, B)
+def _metrics(lin: np.ndarray, wins: np.ndarray) -> dict[str, np.ndarray]:
+    """The metrics (r, G) from linear sums (15, r, G) and AUC numerators (r, G)."""
+    conf = {"tn": lin[0], "fp": lin[1], "fn": lin[2], "tp": lin[3]}
+    out = confusion_metrics(conf)
+    neg, pos = lin[0] + lin[1], lin[2] + lin[3]
+    n = neg + pos
+    # ECE gaps summed bin by bin, in order (chunks must not change a bit).
+    gaps = np.abs(lin[5])
+    for j in range(6, lin.shape[0]):
+        gaps += np.abs(lin[j])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["auc"] = np.where(pos * neg > 0, wins / (pos * neg), np.nan)
+        out["brier"] = np.where(n > 0, lin[4] / n, np.nan)
+        out["ece"] = np.where(n > 0, gaps / n, np.nan)
+    out["_n"], out["_pos"], out["_neg"] = n, pos, neg
+    return out
+
+
+def draw_rows(sampler, occupied: np.ndarray, streams: ReplicateStreams, start: int,
+              r: int) -> np.ndarray:
+    """Counts (r, K) of replicates ``start`` to ``start + r - 1`` on the ``occupied`` cells from
+    a sampler's ``draw_rows``, or, for a sampler with only dense draws (r, F, 2, B)
     (``PoissonBootstrap``), from those: cells without rows get no count from any resampler."""
-    if hasattr(sampler, "draw_occupied"):
-        return sampler.draw_occupied(streams, start, r)
-    return np.ascontiguousarray(sampler.draw(streams, start, r).reshape(r, -1)[:, occupied].T)
+    if hasattr(sampler, "draw_rows"):
+        return sampler.draw_rows(streams, start, r)
+    return np.ascontiguousarray(sampler.draw(streams, start, r).reshape(r, -1)[:, occupied])

@@ -40,10 +40,14 @@ def _table(seed: int, n: int = 3000, sizes=(3, 4, 5), tied: bool = True, thresho
     return cells, [overall_partition(cells.n_fine), *make_partitions(cells, attrs, names)], y
 
 
+COMPILED = pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "kernel"])
+
+
+@COMPILED
 @pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 5)), (1, (2,)), (2, (40,)), (3, (2, 2))])
-def test_replicate_metrics_equal_the_dense_computation(seed, sizes):
+def test_replicate_metrics_equal_the_dense_computation(seed, sizes, compiled):
     cells, parts, _ = _table(seed, sizes=sizes)
-    plan = ReplicateMetrics(cells, parts)
+    plan = ReplicateMetrics(cells, parts, compiled=compiled)
     dense = RowBootstrap(cells).draw(ReplicateStreams(seed), 0, 9)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
@@ -224,7 +228,8 @@ def test_every_draw_level_gives_each_partition_its_own_statistic(seed, sizes):
     assert checked == len(parts) - 1
 
 
-def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups():
+@COMPILED
+def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups(compiled):
     """Groups with only positives or only negatives, a partition with one group, groups of one
     row and a cell count that fills no whole block of the cumulative sums: still the dense
     computation, AUC sums exactly."""
@@ -238,7 +243,7 @@ def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups():
     cells = build_cells(y, s, np.stack([g, h], axis=1), 0.5)
     names = (tuple(f"g{i}" for i in range(230)), ("a", "b", "c"))
     parts = [overall_partition(cells.n_fine), *make_partitions(cells, ("g", "h"), names)]
-    plan = ReplicateMetrics(cells, parts)
+    plan = ReplicateMetrics(cells, parts, compiled=compiled)
     dense = RowBootstrap(cells).draw(ReplicateStreams(3), 0, 7)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
@@ -254,7 +259,7 @@ def test_replicate_plan_memory_bound_counts_every_array_alive():
     """A partition's counts are kept until its last child is built: the plan's width is the
     most rows alive at once, more than any one partition's and less than all of them."""
     cells, parts, _ = _table(0, sizes=(3, 4, 5))
-    plan = ReplicateMetrics(cells, parts)
+    plan = ReplicateMetrics(cells, parts, compiled=False)  # the NumPy path's AUC plan
     auc = plan._auc
     rows = [auc.layouts[i].n_rows for i in range(len(parts))]
     assert max(rows) < auc.max_cells < sum(rows)

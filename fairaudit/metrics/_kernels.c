@@ -1,0 +1,154 @@
+/*
+ * Compiled kernels of the bootstrap (fairaudit.metrics.kernels loads them with ctypes).
+ *
+ * Plain C over caller-owned arrays: no Python objects are touched, so ctypes calls them with
+ * the GIL released and the audit's threads run them side by side. Each replicate is computed
+ * on its own, in a fixed order, so a replicate's numbers do not depend on the chunk or the
+ * thread that computes it. The Python side (kernels.py, replicates.py) documents the layouts
+ * and keeps a NumPy version of every kernel that gives the same numbers (counts and AUC
+ * numerators exactly; Brier and ECE sums up to rounding).
+ *
+ * The file is also a (method-less) Python extension module, so that setuptools builds it
+ * like any other and the loader finds it by the import system's rules.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#define FA_EXPORT __declspec(dllexport)
+#else
+#define FA_EXPORT __attribute__((visibility("default")))
+#endif
+
+#define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
+
+/* Version of the kernels' calling conventions; kernels.py refuses another one. */
+FA_EXPORT int64_t fa_abi_version(void) { return 2; }
+
+/*
+ * Row bootstrap: counts of resampled rows per occupied cell.
+ * For i < n: out[cell[idx[i]]] += 1 (out is zeroed by the caller).
+ */
+FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell, double *out)
+{
+    for (int64_t i = 0; i < n; ++i)
+        out[cell[idx[i]]] += 1.0;
+}
+
+/*
+ * Linear sums and AUC numerators of every stacked group, replicate by replicate.
+ *
+ * x        (r, K), row stride ldx: counts of each replicate on the K input cells.
+ * Input cell k belongs to fine group cell_fine[k]; cell_conf[k] = 2 * label + above is its
+ * confusion entry, cell_ece[k] its ECE bin; coef_brier[k] and coef_ece[k] its Brier and ECE
+ * coefficients (per counted row); cell_label[k] its label.
+ *
+ * Partitions are visited in order[0..n_parts-1], every one after its source: source[p] is -1
+ * (built from the input cells and the fine groups) or an earlier partition whose groups and
+ * (group, bin) slots merge into p's.
+ *   group_map[gmap_start[p] + i]: p's group of fine group i (source -1) or of the source's
+ *   group i; slot_map[smap_start[p] + i]: p's slot of input cell i (source -1) or of the
+ *   source's slot i. Slots of p (slot_start[p] .. slot_start[p + 1]) are p's occupied
+ *   (group, bin) pairs, sorted by group then bin; slot_group gives each one's group.
+ *   Groups of p are columns group_offset[p] .. group_offset[p + 1] of the stacked output.
+ *
+ * lin_out  (15, r, G) and wins_out (r, G), G = group_offset[n_parts]: written, not added to.
+ *          Plane t of lin_out is sum t (tn, fp, fn, tp, Brier numerator, ECE bins 0-9).
+ * scratch  2 * slot_start[n_parts] + 15 * (n_fine + G) doubles (the caller's, per call).
+ *
+ * The AUC numerator of a group is the sum over its slots, in bin order, of
+ * positives x (negatives in earlier bins + negatives in the same bin / 2): integer-valued
+ * sums and halves, exact in double. Every sum runs in a fixed order, without branches on the
+ * data (a zero count adds zero).
+ */
+FA_EXPORT void fa_replicate_sums(
+    int64_t r, int64_t K, const double *x, int64_t ldx,
+    int64_t n_fine, const int32_t *cell_fine, const int8_t *cell_conf, const int8_t *cell_ece,
+    const int8_t *cell_label, const double *coef_brier, const double *coef_ece,
+    int64_t n_parts, const int32_t *order, const int32_t *source, const int64_t *group_offset,
+    const int64_t *slot_start, const int32_t *slot_group, const int64_t *gmap_start,
+    const int32_t *group_map, const int64_t *smap_start, const int32_t *slot_map,
+    double *lin_out, double *wins_out, double *scratch)
+{
+    const int64_t G = group_offset[n_parts];
+    const int64_t n_slots = slot_start[n_parts];
+    const int64_t F = n_fine;
+    double *slots = scratch;                /* (n_slots, 2): negatives, positives */
+    double *fine = scratch + 2 * n_slots;   /* (15, F) */
+    double *lin = fine + FA_LINEAR * F;     /* (15, G) */
+
+    for (int64_t j = 0; j < r; ++j) {
+        const double *xj = x + j * ldx;
+        double *wins = wins_out + j * G;
+        memset(scratch, 0, sizeof(double) * (size_t)(2 * n_slots + FA_LINEAR * (F + G)));
+        memset(wins, 0, sizeof(double) * (size_t)G);
+
+        /* Fine groups' linear sums. */
+        for (int64_t k = 0; k < K; ++k) {
+            const double c = xj[k];
+            const int64_t f = cell_fine[k];
+            fine[cell_conf[k] * F + f] += c;
+            fine[4 * F + f] += c * coef_brier[k];
+            fine[(5 + cell_ece[k]) * F + f] += c * coef_ece[k];
+        }
+
+        for (int64_t q = 0; q < n_parts; ++q) {
+            const int64_t p = order[q];
+            const int64_t src = source[p];
+            const int32_t *gm = group_map + gmap_start[p];
+            const int32_t *sm = slot_map + smap_start[p];
+            double *sl = slots + 2 * slot_start[p];
+            double *gl = lin + group_offset[p];
+            /* Groups' linear sums from the fine groups or the source's groups. */
+            const double *from = src < 0 ? fine : lin + group_offset[src];
+            const int64_t n_from = src < 0 ? F : group_offset[src + 1] - group_offset[src];
+            const int64_t stride = src < 0 ? F : G;
+            for (int t = 0; t < FA_LINEAR; ++t) {
+                const double *a = from + t * stride;
+                double *b = gl + t * G;
+                for (int64_t i = 0; i < n_from; ++i)
+                    b[gm[i]] += a[i];
+            }
+            /* Slots from the input cells or the source's slots. */
+            if (src < 0) {
+                for (int64_t k = 0; k < K; ++k)
+                    sl[2 * (int64_t)sm[k] + cell_label[k]] += xj[k];
+            } else {
+                const int64_t ns = slot_start[src + 1] - slot_start[src];
+                const double *ss = slots + 2 * slot_start[src];
+                for (int64_t i = 0; i < ns; ++i) {
+                    double *d = sl + 2 * (int64_t)sm[i];
+                    d[0] += ss[2 * i];
+                    d[1] += ss[2 * i + 1];
+                }
+            }
+            /* AUC numerators: one pass over p's slots in (group, bin) order. */
+            const int64_t s0 = slot_start[p], s1 = slot_start[p + 1];
+            double *w = wins + group_offset[p];
+            int32_t current = -1;
+            double below = 0.0;
+            for (int64_t s = s0; s < s1; ++s) {
+                const int32_t g = slot_group[s];
+                if (g != current) {
+                    current = g;
+                    below = 0.0;
+                }
+                const double neg = slots[2 * s], pos = slots[2 * s + 1];
+                w[g] += pos * (below + 0.5 * neg);
+                below += neg;
+            }
+        }
+        for (int t = 0; t < FA_LINEAR; ++t)
+            memcpy(lin_out + (t * r + j) * G, lin + t * G, sizeof(double) * (size_t)G);
+    }
+}
+
+static struct PyModuleDef kernels_module = {
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "Compiled bootstrap kernels, called through ctypes (see fairaudit.metrics.kernels).", -1,
+    NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }

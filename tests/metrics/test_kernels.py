@@ -1,0 +1,95 @@
+"""fairaudit.metrics.kernels: the compiled bootstrap kernels are built, and give the numbers of
+their NumPy twins (counts and AUC numerators exactly, Brier and ECE up to rounding), alone and
+through a whole audit, on any number of threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from fairaudit.metrics import kernels
+from fairaudit.metrics.engine import AuditConfig, compute_audit
+from fairaudit.result import CRITERIA_NAMES
+
+
+def test_the_kernels_are_built_by_the_install() -> None:
+    """`pip install -e .` compiles them; a silent fallback would only show as a slow audit."""
+    if os.environ.get("FAIRAUDIT_KERNELS") == "0":
+        pytest.skip("kernels disabled by FAIRAUDIT_KERNELS=0")
+    assert kernels.available(), "fairaudit/metrics/_kernels.c was not built: reinstall with a C compiler"
+
+
+def test_disabled_by_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("FAIRAUDIT_KERNELS", "0")
+    kernels.library.cache_clear()
+    try:
+        assert not kernels.available()
+        out = np.zeros(4)
+        kernels.count_rows(np.array([0, 2, 2, 5]), np.array([3, 1, 0, 1, 1, 2], dtype=np.int32), out)
+        assert out.tolist() == [2.0, 0.0, 1.0, 1.0]  # cells 3, 0, 0, 2 by the NumPy twin
+    finally:
+        monkeypatch.delenv("FAIRAUDIT_KERNELS")
+        kernels.library.cache_clear()
+
+
+def test_count_rows_equals_bincount() -> None:
+    rng = np.random.default_rng(0)
+    row_cell = rng.integers(0, 37, 500).astype(np.int32)
+    rows = rng.integers(0, 500, 2000)
+    out = np.zeros(37)
+    kernels.count_rows(rows, row_cell, out)
+    assert np.array_equal(out, np.bincount(row_cell[rows], minlength=37))
+    with pytest.raises(TypeError, match="int64 rows"):
+        kernels.count_rows(rows.astype(np.int32), row_cell, out)
+
+
+def _audit(config: AuditConfig, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    codes = np.stack([rng.integers(0, 7, n), rng.integers(0, 3, n), rng.integers(0, 2, n)], axis=1)
+    y = (rng.random(n) < 0.3 + 0.05 * codes[:, 1]).astype(np.int64)
+    score = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1).round(3)  # ties within and across bins
+    names = (tuple(f"s{i}" for i in range(7)), ("a", "b", "c"), ("F", "M"))
+    return compute_audit(y, score, codes, names, ("site", "ward", "sex"), config,
+                         clusters=np.arange(n) // 3 if seed else None)
+
+
+@pytest.mark.parametrize("seed", [0, 1], ids=["rows", "patients"])
+def test_an_audit_gives_the_numpy_numbers(monkeypatch, seed: int) -> None:
+    config = AuditConfig(n_bootstrap=150, n_permutations=0, seed=4, min_group_size=5,
+                         min_group_events=1, jobs=2, chunk=16)
+    compiled = _audit(config, seed)
+    monkeypatch.setattr(kernels, "library", lambda: None)
+    plain = _audit(config, seed)
+
+    def numbers(parts):
+        rows = []
+        for g in parts.groups:
+            for name, m in sorted(g.metrics.items()):
+                rows.append((g.attribute, g.group, name, m.value, *(m.ci or (None, None)),
+                             *(m.simultaneous_ci or (None, None))))
+        for c in parts.criteria:
+            rows.append((c.attribute, c.name, "", c.value, *(c.ci or (None, None))))
+        return rows
+
+    a, b = numbers(compiled), numbers(plain)
+    assert len(a) == len(b) and {r[:3] for r in a} == {r[:3] for r in b}
+    for ra, rb in zip(a, b, strict=True):
+        for u, v in zip(ra[3:], rb[3:], strict=True):
+            assert (u is None) == (v is None), ra[:3]
+            if u is not None:
+                assert u == pytest.approx(v, rel=1e-9, abs=1e-12), ra[:3]
+    assert {c.name for c in compiled.criteria} <= set(CRITERIA_NAMES)
+
+
+def test_compiled_numbers_do_not_depend_on_threads_or_chunks() -> None:
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    base = AuditConfig(n_bootstrap=90, n_permutations=0, seed=2, min_group_size=5,
+                       min_group_events=1, jobs=1)
+    ref = _audit(base)
+    for jobs, chunk in ((2, 7), (3, 64)):
+        assert _audit(dataclasses.replace(base, jobs=jobs, chunk=chunk)) == ref
