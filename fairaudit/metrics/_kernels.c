@@ -25,7 +25,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 2; }
+FA_EXPORT int64_t fa_abi_version(void) { return 6; }
 
 /*
  * Row bootstrap: counts of resampled rows per occupied cell.
@@ -41,13 +41,20 @@ FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell,
  * Linear sums and AUC numerators of every stacked group, replicate by replicate.
  *
  * x        (r, K), row stride ldx: counts of each replicate on the K input cells.
- * Input cell k belongs to fine group cell_fine[k]; cell_conf[k] = 2 * label + above is its
- * confusion entry, cell_ece[k] its ECE bin; coef_brier[k] and coef_ece[k] its Brier and ECE
- * coefficients (per counted row); cell_label[k] its label.
+ * Input cell k has confusion entry cell_conf[k] = 2 * label + above, ECE bin cell_ece[k],
+ * Brier and ECE coefficients coef_brier[k] and coef_ece[k] (per counted row) and label
+ * cell_label[k].
+ *
+ * Input cells are sorted by (fine group, label, bin): fine group f's negatives are cells
+ * fine_start[f] .. fine_pos[f] - 1 and its positives fine_pos[f] .. fine_start[f + 1] - 1, each
+ * run in bin order. For a positive cell k, cell_lt[k] and cell_le[k] count the negative cells
+ * of its group in lower bins, and in lower or equal bins.
  *
  * Partitions are visited in order[0..n_parts-1], every one after its source: source[p] is -1
- * (built from the input cells and the fine groups) or an earlier partition whose groups and
- * (group, bin) slots merge into p's.
+ * (built from the input cells and the fine groups), -2 (the same, for a partition whose groups
+ * are the fine groups themselves: its AUC numerators are read from each fine group's runs by a
+ * merge, without slots) or an earlier partition whose groups and (group, bin) slots merge into
+ * p's.
  *   group_map[gmap_start[p] + i]: p's group of fine group i (source -1) or of the source's
  *   group i; slot_map[smap_start[p] + i]: p's slot of input cell i (source -1) or of the
  *   source's slot i. Slots of p (slot_start[p] .. slot_start[p + 1]) are p's occupied
@@ -56,7 +63,8 @@ FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell,
  *
  * lin_out  (15, r, G) and wins_out (r, G), G = group_offset[n_parts]: written, not added to.
  *          Plane t of lin_out is sum t (tn, fp, fn, tp, Brier numerator, ECE bins 0-9).
- * scratch  2 * slot_start[n_parts] + 15 * (n_fine + G) doubles (the caller's, per call).
+ * scratch  2 * slot_start[n_parts] + 15 * (n_fine + G) + (largest fine_pos[f] - fine_start[f])
+ *          + 1 doubles (the caller's, per call).
  *
  * The AUC numerator of a group is the sum over its slots, in bin order, of
  * positives x (negatives in earlier bins + negatives in the same bin / 2): integer-valued
@@ -65,8 +73,10 @@ FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell,
  */
 FA_EXPORT void fa_replicate_sums(
     int64_t r, int64_t K, const double *x, int64_t ldx,
-    int64_t n_fine, const int32_t *cell_fine, const int8_t *cell_conf, const int8_t *cell_ece,
-    const int8_t *cell_label, const double *coef_brier, const double *coef_ece,
+    int64_t n_fine, const int8_t *cell_conf, const int8_t *cell_ece, const int8_t *cell_label,
+    const double *coef_brier, const double *coef_ece,
+    const int64_t *fine_start, const int64_t *fine_pos, const int32_t *cell_lt,
+    const int32_t *cell_le,
     int64_t n_parts, const int32_t *order, const int32_t *source, const int64_t *group_offset,
     const int64_t *slot_start, const int32_t *slot_group, const int64_t *gmap_start,
     const int32_t *group_map, const int64_t *smap_start, const int32_t *slot_map,
@@ -78,6 +88,7 @@ FA_EXPORT void fa_replicate_sums(
     double *slots = scratch;                /* (n_slots, 2): negatives, positives */
     double *fine = scratch + 2 * n_slots;   /* (15, F) */
     double *lin = fine + FA_LINEAR * F;     /* (15, G) */
+    double *prefix = lin + FA_LINEAR * G;   /* (negatives of the largest fine group + 1) */
 
     for (int64_t j = 0; j < r; ++j) {
         const double *xj = x + j * ldx;
@@ -85,13 +96,19 @@ FA_EXPORT void fa_replicate_sums(
         memset(scratch, 0, sizeof(double) * (size_t)(2 * n_slots + FA_LINEAR * (F + G)));
         memset(wins, 0, sizeof(double) * (size_t)G);
 
-        /* Fine groups' linear sums. */
-        for (int64_t k = 0; k < K; ++k) {
-            const double c = xj[k];
-            const int64_t f = cell_fine[k];
-            fine[cell_conf[k] * F + f] += c;
-            fine[4 * F + f] += c * coef_brier[k];
-            fine[(5 + cell_ece[k]) * F + f] += c * coef_ece[k];
+        /* Fine groups' linear sums, each over its own run of cells. Two interleaved partial
+         * sums (even and odd cells) keep consecutive additions off one dependency chain. */
+        for (int64_t f = 0; f < F; ++f) {
+            double acc[2][FA_LINEAR] = {{0.0}};
+            for (int64_t k = fine_start[f]; k < fine_start[f + 1]; ++k) {
+                const double c = xj[k];
+                double *a = acc[k & 1];
+                a[cell_conf[k]] += c;
+                a[4] += c * coef_brier[k];
+                a[5 + cell_ece[k]] += c * coef_ece[k];
+            }
+            for (int t = 0; t < FA_LINEAR; ++t)
+                fine[t * F + f] = acc[0][t] + acc[1][t];
         }
 
         for (int64_t q = 0; q < n_parts; ++q) {
@@ -101,6 +118,7 @@ FA_EXPORT void fa_replicate_sums(
             const int32_t *sm = slot_map + smap_start[p];
             double *sl = slots + 2 * slot_start[p];
             double *gl = lin + group_offset[p];
+            double *w = wins + group_offset[p];
             /* Groups' linear sums from the fine groups or the source's groups. */
             const double *from = src < 0 ? fine : lin + group_offset[src];
             const int64_t n_from = src < 0 ? F : group_offset[src + 1] - group_offset[src];
@@ -110,6 +128,23 @@ FA_EXPORT void fa_replicate_sums(
                 double *b = gl + t * G;
                 for (int64_t i = 0; i < n_from; ++i)
                     b[gm[i]] += a[i];
+            }
+            if (src == -2) {
+                /* AUC numerators of the fine groups from each one's runs: prefix sums of its
+                 * negatives, then for each positive cell the negatives in earlier bins plus
+                 * those in its bin, halved at the end (cell_lt, cell_le: how many of the
+                 * group's negatives lie below, and at or below, the cell's bin). */
+                for (int64_t f = 0; f < F; ++f) {
+                    const int64_t a = fine_start[f], m = fine_pos[f], e = fine_start[f + 1];
+                    prefix[0] = 0.0;
+                    for (int64_t i = a; i < m; ++i)
+                        prefix[i - a + 1] = prefix[i - a] + xj[i];
+                    double acc = 0.0;
+                    for (int64_t k = m; k < e; ++k)
+                        acc += xj[k] * (prefix[cell_lt[k]] + prefix[cell_le[k]]);
+                    w[gm[f]] = 0.5 * acc;
+                }
+                continue;
             }
             /* Slots from the input cells or the source's slots. */
             if (src < 0) {
@@ -126,7 +161,6 @@ FA_EXPORT void fa_replicate_sums(
             }
             /* AUC numerators: one pass over p's slots in (group, bin) order. */
             const int64_t s0 = slot_start[p], s1 = slot_start[p + 1];
-            double *w = wins + group_offset[p];
             int32_t current = -1;
             double below = 0.0;
             for (int64_t s = s0; s < s1; ++s) {

@@ -349,9 +349,11 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         # Replicates are counts on the occupied cells only; every group of every partition
         # is summed from them (see replicates.py).
         plan = ReplicateMetrics(cells, all_parts)
-        # Replicates per chunk: bounded so a chunk's arrays stay near 32 MB with many cells.
+        # Replicates per chunk: bounded so a chunk's arrays stay near 8 MB with many cells
+        # (measured with benchmarks/bench_groups.py: smaller arrays are reused by the allocator
+        # instead of fresh pages, whose first touch is most of a large chunk's cost).
         width = getattr(sampler, "width", cells.count.size)  # dense draws: every cell
-        chunk = max(1, min(config.chunk, (1 << 22) // max(plan.width, width, 1)))
+        chunk = max(1, min(config.chunk, (1 << 20) // max(plan.width, width, 1)))
 
         def replicates(first: int, r: int) -> int:
             # Chunks write disjoint rows; each replicate has its own stream (any thread, any

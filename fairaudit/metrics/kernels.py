@@ -20,7 +20,26 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 2
+ABI_VERSION = 6
+
+# The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
+# call (``x`` and the outputs) or on the layout (every other one).
+_SUMS_ARGS = (
+    "r", "K", "x", "ldx", "n_fine", "cell_conf", "cell_ece", "cell_label", "coef_brier",
+    "coef_ece", "fine_start", "fine_pos", "cell_lt", "cell_le", "n_parts", "order", "source",
+    "group_offset", "slot_start", "slot_group", "gmap_start", "group_map", "smap_start",
+    "slot_map", "lin_out", "wins_out", "scratch",
+)
+_SCALARS = {"r", "K", "ldx", "n_fine", "n_parts"}
+# The C type of every array parameter (a wrong one would be read as other memory).
+_DTYPES = {
+    **dict.fromkeys(("cell_conf", "cell_ece", "cell_label"), np.int8),
+    **dict.fromkeys(("cell_lt", "cell_le", "order", "source", "slot_group", "group_map",
+                     "slot_map"), np.int32),
+    **dict.fromkeys(("fine_start", "fine_pos", "group_offset", "slot_start", "gmap_start",
+                     "smap_start"), np.int64),
+    **dict.fromkeys(("x", "coef_brier", "coef_ece", "lin_out", "wins_out", "scratch"), np.float64),
+}
 
 
 @cache
@@ -41,11 +60,10 @@ def library() -> Any | None:
     lib.fa_abi_version.restype = ctypes.c_int64
     if lib.fa_abi_version() != ABI_VERSION:  # a stale build next to newer sources
         return None
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.fa_count_rows.argtypes = [i64, ptr, ptr, ptr]
+    lib.fa_count_rows.argtypes = [ctypes.c_int64, *[ctypes.c_void_p] * 3]
     lib.fa_count_rows.restype = None
-    lib.fa_replicate_sums.argtypes = [i64, i64, ptr, i64, i64, *[ptr] * 6, i64, *[ptr] * 9,
-                                      ptr, ptr, ptr]
+    lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
+                                      for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
     return lib
 
@@ -57,6 +75,14 @@ def available() -> bool:
 
 def _ptr(a: np.ndarray) -> int:
     return a.ctypes.data
+
+
+def _checked(a: np.ndarray, dtype: type, name: str) -> np.ndarray:
+    """An array handed to C must have the C type and be contiguous (flat memory)."""
+    if a.dtype != dtype or not a.flags.c_contiguous:
+        raise TypeError(f"kernel array {name!r} must be C-contiguous {np.dtype(dtype).name}, "
+                        f"got {a.dtype.name}")
+    return a
 
 
 def count_rows(rows: np.ndarray, row_cell: np.ndarray, out: np.ndarray) -> None:
@@ -83,11 +109,9 @@ def replicate_sums(x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.ndarray]:
     lo = layout
     lin = np.empty((15, r, lo.n_groups))
     wins = np.empty((r, lo.n_groups))
-    scratch = np.empty(2 * int(lo.slot_start[-1]) + 15 * (lo.n_fine + lo.n_groups))
-    lib.fa_replicate_sums(
-        r, k, _ptr(x), k, lo.n_fine, _ptr(lo.cell_fine), _ptr(lo.cell_conf), _ptr(lo.cell_ece),
-        _ptr(lo.cell_label), _ptr(lo.coef_brier), _ptr(lo.coef_ece), lo.n_parts, _ptr(lo.order),
-        _ptr(lo.source), _ptr(lo.group_offset), _ptr(lo.slot_start), _ptr(lo.slot_group),
-        _ptr(lo.gmap_start), _ptr(lo.group_map), _ptr(lo.smap_start), _ptr(lo.slot_map),
-        _ptr(lin), _ptr(wins), _ptr(scratch))
+    scratch = np.empty(2 * int(lo.slot_start[-1]) + 15 * (lo.n_fine + lo.n_groups) + lo.max_neg + 1)
+    given = {"r": r, "K": k, "x": x, "ldx": k, "lin_out": lin, "wins_out": wins, "scratch": scratch}
+    args = [given[a] if a in given else getattr(lo, a) for a in _SUMS_ARGS]
+    lib.fa_replicate_sums(*(a if name in _SCALARS else _ptr(_checked(a, _DTYPES[name], name))
+                            for name, a in zip(_SUMS_ARGS, args, strict=True)))
     return lin, wins

@@ -264,18 +264,24 @@ class KernelLayout:
     are merged from its source: the input cells and fine groups, or the built partition with
     the fewest slots among those that refine it. A replicate then costs the slots of every
     partition and its source, in scratch that stays in cache, instead of (cells x replicates)
-    intermediates per partition.
+    intermediates per partition. A partition whose groups are the fine groups (one attribute
+    audited alone, or the intersection of all) needs no slots: its AUC numerators are merges
+    of each fine group's cells, which are already in (label, bin) order (source ``-2``).
     """
 
     n_fine: int
     n_parts: int
     n_groups: int
-    cell_fine: np.ndarray  # int32 (K,)
     cell_conf: np.ndarray  # int8 (K,): 2 * label + above
     cell_ece: np.ndarray  # int8 (K,)
     cell_label: np.ndarray  # int8 (K,)
     coef_brier: np.ndarray  # float64 (K,)
     coef_ece: np.ndarray  # float64 (K,)
+    fine_start: np.ndarray  # int64 (F + 1,): first input cell of each fine group
+    fine_pos: np.ndarray  # int64 (F,): its first positive cell
+    cell_lt: np.ndarray  # int32 (K,): negatives of the cell's fine group in lower bins
+    cell_le: np.ndarray  # int32 (K,): ... in lower or equal bins
+    max_neg: int  # negative cells of the largest fine group
     order: np.ndarray  # int32 (P,)
     source: np.ndarray  # int32 (P,)
     group_offset: np.ndarray  # int64 (P + 1,)
@@ -298,7 +304,12 @@ class KernelLayout:
         smaps: list[np.ndarray] = [np.zeros(0, np.int32)] * len(parts)
         for i in order:
             p = parts[i]
-            cands = [j for j in slot_keys if set(p.attributes) < set(parts[j].attributes)]
+            if p.n_groups == n_fine and np.unique(p.member).size == n_fine:  # the fine groups
+                source[i], gmaps[i] = -2, p.member
+                slot_keys[i], smaps[i] = np.zeros(0, np.int64), np.zeros(0, np.int32)
+                continue
+            cands = [j for j in slot_keys if source[j] != -2
+                     and set(p.attributes) < set(parts[j].attributes)]
             if cands:
                 j = min(cands, key=lambda j: slot_keys[j].size)
                 lut = np.zeros(parts[j].n_groups, dtype=np.int64)
@@ -310,14 +321,25 @@ class KernelLayout:
             slot_keys[i], inverse = np.unique(key, return_inverse=True)
             smaps[i] = np.asarray(inverse).ravel()
         conf, ece, brier, ece_coef = linear
+        # Input cells are in (fine group, label, bin) order: each fine group's runs.
+        fine_start = np.searchsorted(fine, np.arange(n_fine + 1))
+        fine_pos = np.searchsorted(fine * 2 + label, 2 * np.arange(n_fine) + 1)
+        neg_key = (fine * n_bins + bin_)[label == 0]  # ascending: cells are sorted
+        key = fine * n_bins + bin_
+        first_neg = np.searchsorted(neg_key, fine * n_bins)  # the group's first negative
+        cell_lt = np.searchsorted(neg_key, key, side="left") - first_neg
+        cell_le = np.searchsorted(neg_key, key, side="right") - first_neg
         counts = [parts[i].n_groups for i in range(len(parts))]
         slots = [slot_keys[i].size for i in range(len(parts))]
         return cls(
             n_fine=n_fine, n_parts=len(parts), n_groups=int(sum(counts)),
-            cell_fine=fine.astype(np.int32), cell_conf=conf.astype(np.int8),
-            cell_ece=ece.astype(np.int8), cell_label=label.astype(np.int8),
+            cell_conf=conf.astype(np.int8), cell_ece=ece.astype(np.int8),
+            cell_label=label.astype(np.int8),
             coef_brier=np.ascontiguousarray(brier, dtype=np.float64),
             coef_ece=np.ascontiguousarray(ece_coef, dtype=np.float64),
+            fine_start=fine_start.astype(np.int64), fine_pos=fine_pos.astype(np.int64),
+            cell_lt=cell_lt.astype(np.int32), cell_le=cell_le.astype(np.int32),
+            max_neg=int(np.max(fine_pos - fine_start[:-1], initial=0)),
             order=np.array(order, dtype=np.int32), source=source,
             group_offset=np.cumsum([0, *counts]).astype(np.int64),
             slot_start=np.cumsum([0, *slots]).astype(np.int64),
