@@ -25,7 +25,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 6; }
+FA_EXPORT int64_t fa_abi_version(void) { return 7; }
 
 /*
  * Row bootstrap: counts of resampled rows per occupied cell.
@@ -35,6 +35,29 @@ FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell,
 {
     for (int64_t i = 0; i < n; ++i)
         out[cell[idx[i]]] += 1.0;
+}
+
+/*
+ * Row bootstrap from raw random bits: each 32-bit value becomes a uniform row in [0, n) by
+ * Lemire's multiply-shift, and that row's cell is counted (out is zeroed by the caller). A value
+ * whose low product falls below 2^32 mod n is rejected (that keeps the rows exactly uniform;
+ * probability below n / 2^32): the return value is the number rejected, for the caller to
+ * redraw.
+ */
+FA_EXPORT int64_t fa_count_uniform32(int64_t n_bits, const uint32_t *bits, uint32_t n,
+                                     const int32_t *cell, double *out)
+{
+    const uint32_t reject_below = (uint32_t)(0u - n) % n;
+    int64_t rejected = 0;
+    for (int64_t i = 0; i < n_bits; ++i) {
+        const uint64_t m = (uint64_t)bits[i] * n;
+        if ((uint32_t)m < reject_below) {
+            ++rejected;
+            continue;
+        }
+        out[cell[m >> 32]] += 1.0;
+    }
+    return rejected;
 }
 
 /*

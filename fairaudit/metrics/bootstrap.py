@@ -62,8 +62,8 @@ class RowBootstrap:
     """Multinomial redraw of all cell counts (rows resampled with replacement).
 
     Two exact samplers of the same multinomial, chosen by cost: one multinomial draw over the
-    occupied cells (a binomial per cell), or ``n`` uniform row positions counted per cell (a
-    random integer per row), which is cheaper when most rows have a cell of their own (many
+    occupied cells (a binomial per cell), or ``n`` uniform row positions counted per cell (32
+    random bits per row, :func:`fairaudit.metrics.kernels.count_uniform`), which is cheaper when most rows have a cell of their own (many
     small groups). Either way the rows are taken in a canonical order of the cells, so the
     replicates do not depend on the order of the rows or on the names of the groups.
     """
@@ -106,7 +106,14 @@ class RowBootstrap:
         for j, rng in enumerate(streams.span(start, r)):
             if not self._by_index:
                 out[j, self._at] = rng.multinomial(self._n, self._p)
-            else:  # the rows' cells counted without the GIL (kernels.count_rows)
+            elif self._n < 1 << 32:
+                # n uniform rows from 32-bit halves of the stream's raw output; the few values
+                # rejected to keep them exactly uniform are redrawn the same way.
+                need = self._n
+                while need:
+                    bits = rng.bit_generator.random_raw((need + 1) // 2).view(np.uint32)[:need]
+                    need = kernels.count_uniform(bits, self._n, self._row_cell, out[j])
+            else:
                 kernels.count_rows(rng.integers(0, self._n, size=self._n), self._row_cell, out[j])
         return out
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -62,6 +62,9 @@ def library() -> Any | None:
         return None
     lib.fa_count_rows.argtypes = [ctypes.c_int64, *[ctypes.c_void_p] * 3]
     lib.fa_count_rows.restype = None
+    lib.fa_count_uniform32.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint32,
+                                       ctypes.c_void_p, ctypes.c_void_p]
+    lib.fa_count_uniform32.restype = ctypes.c_int64
     lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
                                       for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
@@ -95,6 +98,25 @@ def count_rows(rows: np.ndarray, row_cell: np.ndarray, out: np.ndarray) -> None:
     if rows.dtype != np.int64 or row_cell.dtype != np.int32 or not out.flags.c_contiguous:
         raise TypeError("count_rows needs int64 rows, int32 cells and a contiguous output")
     lib.fa_count_rows(rows.size, _ptr(rows), _ptr(row_cell), _ptr(out))
+
+
+def count_uniform(bits: np.ndarray, n: int, row_cell: np.ndarray, out: np.ndarray) -> int:
+    """Count into ``out`` the cells of the rows that the 32-bit values ``bits`` make uniform in
+    ``[0, n)`` (Lemire's multiply-shift: row ``(bits * n) >> 32``); a value whose low 32 bits of
+    the product fall below ``2**32 mod n`` is rejected, so the rows are exactly uniform. Returns
+    how many were rejected (each with probability below ``n / 2**32``), for the caller to redraw.
+    Runs without the GIL."""
+    if not 0 < n < 1 << 32 or bits.dtype != np.uint32 or row_cell.dtype != np.int32:
+        raise TypeError("count_uniform needs uint32 bits, int32 cells and 0 < n < 2**32")
+    if not (bits.flags.c_contiguous and out.flags.c_contiguous and out.dtype == np.float64):
+        raise TypeError("count_uniform needs contiguous bits and a contiguous float64 output")
+    lib = library()
+    if lib is None:
+        m = bits.astype(np.uint64) * np.uint64(n)
+        keep = (m & np.uint64(0xFFFFFFFF)) >= np.uint64((1 << 32) % n)
+        out += np.bincount(row_cell[(m[keep] >> np.uint64(32)).astype(np.int64)], minlength=out.size)
+        return int(bits.size - np.count_nonzero(keep))
+    return int(lib.fa_count_uniform32(bits.size, _ptr(bits), n, _ptr(row_cell), _ptr(out)))
 
 
 def replicate_sums(x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.ndarray]:

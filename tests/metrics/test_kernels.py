@@ -46,6 +46,38 @@ def test_count_rows_equals_bincount() -> None:
         kernels.count_rows(rows.astype(np.int32), row_cell, out)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+def test_count_uniform_is_lemires_exact_multiply_shift(monkeypatch, compiled: bool) -> None:
+    if not compiled:
+        monkeypatch.setattr(kernels, "library", lambda: None)
+    rng = np.random.default_rng(1)
+    bits = rng.integers(0, 1 << 32, 5000, dtype=np.uint64).astype(np.uint32)
+    row_cell = rng.integers(0, 11, 777).astype(np.int32)
+    out = np.zeros(11)
+    rejected = kernels.count_uniform(bits, 777, row_cell, out)
+    m = bits.astype(np.uint64) * 777
+    keep = (m % (1 << 32)) >= (1 << 32) % 777
+    assert rejected == np.count_nonzero(~keep)
+    assert np.array_equal(out, np.bincount(row_cell[(m[keep] >> 32).astype(np.int64)], minlength=11))
+    # n = 3: 2^32 mod 3 = 1, so only the value 0 is rejected; 2^32 - 1 is row 2.
+    out = np.zeros(3)
+    assert kernels.count_uniform(np.array([0, 1, 2**31, 2**32 - 1], dtype=np.uint32), 3,
+                                 np.arange(3, dtype=np.int32), out) == 1
+    assert out.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(TypeError, match="uint32 bits"):
+        kernels.count_uniform(bits.astype(np.int64), 777, row_cell, out)
+
+
+def test_count_uniform_rows_are_uniform() -> None:
+    """Every row is drawn equally often: a chi-square over 200,000 draws of 1,000 rows."""
+    from scipy import stats
+
+    bits = np.random.default_rng(5).integers(0, 1 << 32, 200_000, dtype=np.uint64).astype(np.uint32)
+    out = np.zeros(1000)
+    kernels.count_uniform(bits, 1000, np.arange(1000, dtype=np.int32), out)
+    assert stats.chisquare(out).pvalue > 0.001
+
+
 def _audit(config: AuditConfig, seed: int = 0):
     rng = np.random.default_rng(seed)
     n = 3000
