@@ -8,11 +8,12 @@
  * and keeps a NumPy version of every kernel that gives the same numbers (counts and AUC
  * numerators exactly; Brier and ECE sums up to rounding).
  *
- * The file is also a (method-less) Python extension module, so that setuptools builds it
- * like any other and the loader finds it by the import system's rules.
+ * setuptools builds the file as an extension module (so the loader finds it by the import
+ * system's rules), but it needs no Python headers: it is loaded with ctypes, never imported.
+ * PyInit__kernels exists only for linkers that require a module's entry point; it returns
+ * NULL, so an `import` of the file fails cleanly instead of running anything.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -202,10 +203,4 @@ FA_EXPORT void fa_replicate_sums(
     }
 }
 
-static struct PyModuleDef kernels_module = {
-    PyModuleDef_HEAD_INIT, "_kernels",
-    "Compiled bootstrap kernels, called through ctypes (see fairaudit.metrics.kernels).", -1,
-    NULL, NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }
+FA_EXPORT void *PyInit__kernels(void) { return NULL; }
