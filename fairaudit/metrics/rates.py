@@ -46,9 +46,10 @@ def cell_sum(conf: np.ndarray | dict[str, np.ndarray], cells: tuple[str, ...]) -
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.true_divide(a, b)
-    return np.where(b > 0, out, np.nan)
+    """``a / b`` where ``b > 0``, NaN elsewhere (one division pass, no temporaries)."""
+    out = np.full(np.broadcast_shapes(np.shape(a), np.shape(b)), np.nan)
+    np.divide(a, b, out=out, where=np.greater(b, 0))
+    return out
 
 
 def fine_confusion(count: np.ndarray, above: np.ndarray) -> np.ndarray:
@@ -97,7 +98,15 @@ def confusion_metrics(conf: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.
     """Rates from confusion counts (..., G, 2, 2) [label, decision], or the four cells' arrays
     by name (``"tn"``, ``"fp"``, ``"fn"``, ``"tp"``): every :data:`RATES` entry, then balanced
     accuracy (the mean of TPR and TNR)."""
-    out = {name: _div(cell_sum(conf, num), cell_sum(conf, den)) for name, (num, den) in RATES.items()}
+    sums: dict[frozenset[str], np.ndarray] = {}  # each sum of cells once (tp + fn serves three rates)
+
+    def total(cells: tuple[str, ...]) -> np.ndarray:
+        key = frozenset(cells)
+        if key not in sums:
+            sums[key] = cell_sum(conf, cells)
+        return sums[key]
+
+    out = {name: _div(total(num), total(den)) for name, (num, den) in RATES.items()}
     out["balanced_accuracy"] = (out["tpr"] + out["tnr"]) / 2.0
     return out
 
