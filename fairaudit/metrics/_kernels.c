@@ -13,6 +13,7 @@
  * PyInit__kernels exists only for linkers that require a module's entry point; it returns
  * NULL, so an `import` of the file fails cleanly instead of running anything.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 7; }
+FA_EXPORT int64_t fa_abi_version(void) { return 8; }
 
 /*
  * Row bootstrap: counts of resampled rows per occupied cell.
@@ -85,10 +86,21 @@ FA_EXPORT int64_t fa_count_uniform32(int64_t n_bits, const uint32_t *bits, uint3
  *   (group, bin) pairs, sorted by group then bin; slot_group gives each one's group.
  *   Groups of p are columns group_offset[p] .. group_offset[p + 1] of the stacked output.
  *
- * lin_out  (15, r, G) and wins_out (r, G), G = group_offset[n_parts]: written, not added to.
- *          Plane t of lin_out is sum t (tn, fp, fn, tp, Brier numerator, ECE bins 0-9).
- * scratch  2 * slot_start[n_parts] + 15 * (n_fine + G) + (largest fine_pos[f] - fine_start[f])
- *          + 1 doubles (the caller's, per call).
+ * lin_out  (15, r, G) and wins_out (r, G), G = group_offset[n_parts]: written, not added to
+ *          (both may be NULL). Plane t of lin_out is sum t (tn, fp, fn, tp, Brier numerator,
+ *          ECE bins 0-9).
+ * Metrics: n_metrics of them, each written to row out_row0 + j of the (rows, G) array at
+ *          address metric_out[m] (may be 0: not written). metric_kind[m] is
+ *            0  a rate: the sum of the confusion cells in bit mask metric_a[m] (bit 0 tn,
+ *               1 fp, 2 fn, 3 tp) over those in mask metric_b[m], NaN where that is not > 0;
+ *            1  the mean of metrics metric_a[m] and metric_b[m] (computed before it);
+ *            2  AUC: numerator / (positives x negatives), NaN where that is 0;
+ *            3  Brier: its numerator / rows; 4  ECE: sum over bins of |difference| / rows
+ *               (bins added in order), both NaN without rows.
+ *          The same operations in the same order as the NumPy computation
+ *          (replicates._metrics on lin_out and wins_out), so the same bits.
+ * scratch  2 * slot_start[n_parts] + 16 * G + 15 * n_fine + (largest fine_pos[f] -
+ *          fine_start[f]) + 1 doubles (the caller's, per call).
  *
  * The AUC numerator of a group is the sum over its slots, in bin order, of
  * positives x (negatives in earlier bins + negatives in the same bin / 2): integer-valued
@@ -104,7 +116,9 @@ FA_EXPORT void fa_replicate_sums(
     int64_t n_parts, const int32_t *order, const int32_t *source, const int64_t *group_offset,
     const int64_t *slot_start, const int32_t *slot_group, const int64_t *gmap_start,
     const int32_t *group_map, const int64_t *smap_start, const int32_t *slot_map,
-    double *lin_out, double *wins_out, double *scratch)
+    double *lin_out, double *wins_out, int64_t n_metrics, const int8_t *metric_kind,
+    const int8_t *metric_a, const int8_t *metric_b, const int64_t *metric_out, int64_t out_row0,
+    double *scratch)
 {
     const int64_t G = group_offset[n_parts];
     const int64_t n_slots = slot_start[n_parts];
@@ -112,13 +126,12 @@ FA_EXPORT void fa_replicate_sums(
     double *slots = scratch;                /* (n_slots, 2): negatives, positives */
     double *fine = scratch + 2 * n_slots;   /* (15, F) */
     double *lin = fine + FA_LINEAR * F;     /* (15, G) */
-    double *prefix = lin + FA_LINEAR * G;   /* (negatives of the largest fine group + 1) */
+    double *wins = lin + FA_LINEAR * G;     /* (G,) */
+    double *prefix = wins + G;              /* (negatives of the largest fine group + 1) */
 
     for (int64_t j = 0; j < r; ++j) {
         const double *xj = x + j * ldx;
-        double *wins = wins_out + j * G;
-        memset(scratch, 0, sizeof(double) * (size_t)(2 * n_slots + FA_LINEAR * (F + G)));
-        memset(wins, 0, sizeof(double) * (size_t)G);
+        memset(scratch, 0, sizeof(double) * (size_t)(2 * n_slots + FA_LINEAR * (F + G) + G));
 
         /* Fine groups' linear sums, each over its own run of cells. Two interleaved partial
          * sums (even and odd cells) keep consecutive additions off one dependency chain. */
@@ -198,8 +211,53 @@ FA_EXPORT void fa_replicate_sums(
                 below += neg;
             }
         }
-        for (int t = 0; t < FA_LINEAR; ++t)
-            memcpy(lin_out + (t * r + j) * G, lin + t * G, sizeof(double) * (size_t)G);
+        if (lin_out != NULL)
+            for (int t = 0; t < FA_LINEAR; ++t)
+                memcpy(lin_out + (t * r + j) * G, lin + t * G, sizeof(double) * (size_t)G);
+        if (wins_out != NULL)
+            memcpy(wins_out + j * G, wins, sizeof(double) * (size_t)G);
+        for (int64_t m = 0; m < n_metrics; ++m) {
+            if (metric_out[m] == 0)
+                continue;
+            double *o = (double *)(intptr_t)metric_out[m] + (out_row0 + j) * G;
+            const int kind = metric_kind[m];
+            for (int64_t g = 0; g < G; ++g) {
+                const double tn = lin[g], fp = lin[G + g], fn = lin[2 * G + g],
+                             tp = lin[3 * G + g];
+                const double neg = tn + fp, pos = fn + tp, n = neg + pos;
+                double v;
+                if (kind == 0) {
+                    const double c[4] = {tn, fp, fn, tp};
+                    double a = 0.0, b = 0.0;
+                    int first_a = 1, first_b = 1;
+                    for (int i = 0; i < 4; ++i) {
+                        if (metric_a[m] >> i & 1) {
+                            a = first_a ? c[i] : a + c[i];
+                            first_a = 0;
+                        }
+                        if (metric_b[m] >> i & 1) {
+                            b = first_b ? c[i] : b + c[i];
+                            first_b = 0;
+                        }
+                    }
+                    v = b > 0.0 ? a / b : NAN;
+                } else if (kind == 1) {
+                    const double *u = (const double *)(intptr_t)metric_out[metric_a[m]];
+                    const double *w = (const double *)(intptr_t)metric_out[metric_b[m]];
+                    v = (u[(out_row0 + j) * G + g] + w[(out_row0 + j) * G + g]) / 2.0;
+                } else if (kind == 2) {
+                    v = pos * neg > 0.0 ? wins[g] / (pos * neg) : NAN;
+                } else if (kind == 3) {
+                    v = n > 0.0 ? lin[4 * G + g] / n : NAN;
+                } else {
+                    double gaps = fabs(lin[5 * G + g]);
+                    for (int t = 6; t < FA_LINEAR; ++t)
+                        gaps += fabs(lin[t * G + g]);
+                    v = n > 0.0 ? gaps / n : NAN;
+                }
+                o[g] = v;
+            }
+        }
     }
 }
 

@@ -358,9 +358,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         def replicates(first: int, r: int) -> int:
             # Chunks write disjoint rows; each replicate has its own stream (any thread, any
             # order, same numbers).
-            m = plan.rows(draw_rows(sampler, plan.occupied, streams, first, r))
-            for key in METRIC_NAMES:
-                full[key][first:first + r] = m[key]
+            plan.rows_into(draw_rows(sampler, plan.occupied, streams, first, r), full, first)
             return r
 
         spans = [(a, min(chunk, config.n_bootstrap - a)) for a in range(0, config.n_bootstrap, chunk)]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -28,16 +28,19 @@ _SUMS_ARGS = (
     "r", "K", "x", "ldx", "n_fine", "cell_conf", "cell_ece", "cell_label", "coef_brier",
     "coef_ece", "fine_start", "fine_pos", "cell_lt", "cell_le", "n_parts", "order", "source",
     "group_offset", "slot_start", "slot_group", "gmap_start", "group_map", "smap_start",
-    "slot_map", "lin_out", "wins_out", "scratch",
+    "slot_map", "lin_out", "wins_out", "n_metrics", "metric_kind", "metric_a", "metric_b",
+    "metric_out", "out_row0", "scratch",
 )
-_SCALARS = {"r", "K", "ldx", "n_fine", "n_parts"}
+_SCALARS = {"r", "K", "ldx", "n_fine", "n_parts", "n_metrics", "out_row0"}
+_OPTIONAL = {"lin_out", "wins_out"}  # NULL when not asked for
 # The C type of every array parameter (a wrong one would be read as other memory).
 _DTYPES = {
-    **dict.fromkeys(("cell_conf", "cell_ece", "cell_label"), np.int8),
+    **dict.fromkeys(("cell_conf", "cell_ece", "cell_label", "metric_kind", "metric_a",
+                     "metric_b"), np.int8),
     **dict.fromkeys(("cell_lt", "cell_le", "order", "source", "slot_group", "group_map",
                      "slot_map"), np.int32),
     **dict.fromkeys(("fine_start", "fine_pos", "group_offset", "slot_start", "gmap_start",
-                     "smap_start"), np.int64),
+                     "smap_start", "metric_out"), np.int64),
     **dict.fromkeys(("x", "coef_brier", "coef_ece", "lin_out", "wins_out", "scratch"), np.float64),
 }
 
@@ -123,17 +126,48 @@ def replicate_sums(x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.ndarray]:
     """Linear sums (15, r, G) and AUC numerators (r, G) of every stacked group from replicate
     counts ``x`` (r, K), by the compiled kernel; ``layout`` is a
     :class:`fairaudit.metrics.replicates.KernelLayout`."""
+    r = x.shape[0]
+    lin = np.empty((15, r, layout.n_groups))
+    wins = np.empty((r, layout.n_groups))
+    _call(x, layout, lin_out=lin, wins_out=wins)
+    return lin, wins
+
+
+def replicate_metrics(x: np.ndarray, layout: Any, table: Any, out: list[np.ndarray | None],
+                      row0: int) -> None:
+    """Write the metrics of replicate counts ``x`` (r, K) into rows ``row0`` to
+    ``row0 + r - 1`` of the (rows, G) arrays ``out`` (one per metric of ``table``, a
+    :class:`fairaudit.metrics.replicates.MetricTable`; None: not written), by the compiled
+    kernel, without intermediate arrays."""
+    for a in out:
+        if a is not None:
+            _checked(a, np.float64, "metric output")
+            if a.ndim != 2 or a.shape[1] != layout.n_groups or not 0 <= row0 <= a.shape[0] - x.shape[0]:
+                raise ValueError("metric outputs must be (rows, groups) with room for the replicates")
+    addresses = np.array([0 if a is None else a.ctypes.data for a in out], dtype=np.int64)
+    _call(x, layout, n_metrics=len(out), metric_kind=table.kind, metric_a=table.a,
+          metric_b=table.b, metric_out=addresses, out_row0=row0)
+
+
+def _call(x: np.ndarray, layout: Any, **given: Any) -> None:
     lib = library()
     if lib is None:
         raise RuntimeError("the compiled kernels are not available")
     x = np.ascontiguousarray(x, dtype=np.float64)
     r, k = x.shape
     lo = layout
-    lin = np.empty((15, r, lo.n_groups))
-    wins = np.empty((r, lo.n_groups))
-    scratch = np.empty(2 * int(lo.slot_start[-1]) + 15 * (lo.n_fine + lo.n_groups) + lo.max_neg + 1)
-    given = {"r": r, "K": k, "x": x, "ldx": k, "lin_out": lin, "wins_out": wins, "scratch": scratch}
-    args = [given[a] if a in given else getattr(lo, a) for a in _SUMS_ARGS]
-    lib.fa_replicate_sums(*(a if name in _SCALARS else _ptr(_checked(a, _DTYPES[name], name))
-                            for name, a in zip(_SUMS_ARGS, args, strict=True)))
-    return lin, wins
+    scratch = np.empty(2 * int(lo.slot_start[-1]) + 16 * lo.n_groups + 15 * lo.n_fine + lo.max_neg + 1)
+    none = np.zeros(0, np.int8)
+    given = {"n_metrics": 0, "metric_kind": none, "metric_a": none, "metric_b": none,
+             "metric_out": np.zeros(0, np.int64), "out_row0": 0, "lin_out": None, "wins_out": None,
+             **given, "r": r, "K": k, "x": x, "ldx": k, "scratch": scratch}
+    args = []
+    for name in _SUMS_ARGS:
+        a = given[name] if name in given else getattr(lo, name)
+        if name in _SCALARS:
+            args.append(int(a))
+        elif a is None and name in _OPTIONAL:
+            args.append(None)
+        else:
+            args.append(_ptr(_checked(a, _DTYPES[name], name)))
+    lib.fa_replicate_sums(*args)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fairaudit.metrics.cells import ECE_BINS, CellTable, Partition
-from fairaudit.metrics.rates import confusion_metrics, group_matrix
+from fairaudit.metrics.rates import CONFUSION_CELLS, RATES, confusion_metrics, group_matrix
 
 if TYPE_CHECKING:
     from fairaudit.metrics.bootstrap import ReplicateStreams
@@ -380,6 +380,7 @@ class ReplicateMetrics:
         self.compiled = kernels.available() if compiled is None else compiled and kernels.available()
         if self.compiled:
             self._layout = KernelLayout.build(f, y, b, n_bins, n_fine, linear, parts)
+            self._tables: dict[tuple[str, ...], MetricTable] = {}
             return
         from scipy import sparse
 
@@ -416,6 +417,55 @@ class ReplicateMetrics:
             lin = np.asarray(self._groups @ fine).reshape(-1, _LINEAR, r).transpose(1, 2, 0)
             wins = self._auc.wins(xt).T
         return _metrics(lin, wins)
+
+    def rows_into(self, x: np.ndarray, out: dict[str, np.ndarray], row0: int) -> None:
+        """Write the metrics of replicate counts ``x`` (r, K) into rows ``row0`` to
+        ``row0 + r - 1`` of the (replicates, G_total) arrays ``out`` (by metric name): in the
+        compiled kernel directly, else from :meth:`rows`. The same numbers either way."""
+        if not self.compiled:
+            m = self.rows(x)
+            for key, dest in out.items():
+                dest[row0:row0 + x.shape[0]] = m[key]
+            return
+        from fairaudit.metrics import kernels
+
+        names = tuple(out)
+        table = self._tables.get(names)
+        if table is None:
+            table = self._tables[names] = MetricTable.of(names)
+        kernels.replicate_metrics(x, self._layout, table, [out[k] for k in names], row0)
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """How the compiled kernel computes each metric of ``names`` (see ``_kernels.c``): the
+    confusion rates from :data:`fairaudit.metrics.rates.RATES` as bit masks of their numerator
+    and denominator cells, balanced accuracy as the mean of TPR and TNR, AUC, Brier and ECE by
+    their kinds. The operations are those of :func:`_metrics`, so the numbers are the same bits
+    (the cells are whole counts: the order of their sums cannot change them)."""
+
+    names: tuple[str, ...]
+    kind: np.ndarray  # int8
+    a: np.ndarray  # int8: numerator mask, or the first averaged metric
+    b: np.ndarray  # int8: denominator mask, or the second
+
+    @classmethod
+    def of(cls, names: tuple[str, ...]) -> MetricTable:
+        def mask(cells: tuple[str, ...]) -> int:
+            return sum(1 << (2 * CONFUSION_CELLS[c][0] + CONFUSION_CELLS[c][1]) for c in cells)
+
+        kind, a, b = [], [], []
+        for name in names:
+            if name in RATES:
+                num, den = RATES[name]
+                kind.append(0), a.append(mask(num)), b.append(mask(den))
+            elif name == "balanced_accuracy":  # the mean of two outputs written before it
+                if not {"tpr", "tnr"} <= set(names[:len(kind)]):
+                    raise ValueError("balanced accuracy needs TPR and TNR before it")
+                kind.append(1), a.append(names.index("tpr")), b.append(names.index("tnr"))
+            else:
+                kind.append({"auc": 2, "brier": 3, "ece": 4}[name]), a.append(0), b.append(0)
+        return cls(names, np.array(kind, np.int8), np.array(a, np.int8), np.array(b, np.int8))
 
 
 def _metrics(lin: np.ndarray, wins: np.ndarray) -> dict[str, np.ndarray]:

@@ -264,3 +264,25 @@ def test_replicate_plan_memory_bound_counts_every_array_alive():
     rows = [auc.layouts[i].n_rows for i in range(len(parts))]
     assert max(rows) < auc.max_cells < sum(rows)
     assert plan.width >= auc.max_cells
+
+
+@pytest.mark.parametrize("seed,sizes", [(0, (3, 4, 5)), (2, (40,))])
+def test_metrics_written_by_the_kernel_are_the_numpy_bits(seed, sizes):
+    """rows_into (compiled: metrics computed in C straight into the output rows) gives exactly
+    the bits of rows() on the kernel's sums (the NumPy metric code), at any row offset."""
+    from fairaudit.metrics import kernels
+    from fairaudit.result import METRIC_NAMES
+
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    cells, parts, _ = _table(seed, sizes=sizes)
+    plan = ReplicateMetrics(cells, parts, compiled=True)
+    x = RowBootstrap(cells).draw_rows(ReplicateStreams(seed), 0, 11)
+    ref = plan.rows(x)
+    full = {k: np.full((15, ref["auc"].shape[1]), -7.0) for k in METRIC_NAMES}
+    plan.rows_into(x, full, 3)
+    for key in METRIC_NAMES:
+        assert np.array_equal(full[key][3:14], ref[key], equal_nan=True), key
+        assert (full[key][:3] == -7.0).all() and (full[key][14:] == -7.0).all(), key
+    with pytest.raises(ValueError, match="room for the replicates"):
+        plan.rows_into(x, full, 5)
