@@ -161,7 +161,7 @@ def _call(x: np.ndarray, layout: Any, **given: Any) -> None:
     given = {"n_metrics": 0, "metric_kind": none, "metric_a": none, "metric_b": none,
              "metric_out": np.zeros(0, np.int64), "out_row0": 0, "lin_out": None, "wins_out": None,
              **given, "r": r, "K": k, "x": x, "ldx": k, "scratch": scratch}
-    args = []
+    args: list[int | None] = []
     for name in _SUMS_ARGS:
         a = given[name] if name in given else getattr(lo, name)
         if name in _SCALARS:
