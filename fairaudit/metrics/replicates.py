@@ -454,17 +454,18 @@ class MetricTable:
         def mask(cells: tuple[str, ...]) -> int:
             return sum(1 << (2 * CONFUSION_CELLS[c][0] + CONFUSION_CELLS[c][1]) for c in cells)
 
-        kind, a, b = [], [], []
+        rows: list[tuple[int, int, int]] = []  # (kind, a, b) of each metric
         for name in names:
             if name in RATES:
                 num, den = RATES[name]
-                kind.append(0), a.append(mask(num)), b.append(mask(den))
+                rows.append((0, mask(num), mask(den)))
             elif name == "balanced_accuracy":  # the mean of two outputs written before it
-                if not {"tpr", "tnr"} <= set(names[:len(kind)]):
+                if not {"tpr", "tnr"} <= set(names[:len(rows)]):
                     raise ValueError("balanced accuracy needs TPR and TNR before it")
-                kind.append(1), a.append(names.index("tpr")), b.append(names.index("tnr"))
+                rows.append((1, names.index("tpr"), names.index("tnr")))
             else:
-                kind.append({"auc": 2, "brier": 3, "ece": 4}[name]), a.append(0), b.append(0)
+                rows.append(({"auc": 2, "brier": 3, "ece": 4}[name], 0, 0))
+        kind, a, b = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [])
         return cls(names, np.array(kind, np.int8), np.array(a, np.int8), np.array(b, np.int8))
 
 
