@@ -230,7 +230,10 @@ def _check_config(config: AuditConfig) -> None:
 
 
 def _package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "fairaudit": __version__}
+    from fairaudit.metrics import kernels
+
+    out = {"python": platform.python_version(), "fairaudit": __version__,
+           "fairaudit kernels": kernels.description()}
     for name in _VERSIONED:
         try:
             out[name] = importlib.metadata.version(name)

@@ -62,6 +62,12 @@ def library() -> Any | None:
         return None
     lib.fa_abi_version.restype = ctypes.c_int64
     if lib.fa_abi_version() != ABI_VERSION:  # a stale build next to newer sources
+        import warnings
+
+        warnings.warn(f"fairaudit's compiled kernels ({spec.origin}) are from another version "
+                      f"(interface {lib.fa_abi_version()}, this code needs {ABI_VERSION}); "
+                      "using the slower NumPy code. Reinstall fairaudit (`pip install -e .` in "
+                      "a checkout) to rebuild them.", RuntimeWarning, stacklevel=2)
         return None
     lib.fa_count_rows.argtypes = [ctypes.c_int64, *[ctypes.c_void_p] * 3]
     lib.fa_count_rows.restype = None
@@ -77,6 +83,12 @@ def library() -> Any | None:
 def available() -> bool:
     """Whether the compiled kernels are in use."""
     return library() is not None
+
+
+def description() -> str:
+    """``"compiled"`` or ``"numpy"``: which code computes the bootstrap's sums (the run record
+    keeps it, as the two agree only up to the last bits of Brier and ECE sums)."""
+    return "compiled" if available() else "numpy"
 
 
 def _ptr(a: np.ndarray) -> int:

@@ -35,6 +35,35 @@ def test_disabled_by_the_environment(monkeypatch) -> None:
         kernels.library.cache_clear()
 
 
+def test_a_stale_build_is_refused_with_a_warning(monkeypatch) -> None:
+    """A library built from older sources (another interface version) is not called: the
+    audit warns and uses the NumPy code."""
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    monkeypatch.setattr(kernels, "ABI_VERSION", kernels.ABI_VERSION + 100)
+    kernels.library.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="from another version.*Reinstall"):
+            assert kernels.library() is None
+        assert kernels.description() == "numpy"
+    finally:
+        monkeypatch.undo()
+        kernels.library.cache_clear()
+    assert kernels.description() == "compiled"
+
+
+def test_the_run_record_says_which_code_summed() -> None:
+    import pandas as pd
+
+    from fairaudit.api import audit
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.integers(0, 2, 200), "score": rng.random(200),
+                       "sex": rng.choice(["F", "M"], 200)})
+    res = audit(df, label="y", sensitive="sex", n_bootstrap=100, n_permutations=0)
+    assert res.run.package_versions["fairaudit kernels"] == kernels.description()
+
+
 def test_count_rows_equals_bincount() -> None:
     rng = np.random.default_rng(0)
     row_cell = rng.integers(0, 37, 500).astype(np.int32)
