@@ -27,17 +27,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 8; }
-
-/*
- * Row bootstrap: counts of resampled rows per occupied cell.
- * For i < n: out[cell[idx[i]]] += 1 (out is zeroed by the caller).
- */
-FA_EXPORT void fa_count_rows(int64_t n, const int64_t *idx, const int32_t *cell, double *out)
-{
-    for (int64_t i = 0; i < n; ++i)
-        out[cell[idx[i]]] += 1.0;
-}
+FA_EXPORT int64_t fa_abi_version(void) { return 9; }
 
 /*
  * Row bootstrap from raw random bits: each 32-bit value becomes a uniform row in [0, n) by

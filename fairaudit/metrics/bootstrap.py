@@ -63,8 +63,8 @@ class RowBootstrap:
 
     Two exact samplers of the same multinomial, chosen by cost: one multinomial draw over the
     occupied cells (a binomial per cell), or ``n`` uniform row positions counted per cell (32
-    random bits per row, :func:`fairaudit.metrics.kernels.count_uniform`), which is cheaper when most rows have a cell of their own (many
-    small groups). Either way the rows are taken in a canonical order of the cells, so the
+    random bits per row, :func:`fairaudit.metrics.kernels.count_uniform`), which is cheaper
+    when most rows have a cell of their own (many small groups; below 2**32 rows). Either way the rows are taken in a canonical order of the cells, so the
     replicates do not depend on the order of the rows or on the names of the groups.
     """
 
@@ -85,7 +85,7 @@ class RowBootstrap:
         self._at = np.searchsorted(self.occupied, self._nz)  # positions among the occupied cells
         self._n = int(round(flat.sum()))
         self._p = flat[nz] / flat[nz].sum() if nz.size else np.empty(0)
-        self._by_index = self._n < self.INDEX_COST * nz.size
+        self._by_index = self._n < min(self.INDEX_COST * nz.size, 1 << 32)
         if self._by_index:  # the occupied-cell position of each row, rows in canonical order
             self._row_cell = np.repeat(self._at, np.rint(flat[nz]).astype(np.int64)).astype(np.int32)
 
@@ -106,20 +106,14 @@ class RowBootstrap:
         for j, rng in enumerate(streams.span(start, r)):
             if not self._by_index:
                 out[j, self._at] = rng.multinomial(self._n, self._p)
-            elif self._n < 1 << 32:
-                # n uniform rows from 32-bit halves of the stream's raw output; the few values
-                # rejected to keep them exactly uniform are redrawn the same way.
-                need = self._n
-                while need:
-                    bits = rng.bit_generator.random_raw((need + 1) // 2).view(np.uint32)[:need]
-                    need = kernels.count_uniform(bits, self._n, self._row_cell, out[j])
-            else:
-                kernels.count_rows(rng.integers(0, self._n, size=self._n), self._row_cell, out[j])
+                continue
+            # n uniform rows from 32-bit halves of the stream's raw output; the few values
+            # rejected to keep them exactly uniform are redrawn the same way.
+            need = self._n
+            while need:
+                bits = rng.bit_generator.random_raw((need + 1) // 2).view(np.uint32)[:need]
+                need = kernels.count_uniform(bits, self._n, self._row_cell, out[j])
         return out
-
-    def draw_occupied(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
-        """The counts of :meth:`draw_rows`, shape (K, r)."""
-        return np.ascontiguousarray(self.draw_rows(streams, start, r).T)
 
     def draw(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Replicate counts in the dense (r, F, 2, B) layout."""
@@ -200,10 +194,6 @@ class ClusterBootstrap:
         """Rows of the (rows, replicates) array a draw returns (type counts are drawn in
         batches of at most ``1 << 20`` values)."""
         return int(self.occupied.size)
-
-    def draw_occupied(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
-        """The counts of :meth:`draw_rows`, shape (K, r)."""
-        return np.ascontiguousarray(self.draw_rows(streams, start, r).T)
 
     def draw_rows(self, streams: ReplicateStreams, start: int, r: int) -> np.ndarray:
         """Counts of replicates ``start`` to ``start + r - 1`` on the occupied cells

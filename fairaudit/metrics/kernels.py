@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -69,8 +69,6 @@ def library() -> Any | None:
                       "using the slower NumPy code. Reinstall fairaudit (`pip install -e .` in "
                       "a checkout) to rebuild them.", RuntimeWarning, stacklevel=2)
         return None
-    lib.fa_count_rows.argtypes = [ctypes.c_int64, *[ctypes.c_void_p] * 3]
-    lib.fa_count_rows.restype = None
     lib.fa_count_uniform32.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint32,
                                        ctypes.c_void_p, ctypes.c_void_p]
     lib.fa_count_uniform32.restype = ctypes.c_int64
@@ -101,18 +99,6 @@ def _checked(a: np.ndarray, dtype: type, name: str) -> np.ndarray:
         raise TypeError(f"kernel array {name!r} must be C-contiguous {np.dtype(dtype).name}, "
                         f"got {a.dtype.name}")
     return a
-
-
-def count_rows(rows: np.ndarray, row_cell: np.ndarray, out: np.ndarray) -> None:
-    """``out[row_cell[rows]] += 1`` for every entry of ``rows`` (int64) into the contiguous
-    float64 ``out``; ``row_cell`` is int32. Runs without the GIL."""
-    lib = library()
-    if lib is None:
-        out += np.bincount(np.take(row_cell, rows), minlength=out.size)
-        return
-    if rows.dtype != np.int64 or row_cell.dtype != np.int32 or not out.flags.c_contiguous:
-        raise TypeError("count_rows needs int64 rows, int32 cells and a contiguous output")
-    lib.fa_count_rows(rows.size, _ptr(rows), _ptr(row_cell), _ptr(out))
 
 
 def count_uniform(bits: np.ndarray, n: int, row_cell: np.ndarray, out: np.ndarray) -> int:

@@ -356,8 +356,7 @@ class ReplicateMetrics:
     """Every metric of every stacked group from replicate counts on the occupied cells.
 
     ``occupied`` are the flat indices (into the (F, 2, B) layout) of the cells with at least
-    one row; replicate counts are given as (r, K) arrays on them, in that order
-    (:meth:`rows`), or as (K, r) (:meth:`__call__`). The sums run in the compiled kernel
+    one row; replicate counts are given as (r, K) arrays on them, in that order. The sums run in the compiled kernel
     (:mod:`fairaudit.metrics.kernels`) when it is available, else in NumPy and SciPy.
     """
 
@@ -399,10 +398,6 @@ class ReplicateMetrics:
             return max(self.occupied.size, self._n_groups * (_LINEAR + 1))
         return max(self.occupied.size, self._auc.max_cells, self.n_fine * _LINEAR,
                    self._groups.shape[0] * _LINEAR)
-
-    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Metrics (r, G_total) from replicate counts ``x`` (K, r)."""
-        return self.rows(np.ascontiguousarray(x.T))
 
     def rows(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics (r, G_total) from replicate counts ``x`` (r, K)."""

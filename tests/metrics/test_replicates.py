@@ -53,7 +53,7 @@ def test_replicate_metrics_equal_the_dense_computation(seed, sizes, compiled):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
         mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)
     ref = group_metrics(dense, dense * mean, dense * mean_sq, cells, parts)
-    got = plan(dense.reshape(9, -1)[:, plan.occupied].T.copy())
+    got = plan.rows(dense.reshape(9, -1)[:, plan.occupied])
     assert set(ref) <= set(got)
     for key in ref:
         np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=1e-12, equal_nan=True, err_msg=key)
@@ -75,10 +75,10 @@ def test_both_row_samplers_draw_the_multinomial(monkeypatch, by_index):
     monkeypatch.setattr(RowBootstrap, "INDEX_COST", 10**9 if by_index else 0)
     boot = RowBootstrap(cells)
     assert boot._by_index is by_index
-    x = boot.draw_occupied(ReplicateStreams(0), 0, 6000).T  # (r, K)
+    x = boot.draw_rows(ReplicateStreams(0), 0, 6000)  # (r, K)
     counts = cells.count.ravel()[boot.occupied]
     _moments_match(x, int(counts.sum()), counts / counts.sum())
-    again = boot.draw_occupied(ReplicateStreams(0), 0, 6000).T
+    again = boot.draw_rows(ReplicateStreams(0), 0, 6000)
     assert np.array_equal(x, again)  # deterministic per seed
 
 
@@ -108,12 +108,12 @@ def test_a_replicate_is_the_same_in_any_chunk(monkeypatch, sampler):
         monkeypatch.setattr(ClusterBootstrap, "POISSON_FROM", 1 if sampler == "patient_types" else 10**9)
         boot = ClusterBootstrap(cells, y, np.arange(n) // 3)
     streams = ReplicateStreams(4)
-    whole = boot.draw_occupied(streams, 0, 12)
-    parts = np.hstack([boot.draw_occupied(streams, a, b - a) for a, b in ((0, 5), (5, 6), (6, 12))])
+    whole = boot.draw_rows(streams, 0, 12)
+    parts = np.vstack([boot.draw_rows(streams, a, b - a) for a, b in ((0, 5), (5, 6), (6, 12))])
     assert np.array_equal(whole, parts)
-    assert np.array_equal(boot.draw_occupied(streams, 7, 1)[:, 0], whole[:, 7])
-    assert not np.array_equal(whole[:, 0], whole[:, 1])
-    assert not np.array_equal(boot.draw_occupied(ReplicateStreams(5), 0, 12), whole)
+    assert np.array_equal(boot.draw_rows(streams, 7, 1)[0], whole[7])
+    assert not np.array_equal(whole[0], whole[1])  # replicates differ
+    assert not np.array_equal(boot.draw_rows(ReplicateStreams(5), 0, 12), whole)
 
 
 @pytest.mark.parametrize("margin", [TypeCounts.MARGIN_SD, 0.0])  # adding draws; both branches
@@ -249,7 +249,7 @@ def test_replicate_aucs_with_one_class_groups_and_many_tiny_groups(compiled):
         mean = np.where(cells.count > 0, cells.ssum / cells.count, 0.0)
         mean_sq = np.where(cells.count > 0, cells.ssq / cells.count, 0.0)
     ref = group_metrics(dense, dense * mean, dense * mean_sq, cells, parts)
-    got = plan(dense.reshape(7, -1)[:, plan.occupied].T.copy())
+    got = plan.rows(dense.reshape(7, -1)[:, plan.occupied])
     assert np.array_equal(np.nan_to_num(got["auc"], nan=-1.0), np.nan_to_num(ref["auc"], nan=-1.0))
     for key in ref:
         np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=1e-12, equal_nan=True, err_msg=key)
