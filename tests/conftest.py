@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from fairaudit.data.dataset import AuditDataset
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from fairaudit.models.training import TrainSettings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property tests draw the same examples on every run (the suite is deterministic); a failure
+# found once is found again.
+settings.register_profile("deterministic", derandomize=True)
+settings.load_profile("deterministic")
 
 ROOT = Path(__file__).resolve().parents[1]
 
