@@ -374,7 +374,7 @@ class ReplicateMetrics:
         mean_sq = cells.ssq.ravel()[occ] / cnt
         above = cells.above[f, b].astype(np.int64)
         self.n_fine = n_fine
-        self._n_groups = sum(p.n_groups for p in parts)
+        self.n_groups = sum(p.n_groups for p in parts)
         linear = (2 * y + above, cells.ece_bin[b], mean_sq - 2.0 * y * mean + y, y - mean)
         self.compiled = kernels.available() if compiled is None else compiled and kernels.available()
         if self.compiled:
@@ -395,7 +395,7 @@ class ReplicateMetrics:
     def width(self) -> int:
         """Largest number of rows of a (rows, r) array in :meth:`rows` (memory bound)."""
         if self.compiled:
-            return max(self.occupied.size, self._n_groups * (_LINEAR + 1))
+            return max(self.occupied.size, self.n_groups * (_LINEAR + 1))
         return max(self.occupied.size, self._auc.max_cells, self.n_fine * _LINEAR,
                    self._groups.shape[0] * _LINEAR)
 

@@ -1,0 +1,90 @@
+"""The bootstrap's compiled kernels against their NumPy twins, in one run.
+
+For the two many-group cases of ``bench_groups.py`` ((a) 1,000 groups of one attribute over 50k
+rows; (b) five attributes with every intersection over 40k rows, 2,099 groups), 200 row-bootstrap
+replicates are drawn once, then their 13 metrics for every group are computed by
+``ReplicateMetrics.rows_into`` (as the audit's bootstrap calls it) on one thread, compiled and
+NumPy, best of ``--repeat``. The audit gains more than this ratio: the kernels release the GIL,
+so its bootstrap threads run side by side, which the NumPy path largely cannot. The two must
+agree (AUC exactly, the rest to 1e-12; the script checks before it prints). For (b) it also prints
+what each level of intersections adds to the kernel's time per replicate.
+
+Usage: python benchmarks/bench_kernels.py [--repeat K] [--replicates R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from fairaudit.metrics.bootstrap import ReplicateStreams, RowBootstrap
+from fairaudit.metrics.cells import build_cells, make_partitions, overall_partition
+from fairaudit.metrics.replicates import ReplicateMetrics
+from fairaudit.result import METRIC_NAMES
+
+CASES = {
+    "a: 1,000 groups (50k rows)": (50_000, [1000]),
+    "b: five attributes + intersections (40k rows)": (40_000, [6, 4, 3, 4, 2]),
+}
+
+
+def table(rows: int, sizes: list[int]):
+    rng = np.random.default_rng(0)
+    codes = np.stack([rng.integers(0, k, rows) for k in sizes], axis=1)
+    y = (rng.random(rows) < 0.3).astype(np.int64)
+    score = 1 / (1 + np.exp(-(rng.standard_normal(rows) + 1.5 * y - 0.5)))
+    cells = build_cells(y, score, codes, 0.5)
+    names = tuple(tuple(f"v{i}" for i in range(k)) for k in sizes)
+    attrs = tuple(f"a{j}" for j in range(len(sizes)))
+    return cells, [overall_partition(cells.n_fine), *make_partitions(cells, attrs, names)]
+
+
+def best(plan: ReplicateMetrics, x: np.ndarray, repeat: int) -> float:
+    """Fastest of ``repeat`` runs of ``plan.rows_into(x, ...)`` (what the audit's bootstrap
+    calls: the 13 metrics of every group into preallocated arrays), in ms per replicate."""
+    out = {k: np.zeros((x.shape[0], plan.n_groups)) for k in METRIC_NAMES}  # touched: no first-touch cost
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        plan.rows_into(x, out, 0)
+        times.append(time.perf_counter() - t0)
+    return min(times) / x.shape[0] * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--replicates", type=int, default=200)
+    args = ap.parse_args()
+    r = args.replicates
+    print(f"{r} replicates, one thread, best of {args.repeat}; load {os.getloadavg()[0]:.1f}")
+    print(f"{'case':48} {'groups':>6} {'cells':>6} {'numpy ms/rep':>12} {'kernel ms/rep':>13} {'ratio':>6}")
+    for label, (rows, sizes) in CASES.items():
+        cells, parts = table(rows, sizes)
+        x = RowBootstrap(cells).draw_rows(ReplicateStreams(0), 0, r)
+        compiled = ReplicateMetrics(cells, parts, compiled=True)
+        if not compiled.compiled:
+            raise SystemExit("the compiled kernels are not built (pip install -e .)")
+        plain = ReplicateMetrics(cells, parts, compiled=False)
+        got, ref = compiled.rows(x), plain.rows(x)
+        for key in ref:
+            np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=0 if key == "auc" else 1e-12,
+                                       equal_nan=True, err_msg=key)
+        t_np = best(plain, x, args.repeat)
+        t_c = best(compiled, x, args.repeat)
+        print(f"{label:48} {sum(p.n_groups for p in parts):6d} {x.shape[1]:6d} {t_np:12.3f} "
+              f"{t_c:13.3f} {t_np / t_c:5.1f}x")
+        if len(sizes) > 2:
+            print("  kernel time per replicate by the partitions included (attributes per partition):")
+            for top in range(len(sizes), -1, -1):
+                sub = [p for p in parts if len(p.attributes) >= top]
+                plan = ReplicateMetrics(cells, sub, compiled=True)
+                t = best(plan, x, args.repeat)
+                print(f"    >= {top} attributes: {len(sub):2d} partitions, {t:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
