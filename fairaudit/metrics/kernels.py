@@ -137,6 +137,11 @@ def replicate_metrics(x: np.ndarray, layout: Any, table: Any, out: list[np.ndarr
     ``row0 + r - 1`` of the (rows, G) arrays ``out`` (one per metric of ``table``, a
     :class:`fairaudit.metrics.replicates.MetricTable`; None: not written), by the compiled
     kernel, without intermediate arrays."""
+    if len(out) != table.kind.size:
+        raise ValueError("one output (or None) per metric of the table")
+    for m in np.flatnonzero(table.kind == 1):  # a mean reads its two inputs' outputs back
+        if out[table.a[m]] is None or out[table.b[m]] is None:
+            raise ValueError(f"metric {table.names[m]!r} needs the outputs of the metrics it averages")
     for a in out:
         if a is not None:
             _checked(a, np.float64, "metric output")

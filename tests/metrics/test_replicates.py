@@ -286,3 +286,9 @@ def test_metrics_written_by_the_kernel_are_the_numpy_bits(seed, sizes):
         assert (full[key][:3] == -7.0).all() and (full[key][14:] == -7.0).all(), key
     with pytest.raises(ValueError, match="room for the replicates"):
         plan.rows_into(x, full, 5)
+    # Balanced accuracy is the mean of TPR and TNR as written: without their outputs, refused
+    # (the kernel would otherwise read through a null address).
+    table = plan._tables[tuple(METRIC_NAMES)]
+    outs = [full[k] if k != "tnr" else None for k in METRIC_NAMES]
+    with pytest.raises(ValueError, match="balanced_accuracy.*averages"):
+        kernels.replicate_metrics(x, plan._layout, table, outs, 0)
