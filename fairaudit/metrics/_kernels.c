@@ -217,18 +217,12 @@ FA_EXPORT void fa_replicate_sums(
                 const double neg = tn + fp, pos = fn + tp, n = neg + pos;
                 double v;
                 if (kind == 0) {
+                    /* Whole counts: any order of these sums gives the same bits. */
                     const double c[4] = {tn, fp, fn, tp};
                     double a = 0.0, b = 0.0;
-                    int first_a = 1, first_b = 1;
                     for (int i = 0; i < 4; ++i) {
-                        if (metric_a[m] >> i & 1) {
-                            a = first_a ? c[i] : a + c[i];
-                            first_a = 0;
-                        }
-                        if (metric_b[m] >> i & 1) {
-                            b = first_b ? c[i] : b + c[i];
-                            first_b = 0;
-                        }
+                        a += (metric_a[m] >> i & 1) ? c[i] : 0.0;
+                        b += (metric_b[m] >> i & 1) ? c[i] : 0.0;
                     }
                     v = b > 0.0 ? a / b : NAN;
                 } else if (kind == 1) {
