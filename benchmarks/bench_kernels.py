@@ -9,6 +9,10 @@ so its bootstrap threads run side by side, which the NumPy path largely cannot. 
 agree (AUC exactly, the rest to 1e-12; the script checks before it prints). For (b) it also prints
 what each level of intersections adds to the kernel's time per replicate.
 
+Then the row bootstrap's two samplers (``RowBootstrap``) against NumPy's multinomial on cell
+counts from the same generator, per replicate: the Poissonised multinomial (compiled; ns a cell)
+and uniform rows counted by cell (ns a row). Their ratio is ``RowBootstrap.INDEX_COST``.
+
 Usage: python benchmarks/bench_kernels.py [--repeat K] [--replicates R]
 """
 
@@ -84,6 +88,56 @@ def main() -> None:
                 plan = ReplicateMetrics(cells, sub, compiled=True)
                 t = best(plan, x, args.repeat)
                 print(f"    >= {top} attributes: {len(sub):2d} partitions, {t:.3f} ms")
+    samplers(args.repeat, r)
+
+
+def _uniform_rows(n: int, row_cell: np.ndarray, out: np.ndarray, gen: np.random.Generator) -> None:
+    """Each row of ``out`` from n uniform rows counted by cell (RowBootstrap's other sampler)."""
+    from fairaudit.metrics import kernels
+
+    for j in range(out.shape[0]):
+        need = n
+        while need:
+            bits = gen.bit_generator.random_raw((need + 1) // 2).view(np.uint32)[:need]
+            need = kernels.count_uniform(bits, n, row_cell, out[j])
+
+
+def _numpy_multinomial(n: int, m: np.ndarray, r: int, gen: np.random.Generator) -> None:
+    for _ in range(r):
+        gen.multinomial(n, m / n)
+
+
+def _best_us(fn, args: tuple, repeat: int, r: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return min(times) / r * 1e6
+
+
+def samplers(repeat: int, r: int) -> None:
+    """Per-replicate cost of the row bootstrap's samplers on tables of many rows per cell and of
+    about two rows per cell, against ``numpy.random.Generator.multinomial``."""
+    from fairaudit.metrics.multinomial import PoissonisedMultinomial
+
+    print(f"\nrow-bootstrap samplers, {r} replicates, best of {repeat}")
+    print(f"{'rows':>9} {'cells':>6} {'numpy multinomial us':>21} {'poissonised us':>15} {'ns/cell':>8} "
+          f"{'uniform rows us':>16} {'ns/row':>7}")
+    rng = np.random.default_rng(1)
+    for n, k in ((1_000_000, 5_000), (200_000, 5_000), (50_000, 25_000)):
+        m = np.bincount(rng.choice(k, n, p=rng.dirichlet(np.full(k, 2.0))), minlength=k)
+        m = m[m > 0]
+        plan = PoissonisedMultinomial(m)
+        keys = rng.integers(0, 2**63, r, dtype=np.uint64)
+        out = np.ones((r, m.size))  # touched: no first-touch cost
+        at = np.arange(m.size)
+        gen = np.random.Generator(np.random.SFC64(2))
+        t_pois = _best_us(plan.draw, (keys, out, at), repeat, r)
+        t_rows = _best_us(_uniform_rows, (n, np.repeat(at, m).astype(np.int32), out, gen), repeat, r)
+        t_np = _best_us(_numpy_multinomial, (n, m, r, gen), repeat, r)
+        print(f"{n:9,d} {m.size:6d} {t_np:21.0f} {t_pois:15.0f} {t_pois / m.size * 1e3:8.1f} "
+              f"{t_rows:16.0f} {t_rows / n * 1e3:7.1f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 9; }
+FA_EXPORT int64_t fa_abi_version(void) { return 11; }
 
 /*
  * Row bootstrap from raw random bits: each 32-bit value becomes a uniform row in [0, n) by
@@ -50,6 +50,209 @@ FA_EXPORT int64_t fa_count_uniform32(int64_t n_bits, const uint32_t *bits, uint3
         out[cell[m >> 32]] += 1.0;
     }
     return rejected;
+}
+
+/*
+ * Exact multinomial cell counts by Poissonisation (fairaudit.metrics.multinomial documents the
+ * method and keeps the NumPy twin, which gives the same counts).
+ *
+ * Replicate j: with key = sm(keys[j] ^ round), cell i draws a Poisson variate from the uniforms
+ * sm(key + ((i << 20) + t) * GAMMA), t = 0, 1, ...; the counts are written to
+ * out[j * ldo + at[i]]. Row i of params (6 values) describes cell i's Poisson law:
+ *   mean below PTRS_FROM: (mean, mode, P(mode), CDF(mode), -, -), drawn by inversion of one
+ *     uniform walking the CDF from the mode;
+ *   otherwise: (mean, b, a, v_r, log mean, log(1 / alpha)), the constants of Hoermann's
+ *     transformed rejection (PTRS), two uniforms an attempt; log k! from logfact[k] below
+ *     n_logfact, else from Stirling's series.
+ * If the counts add up to more than n, the replicate is drawn again with the next round
+ * (returned: how many rounds were redrawn). The n - sum missing rows are then drawn uniformly
+ * from the n rows (cell i holds rows cum[i] .. cum[i + 1] - 1): candidate t is the top nbits bits
+ * of sm(key2 + t * GAMMA), key2 = sm(key ^ SALT), rejected when not below n; its cell is found
+ * from guide[v >> guide_shift] (the cell of row (v >> guide_shift) << guide_shift) by a forward
+ * scan.
+ *
+ * sm is splitmix64's output function of (x + GAMMA), so sm(key + c * GAMMA) is the c-th output
+ * of splitmix64 seeded with key: a counter-based stream, which the NumPy twin evaluates for all
+ * cells at once.
+ */
+#define FA_GAMMA 0x9E3779B97F4A7C15ull
+#define FA_SHORT_SALT 0xD1B54A32D192ED03ull
+#define FA_PTRS_FROM 10.0
+#define FA_ATTEMPT_BITS 20
+
+static inline uint64_t fa_sm(uint64_t x)
+{
+    uint64_t z = x + FA_GAMMA;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline double fa_unit(uint64_t h) { return (double)(int64_t)(h >> 11) * 0x1.0p-53; }
+
+/* The smallest k with u < CDF(k), walking from the mode: down while u lies below CDF(k - 1),
+ * up while u is not below CDF(k) (stopping if the CDF no longer grows in floating point). */
+static inline double fa_poisson_inverse(double u, const double *q)
+{
+    const double lam = q[0];
+    double k = q[1], p = q[2], F = q[3];
+    if (u < F) {
+        while (k > 0.0) {
+            const double below = F - p;
+            if (u >= below)
+                break;
+            F = below;
+            p = p * (k / lam);
+            k -= 1.0;
+        }
+    } else {
+        while (u >= F) {
+            k += 1.0;
+            p = p * (lam / k);
+            const double next = F + p;
+            if (next == F)
+                break;
+            F = next;
+        }
+    }
+    return k;
+}
+
+/* log k! (k >= 0, whole): the table, or Stirling's series from there (error below 1e-17). */
+static inline double fa_logfact(double k, const double *logfact, int64_t n_logfact)
+{
+    if (k < (double)n_logfact)
+        return logfact[(int64_t)k];
+    const double x = k + 1.0, x2 = x * x;
+    return (x - 0.5) * log(x) - x + 0.91893853320467274178
+           + (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / (1260.0 * x2)) / x2) / x;
+}
+
+/* PTRS (Hoermann 1993): transformed rejection with a squeeze, valid for means from 10. */
+static inline double fa_poisson_ptrs(uint64_t key, uint64_t c, const double *q,
+                                     const double *logfact, int64_t n_logfact)
+{
+    const double lam = q[0], b = q[1], a = q[2], vr = q[3], loglam = q[4], lia = q[5];
+    for (;;) {
+        const double U = fa_unit(fa_sm(key + c * FA_GAMMA)) - 0.5;
+        const double V = fa_unit(fa_sm(key + (c + 1) * FA_GAMMA));
+        c += 2;
+        const double us = 0.5 - fabs(U);
+        const double k = floor((2.0 * a / us + b) * U + lam + 0.43);
+        if (us >= 0.07 && V <= vr)
+            return k;
+        if (k < 0.0 || (us < 0.013 && V > us))
+            continue;
+        if (log(V) + lia - log(a / (us * us) + b) <= -lam + k * loglam - fa_logfact(k, logfact, n_logfact))
+            return k;
+    }
+}
+
+FA_EXPORT int64_t fa_multinomial_poisson(
+    int64_t r, int64_t K, const uint64_t *keys, int64_t n, const double *params,
+    const double *logfact, int64_t n_logfact, const int64_t *cum, const int32_t *guide,
+    int64_t guide_shift, int64_t nbits, const int64_t *at, double *out, int64_t ldo)
+{
+    int64_t redrawn = 0;
+    for (int64_t j = 0; j < r; ++j) {
+        double *o = out + j * ldo;
+        uint64_t key = 0;
+        double total = 0.0;
+        for (uint64_t round = 0;; ++round) {
+            key = fa_sm(keys[j] ^ round);
+            total = 0.0;
+            for (int64_t i = 0; i < K; ++i) {
+                const double *q = params + 6 * i;
+                const uint64_t c = (uint64_t)i << FA_ATTEMPT_BITS;
+                const double x = q[0] < FA_PTRS_FROM
+                                     ? fa_poisson_inverse(fa_unit(fa_sm(key + c * FA_GAMMA)), q)
+                                     : fa_poisson_ptrs(key, c, q, logfact, n_logfact);
+                o[at[i]] = x;
+                total += x;
+            }
+            if (total <= (double)n)
+                break;
+            ++redrawn;
+        }
+        int64_t need = n - (int64_t)total;
+        const uint64_t key2 = fa_sm(key ^ FA_SHORT_SALT);
+        for (uint64_t t = 0; need > 0; ++t) {
+            const uint64_t v = fa_sm(key2 + t * FA_GAMMA) >> (64 - nbits);
+            if (v >= (uint64_t)n)
+                continue;
+            int64_t i = guide[v >> guide_shift];
+            while (cum[i + 1] <= (int64_t)v)
+                ++i;
+            o[at[i]] += 1.0;
+            --need;
+        }
+    }
+    return redrawn;
+}
+
+/*
+ * Cross-group Mann-Whitney counts, exact with ties counted 1/2 (rates.pairwise_wins documents
+ * them and keeps the NumPy twin). Rows are visited in score order (order[i]; fine[r] is row r's
+ * fine group, labels[r] its label), a run of tied scores at a time. wins (F x F) is written:
+ * wins[f1 * F + f2] = pairs (positive of f1, negative of f2) where the positive scores higher,
+ * plus half the tied ones. Every value is a whole or half count, exact in double, so the order
+ * of the additions does not matter.
+ * scratch: 3 F doubles (negatives below the run, and the run's negatives and positives, by
+ * group); touched: F int64 (the groups present in the run).
+ */
+FA_EXPORT void fa_pairwise_wins(int64_t n, const int64_t *order, const double *scores,
+                                const int64_t *labels, const int64_t *fine, int64_t F,
+                                double *wins, double *scratch, int64_t *touched)
+{
+    double *below = scratch, *run_neg = scratch + F, *run_pos = scratch + 2 * F;
+    memset(wins, 0, sizeof(double) * (size_t)(F * F));
+    memset(scratch, 0, sizeof(double) * (size_t)(3 * F));
+    int64_t i = 0;
+    while (i < n) {
+        const double s = scores[order[i]];
+        int64_t e = i + 1;
+        while (e < n && scores[order[e]] == s)
+            ++e;
+        if (e == i + 1) { /* a score of its own: the usual case */
+            const int64_t r = order[i], g = fine[r];
+            if (labels[r]) {
+                double *w = wins + g * F;
+                for (int64_t f = 0; f < F; ++f)
+                    w[f] += below[f];
+            } else {
+                below[g] += 1.0;
+            }
+            i = e;
+            continue;
+        }
+        int64_t nt = 0;
+        for (int64_t k = i; k < e; ++k) {
+            const int64_t r = order[k], g = fine[r];
+            if (run_pos[g] == 0.0 && run_neg[g] == 0.0)
+                touched[nt++] = g;
+            if (labels[r])
+                run_pos[g] += 1.0;
+            else
+                run_neg[g] += 1.0;
+        }
+        for (int64_t a = 0; a < nt; ++a) {
+            const int64_t g = touched[a];
+            const double p = run_pos[g];
+            if (p == 0.0)
+                continue;
+            double *w = wins + g * F;
+            for (int64_t f = 0; f < F; ++f)
+                w[f] += p * below[f];
+            for (int64_t b = 0; b < nt; ++b)
+                w[touched[b]] += 0.5 * p * run_neg[touched[b]];
+        }
+        for (int64_t a = 0; a < nt; ++a) {
+            const int64_t g = touched[a];
+            below[g] += run_neg[g];
+            run_neg[g] = run_pos[g] = 0.0;
+        }
+        i = e;
+    }
 }
 
 /*

@@ -61,16 +61,19 @@ def canonical_group_order(count: np.ndarray) -> np.ndarray:
 class RowBootstrap:
     """Multinomial redraw of all cell counts (rows resampled with replacement).
 
-    Two exact samplers of the same multinomial, chosen by cost: one multinomial draw over the
-    occupied cells (a binomial per cell), or ``n`` uniform row positions counted per cell (32
-    random bits per row, :func:`fairaudit.metrics.kernels.count_uniform`), which is cheaper
-    when most rows have a cell of their own (many small groups; below 2**32 rows). Either way the rows are taken in a canonical order of the cells, so the
-    replicates do not depend on the order of the rows or on the names of the groups.
+    Two exact samplers of the same multinomial, chosen by cost: Poisson counts of the occupied
+    cells topped up to ``n`` rows (:class:`fairaudit.metrics.multinomial.PoissonisedMultinomial`,
+    about 20 ns a cell), or ``n`` uniform row positions counted per cell (32 random bits per
+    row, :func:`fairaudit.metrics.kernels.count_uniform`), which is cheaper when most rows have
+    a cell of their own (many small groups; below 2**32 rows). Either way the cells are taken
+    in a canonical order, so the replicates do not depend on the order of the rows or on the
+    names of the groups.
     """
 
     unit = "row"
-    INDEX_COST = 5
-    """A multinomial cell costs about this many sampled rows (measured: ~57 ns vs ~11 ns)."""
+    INDEX_COST = 9
+    """A Poissonised cell costs about this many sampled rows (measured by ``benchmarks/
+    bench_kernels.py``: 18-22 ns a cell against 2-3 ns a row)."""
 
     def __init__(self, cells: CellTable) -> None:
         # Cells are drawn in a canonical order (fine groups sorted by their contents), so
@@ -83,11 +86,16 @@ class RowBootstrap:
         self._nz = index[nz]  # positions in the original layout
         self.occupied = np.flatnonzero(cells.count.ravel())
         self._at = np.searchsorted(self.occupied, self._nz)  # positions among the occupied cells
-        self._n = int(round(flat.sum()))
-        self._p = flat[nz] / flat[nz].sum() if nz.size else np.empty(0)
+        rows = np.rint(flat[nz]).astype(np.int64)
+        self._n = int(rows.sum())
         self._by_index = self._n < min(self.INDEX_COST * nz.size, 1 << 32)
+        self._plan = None
         if self._by_index:  # the occupied-cell position of each row, rows in canonical order
-            self._row_cell = np.repeat(self._at, np.rint(flat[nz]).astype(np.int64)).astype(np.int32)
+            self._row_cell = np.repeat(self._at, rows).astype(np.int32)
+        elif nz.size:
+            from fairaudit.metrics.multinomial import PoissonisedMultinomial
+
+            self._plan = PoissonisedMultinomial(rows)
 
     @property
     def width(self) -> int:
@@ -103,10 +111,12 @@ class RowBootstrap:
         out = np.zeros((r, k))
         if k == 0:
             return out
-        for j, rng in enumerate(streams.span(start, r)):
-            if not self._by_index:
-                out[j, self._at] = rng.multinomial(self._n, self._p)
-                continue
+        rngs = streams.span(start, r)
+        if self._plan is not None:  # one 64-bit key per replicate from its stream
+            keys = np.array([rng.bit_generator.random_raw() for rng in rngs], dtype=np.uint64)
+            self._plan.draw(keys, out, self._at)
+            return out
+        for j, rng in enumerate(rngs):
             # n uniform rows from 32-bit halves of the stream's raw output; the few values
             # rejected to keep them exactly uniform are redrawn the same way.
             need = self._n

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 9
+ABI_VERSION = 11
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -72,6 +72,13 @@ def library() -> Any | None:
     lib.fa_count_uniform32.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint32,
                                        ctypes.c_void_p, ctypes.c_void_p]
     lib.fa_count_uniform32.restype = ctypes.c_int64
+    lib.fa_multinomial_poisson.argtypes = [
+        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+        ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    lib.fa_multinomial_poisson.restype = ctypes.c_int64
+    lib.fa_pairwise_wins.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 4 + [ctypes.c_int64] + [ctypes.c_void_p] * 3
+    lib.fa_pairwise_wins.restype = None
     lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
                                       for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
@@ -118,6 +125,54 @@ def count_uniform(bits: np.ndarray, n: int, row_cell: np.ndarray, out: np.ndarra
         out += np.bincount(row_cell[(m[keep] >> np.uint64(32)).astype(np.int64)], minlength=out.size)
         return int(bits.size - np.count_nonzero(keep))
     return int(lib.fa_count_uniform32(bits.size, _ptr(bits), n, _ptr(row_cell), _ptr(out)))
+
+
+def pairwise_wins(order: np.ndarray, scores: np.ndarray, labels: np.ndarray, fine: np.ndarray,
+                  n_fine: int) -> np.ndarray:
+    """Cross-group Mann-Whitney counts (F, F) by the compiled kernel
+    (:func:`fairaudit.metrics.rates.pairwise_wins` documents them). Runs without the GIL."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("the compiled kernels are not available")
+    n = scores.size
+    order, labels, fine = (np.ascontiguousarray(a, dtype=np.int64) for a in (order, labels, fine))
+    scores = np.ascontiguousarray(scores, dtype=np.float64)
+    if not order.size == labels.size == fine.size == n:
+        raise ValueError("order, scores, labels and fine groups must have one entry per row")
+    if n and not (0 <= int(order.min()) and int(order.max()) < n and 0 <= int(fine.min())
+                  and int(fine.max()) < n_fine):
+        raise ValueError("row order or fine group out of range")
+    wins = np.empty((n_fine, n_fine))
+    scratch = np.empty(3 * n_fine)
+    touched = np.empty(n_fine, dtype=np.int64)
+    lib.fa_pairwise_wins(n, _ptr(order), _ptr(scores), _ptr(labels), _ptr(fine), n_fine, _ptr(wins),
+                         _ptr(scratch), _ptr(touched))
+    return wins
+
+
+def multinomial_poisson(keys: np.ndarray, plan: Any, out: np.ndarray, at: np.ndarray) -> int:
+    """Write replicate ``j``'s multinomial counts (drawn from ``keys[j]`` by ``plan``, a
+    :class:`fairaudit.metrics.multinomial.PoissonisedMultinomial`) to ``out[j, at]``, by the
+    compiled kernel; returns the rounds redrawn. Runs without the GIL."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("the compiled kernels are not available")
+    keys = _checked(keys, np.uint64, "keys")
+    at = _checked(at, np.int64, "at")
+    _checked(out, np.float64, "out")
+    k = plan.params.shape[0]
+    if out.ndim != 2 or out.shape[0] != keys.size or at.size != k or (k and int(at.max()) >= out.shape[1]):
+        raise ValueError("out must be (replicates, columns) with a column for every cell")
+    if plan.params.shape != (k, 6) or plan.cum.shape != (k + 1,) or plan.n < 2 or \
+            plan.guide.shape != (((plan.n - 1) >> plan.guide_shift) + 1,):
+        raise ValueError("a multinomial plan needs 6 parameters per cell, K + 1 row offsets, "
+                         "a guide entry per block of rows and at least 2 rows")
+    params, logfact, cum, guide = (_checked(a, d, name) for a, d, name in (
+        (plan.params, np.float64, "params"), (plan.logfact, np.float64, "logfact"),
+        (plan.cum, np.int64, "cum"), (plan.guide, np.int32, "guide")))
+    return int(lib.fa_multinomial_poisson(keys.size, k, _ptr(keys), plan.n, _ptr(params), _ptr(logfact),
+                                          logfact.size, _ptr(cum), _ptr(guide), plan.guide_shift,
+                                          plan.nbits, _ptr(at), _ptr(out), out.shape[1]))
 
 
 def replicate_sums(x: np.ndarray, layout: Any) -> tuple[np.ndarray, np.ndarray]:

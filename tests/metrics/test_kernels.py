@@ -110,8 +110,15 @@ def _audit(config: AuditConfig, seed: int = 0):
                          clusters=np.arange(n) // 3 if seed else None)
 
 
-@pytest.mark.parametrize("seed", [0, 1], ids=["rows", "patients"])
-def test_an_audit_gives_the_numpy_numbers(monkeypatch, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "index_cost"), [(0, None), (0, 0), (1, None)],
+                         ids=["rows", "rows-poissonised", "patients"])
+def test_an_audit_gives_the_numpy_numbers(monkeypatch, seed: int, index_cost: int | None) -> None:
+    """Row draws by uniform rows (the default for this table) and by Poissonised cells
+    (forced), and patient draws."""
+    from fairaudit.metrics.bootstrap import RowBootstrap
+
+    if index_cost is not None:
+        monkeypatch.setattr(RowBootstrap, "INDEX_COST", index_cost)
     config = AuditConfig(n_bootstrap=150, n_permutations=0, seed=4, min_group_size=5,
                          min_group_events=1, jobs=2, chunk=16)
     compiled = _audit(config, seed)
@@ -177,3 +184,41 @@ def test_kernel_sums_equal_the_numpy_path_on_any_table(seed, sizes, n, intersect
         exact = key in ("auc", "_n", "_pos", "_neg")
         np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=0 if exact else 1e-12,
                                    equal_nan=True, err_msg=key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(0, 300), n_fine=st.integers(1, 9),
+       decimals=st.sampled_from([None, 0, 1, 2]), prevalence=st.floats(0.0, 1.0))
+def test_pairwise_wins_kernel_equals_the_numpy_twin(seed, n, n_fine, decimals, prevalence) -> None:
+    """Random rows with and without tied scores, one-class data, empty groups: the compiled
+    cross-group win counts equal the NumPy twin's exactly (whole and half counts)."""
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    from fairaudit.metrics.rates import pairwise_wins
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < prevalence).astype(np.int64)
+    s = rng.random(n)
+    if decimals is not None:
+        s = s.round(decimals)
+    f = rng.integers(0, n_fine, n)
+    order = np.argsort(s)
+    got = kernels.pairwise_wins(order, s, y, f, n_fine)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "library", lambda: None)
+        ref = pairwise_wins(y, s, f, n_fine, order)
+    np.testing.assert_array_equal(got, ref)
+    # Every (positive, negative) pair of rows counts once: wins and losses add up.
+    assert got.sum() <= y.sum() * (n - y.sum())
+
+
+def test_pairwise_wins_kernel_refuses_bad_rows() -> None:
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    s = np.array([0.1, 0.2])
+    with pytest.raises(ValueError):
+        kernels.pairwise_wins(np.array([0, 5]), s, np.array([0, 1]), np.array([0, 0]), 1)
+    with pytest.raises(ValueError):
+        kernels.pairwise_wins(np.array([0, 1]), s, np.array([0, 1]), np.array([0, 3]), 2)
+    with pytest.raises(ValueError):
+        kernels.pairwise_wins(np.array([0]), s, np.array([0, 1]), np.array([0, 0]), 1)
