@@ -5,6 +5,7 @@ Pure numpy, no I/O: :func:`compute_audit` returns the pieces of an :class:`~fair
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,6 +177,9 @@ class _Estimates:
     stacked_conf: np.ndarray  # (S, 2, 2)
     stacked_reps: dict[str, np.ndarray]  # (R, S); empty without bootstrap
     slices: dict[str, slice]
+    # The criteria's permutation p-values (criterion_pvalues), begun on a thread of their own
+    # as soon as the point estimates exist: they need no replicate.
+    tests: Future[dict[str, dict[str, tuple[float, int]]]]
 
 
 def compute_audit(
@@ -240,9 +244,6 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
     sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
-    pv = criterion_pvalues(est.point, est.conf, cells.count, parts,
-                           {p.name: sufficient[p.name][0] for p in parts}, config.n_permutations,
-                           config.seed)
     # One percentile interval call per metric for every group of every partition (the metrics
     # on threads: sorting releases the GIL).
     # Each piece copies its metric's replicates (a few copies with temporaries): as many at once
@@ -252,6 +253,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     display = dict(zip(keys, run_ordered(lambda k: percentile_ci(est.stacked_reps[k], level),
                                          [(k,) for k in keys], jobs), strict=True))
     boxes = _simultaneous(est, parts, sufficient, level, jobs)
+    pv = est.tests.result()
 
     m0 = est.point["overall"]
     overall_result = OverallResult(
@@ -318,15 +320,18 @@ def _estimate(
                                for p in all_parts])
 
     n_clusters = int(clusters.max()) + 1 if clusters is not None and clusters.size else None
-    return estimate_cells(cells, all_parts, config, point_auc, sampler.result(), n_clusters,
-                          progress)
+    return estimate_cells(cells, all_parts, config, point_auc, sampler, n_clusters, progress)
 
 
 def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditConfig,
                    point_auc: Callable[..., np.ndarray], sampler, n_clusters: int | None,
                    progress: Callable[[int], None] | None) -> _Estimates:
     """Estimates and replicates from cells: ``point_auc(stack, stacked)`` gives the exact AUCs,
-    ``sampler`` the bootstrap counts (None: no bootstrap)."""
+    ``sampler`` the bootstrap counts (None: no bootstrap; a Future of one while it is being set
+    up, waited for only when the replicates begin). ``all_parts`` has the overall partition first.
+
+    The criteria's permutation tests begin on a thread of their own once the point estimates
+    exist, beside the bootstrap (their own random stream: the same p-values either way)."""
     # Every partition's groups stacked: one sparse product aggregates them all.
     stack = group_matrix(all_parts)
     offsets = np.cumsum([0] + [p.n_groups for p in all_parts])
@@ -337,6 +342,12 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
     point = {p.name: {k: v[slices[p.name]] for k, v in stacked.items()} for p in all_parts}
     conf_all = aggregate(fine_confusion(cells.count, cells.above), stack, 0)
     conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
+    parts = all_parts[1:]
+    tests = start(lambda: criterion_pvalues(
+        point, conf, cells.count, parts, {p.name: _sufficiency(point[p.name], config)[0] for p in parts},
+        config.n_permutations, config.seed), config.jobs)
+    if isinstance(sampler, Future):
+        sampler = sampler.result()
 
     reps: dict[str, dict[str, np.ndarray]] = {}
     full: dict[str, np.ndarray] = {}
@@ -371,7 +382,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
     return _Estimates(all_parts, point, conf, reps, unit, n_clusters, stacked, conf_all, full,
-                      slices)
+                      slices, tests)
 
 
 def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndarray, list[tuple[str, ...]]]:
