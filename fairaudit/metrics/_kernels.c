@@ -27,7 +27,7 @@
 #define FA_LINEAR 15 /* tn, fp, fn, tp, Brier numerator, ECE differences in 10 bins */
 
 /* Version of the kernels' calling conventions; kernels.py refuses another one. */
-FA_EXPORT int64_t fa_abi_version(void) { return 11; }
+FA_EXPORT int64_t fa_abi_version(void) { return 13; }
 
 /*
  * Row bootstrap from raw random bits: each 32-bit value becomes a uniform row in [0, n) by
@@ -252,6 +252,99 @@ FA_EXPORT void fa_pairwise_wins(int64_t n, const int64_t *order, const double *s
             run_neg[g] = run_pos[g] = 0.0;
         }
         i = e;
+    }
+}
+
+/*
+ * The table pass of the patient bootstrap's Poisson type counts (bootstrap.TypeCounts.draw
+ * documents the method and keeps the NumPy code, which gives the same numbers). For replicate
+ * i and each run q of types run_a[q] .. run_b[q] - 1, type t's count is the run's lookup
+ * table (65,536 entries, int16 when run_wide[q] is 0, else int64, at address run_lut[q]) at the
+ * type's 16-bit cell cells[i * ldc + t], written to k[i * T + t] as a double; an entry of -1
+ * marks a cell that holds a CDF value, whose (replicate, type, run) is listed in amb_rows,
+ * amb_cols and amb_runs in (replicate, type) order while there is room (capacity). Returns how
+ * many were found (more than capacity: call again with room for them all).
+ */
+FA_EXPORT int64_t fa_type_lookup(int64_t r, int64_t T, const uint16_t *cells, int64_t ldc,
+                                 int64_t n_runs, const int64_t *run_a, const int64_t *run_b,
+                                 const int64_t *run_lut, const int8_t *run_wide, double *k,
+                                 int64_t *amb_rows, int64_t *amb_cols, int64_t *amb_runs,
+                                 int64_t capacity)
+{
+    int64_t found = 0;
+    for (int64_t i = 0; i < r; ++i) {
+        const uint16_t *c = cells + i * ldc;
+        double *ki = k + i * T;
+        for (int64_t q = 0; q < n_runs; ++q) {
+            const int64_t a = run_a[q], b = run_b[q];
+            if (run_wide[q]) {
+                const int64_t *lut = (const int64_t *)(intptr_t)run_lut[q];
+                for (int64_t t = a; t < b; ++t) {
+                    const int64_t v = lut[c[t]];
+                    ki[t] = (double)v;
+                    if (v < 0) {
+                        if (found < capacity) {
+                            amb_rows[found] = i;
+                            amb_cols[found] = t;
+                            amb_runs[found] = q;
+                        }
+                        ++found;
+                    }
+                }
+            } else {
+                const int16_t *lut = (const int16_t *)(intptr_t)run_lut[q];
+                for (int64_t t = a; t < b; ++t) {
+                    const int16_t v = lut[c[t]];
+                    ki[t] = (double)v;
+                    if (v < 0) {
+                        if (found < capacity) {
+                            amb_rows[found] = i;
+                            amb_cols[found] = t;
+                            amb_runs[found] = q;
+                        }
+                        ++found;
+                    }
+                }
+            }
+        }
+    }
+    return found;
+}
+
+/*
+ * Random tables of the AUC permutation test, table by table (significance._tables_by_rows
+ * documents them and keeps the NumPy loop, which gives the same tables): group g's row of table
+ * t is a multivariate hypergeometric draw of rows[g] items from the counts the earlier groups
+ * left (pool, B bins), drawn by NumPy's own C function (mvhg: numpy.random's exported
+ * random_multivariate_hypergeometric_marginals, called as Generator.multivariate_hypergeometric
+ * calls it) on the caller's generator (bitgen); the last group takes what is left. out is
+ * (G, r, B), written. pool: B int64 of scratch.
+ */
+typedef void (*fa_mvhg_t)(void *bitgen, int64_t total, size_t num_colors, int64_t *colors,
+                          int64_t nsample, size_t num_variates, int64_t *variates);
+
+FA_EXPORT void fa_random_tables(int64_t r, int64_t G, int64_t B, const int64_t *rows,
+                                const int64_t *cols, int64_t mvhg_address, int64_t bitgen_address,
+                                int64_t *out, int64_t *pool)
+{
+    const fa_mvhg_t mvhg = (fa_mvhg_t)(intptr_t)mvhg_address;
+    void *bitgen = (void *)(intptr_t)bitgen_address;
+    for (int64_t t = 0; t < r; ++t) {
+        int64_t total = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            pool[b] = cols[b];
+            total += cols[b];
+        }
+        for (int64_t g = 0; g + 1 < G; ++g) {
+            int64_t *x = out + (g * r + t) * B;
+            memset(x, 0, sizeof(int64_t) * (size_t)B);
+            mvhg(bitgen, total, (size_t)B, pool, rows[g], 1, x);
+            for (int64_t b = 0; b < B; ++b)
+                pool[b] -= x[b];
+            total -= rows[g];
+        }
+        if (G > 0)
+            memcpy(out + ((G - 1) * r + t) * B, pool, sizeof(int64_t) * (size_t)B);
     }
 }
 

@@ -302,6 +302,8 @@ class TypeCounts:
     def draw(self, rngs: list[np.random.Generator]) -> np.ndarray:
         """One replicate from each generator of ``rngs``: type counts (len(rngs), T) as
         float64 (whole numbers, exact)."""
+        from fairaudit.metrics import kernels
+
         r, t = len(rngs), self._m.size
         k = np.empty((r, t))
         # A 16-bit lookup cell per Poisson variate, four from each 64-bit output: u's cell
@@ -314,12 +316,17 @@ class TypeCounts:
         tabled: list[tuple[int, int, np.ndarray, np.ndarray]] = [
             (a, b, cdf, lut) for a, b, _, cdf, lut in self._runs if cdf is not None and lut is not None]
         found = []  # (replicate, type, run) of the ambiguous cells
-        for j, (a, b, _, lut) in enumerate(tabled):
-            kk = lut[cell[:, a:b]]  # -1: ambiguous cell
-            k[:, a:b] = kk
-            rows, cols = np.nonzero(kk < 0)  # scanned in the table's narrow integer type
+        if kernels.available():  # the same pass in C, the ambiguous cells already in order
+            rows, cols, run = kernels.type_lookup(cell, [(a, b, lut) for a, b, _, lut in tabled], k)
             if rows.size:
-                found.append((rows, cols + a, np.full(rows.size, j)))
+                found.append((rows, cols, run))
+        else:
+            for j, (a, b, _, lut) in enumerate(tabled):
+                kk = lut[cell[:, a:b]]  # -1: ambiguous cell
+                k[:, a:b] = kk
+                rows, cols = np.nonzero(kk < 0)  # scanned in the table's narrow integer type
+                if rows.size:
+                    found.append((rows, cols + a, np.full(rows.size, j)))
         if found:
             rows, cols, run = (np.concatenate(x) for x in zip(*found, strict=True))
             at = np.lexsort((cols, rows))  # replicate by replicate, types in order

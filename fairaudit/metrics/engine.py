@@ -308,14 +308,15 @@ def _estimate(
         config.jobs)
     # Exact AUCs: one pass gives cross-group win counts that serve every partition, unless
     # there are so many fine groups that a sort per partition is cheaper.
+    # (Compiled, without the GIL: on a thread of its own while the groups are set up.)
     wins = (
-        pairwise_wins(labels, scores, cells.row_fine, cells.n_fine, order)
+        start(lambda: pairwise_wins(labels, scores, cells.row_fine, cells.n_fine, order), config.jobs)
         if cells.n_fine <= MAX_FINE_FOR_WINS else None
     )
 
     def point_auc(stack, stacked: dict[str, np.ndarray]) -> np.ndarray:
         if wins is not None:
-            return auc_from_wins(wins, stack, stacked["_pos"], stacked["_neg"])
+            return auc_from_wins(wins.result(), stack, stacked["_pos"], stacked["_neg"])
         return np.concatenate([exact_auc(labels, scores, p.member[cells.row_fine], p.n_groups, order)
                                for p in all_parts])
 

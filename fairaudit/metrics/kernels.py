@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 11
+ABI_VERSION = 13
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -79,6 +79,11 @@ def library() -> Any | None:
     lib.fa_multinomial_poisson.restype = ctypes.c_int64
     lib.fa_pairwise_wins.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 4 + [ctypes.c_int64] + [ctypes.c_void_p] * 3
     lib.fa_pairwise_wins.restype = None
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.fa_type_lookup.argtypes = [i64, i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64]
+    lib.fa_type_lookup.restype = ctypes.c_int64
+    lib.fa_random_tables.argtypes = [i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr]
+    lib.fa_random_tables.restype = None
     lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
                                       for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
@@ -148,6 +153,76 @@ def pairwise_wins(order: np.ndarray, scores: np.ndarray, labels: np.ndarray, fin
     lib.fa_pairwise_wins(n, _ptr(order), _ptr(scores), _ptr(labels), _ptr(fine), n_fine, _ptr(wins),
                          _ptr(scratch), _ptr(touched))
     return wins
+
+
+def type_lookup(cells: np.ndarray, runs: list[tuple[int, int, np.ndarray]], k: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The table pass of :meth:`fairaudit.metrics.bootstrap.TypeCounts.draw` by the compiled
+    kernel: ``k[i, a:b] = lut[cells[i, a:b]]`` for every run ``(a, b, lut)`` (a 65,536-entry
+    int16 or int64 table), and the (replicate, type, run) of every entry of -1, in (replicate,
+    type) order. Runs without the GIL."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("the compiled kernels are not available")
+    _checked(cells, np.uint16, "cells")
+    _checked(k, np.float64, "k")
+    r, t = k.shape
+    if cells.ndim != 2 or cells.shape[0] != r or cells.shape[1] < t:
+        raise ValueError("one 16-bit cell per type and replicate")
+    for a, b, lut in runs:
+        if not (0 <= a <= b <= t and lut.shape == (1 << 16,) and lut.dtype in (np.int16, np.int64)
+                and lut.flags.c_contiguous):
+            raise ValueError("a run must be types a..b-1 with a contiguous 65,536-entry int16/int64 table")
+    run_a = np.array([a for a, _, _ in runs], dtype=np.int64)
+    run_b = np.array([b for _, b, _ in runs], dtype=np.int64)
+    lut_at = np.array([lut.ctypes.data for _, _, lut in runs], dtype=np.int64)
+    wide = np.array([lut.dtype == np.int64 for _, _, lut in runs], dtype=np.int8)
+    capacity = max(1024, r * t // 256)
+    while True:
+        found = [np.empty(capacity, dtype=np.int64) for _ in range(3)]
+        n = int(lib.fa_type_lookup(r, t, _ptr(cells), cells.shape[1], len(runs), _ptr(run_a), _ptr(run_b),
+                                   _ptr(lut_at), _ptr(wide), _ptr(k), *map(_ptr, found), capacity))
+        if n <= capacity:
+            return found[0][:n], found[1][:n], found[2][:n]
+        capacity = n
+
+
+@cache
+def _numpy_mvhg() -> int | None:
+    """Address of NumPy's C multivariate hypergeometric sampler ("marginals"), which
+    ``numpy.random``'s generator module exports, or None where it does not."""
+    import ctypes
+
+    try:
+        from numpy.random import _generator
+
+        return ctypes.cast(ctypes.CDLL(_generator.__file__).random_multivariate_hypergeometric_marginals,
+                           ctypes.c_void_p).value
+    except (AttributeError, OSError, ImportError):
+        return None
+
+
+def random_tables(rows: np.ndarray, cols: np.ndarray, r: int, rng: np.random.Generator
+                  ) -> np.ndarray | None:
+    """(G, r, B) random tables with row sums ``rows`` and column sums ``cols``, table by table,
+    group by group, by the compiled kernel calling NumPy's own C sampler on ``rng``'s bit
+    generator: the tables of ``significance._tables_by_rows`` (the same draws of the same
+    stream), without a Python call per draw. None when the kernels or NumPy's sampler are
+    unavailable. Holds ``rng``'s lock, and runs without the GIL."""
+    lib, mvhg = library(), _numpy_mvhg()
+    if lib is None or mvhg is None:
+        return None
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    if rows.sum() != cols.sum() or (rows < 0).any() or (cols < 0).any():
+        raise ValueError("random tables need non-negative margins with equal totals")
+    out = np.empty((rows.size, r, cols.size), dtype=np.int64)
+    pool = np.empty(cols.size, dtype=np.int64)
+    bitgen = rng.bit_generator
+    with bitgen.lock:
+        lib.fa_random_tables(r, rows.size, cols.size, _ptr(rows), _ptr(cols), mvhg,
+                             bitgen.ctypes.bit_generator.value, _ptr(out), _ptr(pool))
+    return out
 
 
 def multinomial_poisson(keys: np.ndarray, plan: Any, out: np.ndarray, at: np.ndarray) -> int:

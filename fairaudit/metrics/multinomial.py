@@ -32,6 +32,8 @@ one caveat: NumPy's vectorised logarithm and the C library's differ in the last 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fairaudit.metrics.poisson import splitmix64
@@ -58,8 +60,6 @@ class PoissonisedMultinomial:
     """
 
     def __init__(self, m: np.ndarray) -> None:
-        from scipy.special import gammaln, pdtr
-
         m = np.asarray(m, dtype=np.int64)
         if m.ndim != 1 or m.size == 0 or (m <= 0).any():
             raise ValueError("cell counts must be a non-empty vector of positive whole numbers")
@@ -68,16 +68,13 @@ class PoissonisedMultinomial:
         self.params = np.zeros((m.size, 6))
         self.params[:, 0] = lam
         small = lam < PTRS_FROM
-        mode = np.floor(lam[small])
-        self.params[small, 1] = mode
-        self.params[small, 2] = np.exp(-lam[small] + mode * np.log(lam[small]) - gammaln(mode + 1.0))
-        self.params[small, 3] = pdtr(mode, lam[small])
+        self.params[small, 1:4] = np.stack(_mode_pmf_cdf(lam[small]), axis=1)
         big = lam[~small]
         b = 0.931 + 2.53 * np.sqrt(big)
         a = -0.059 + 0.02483 * b
         self.params[~small, 1:] = np.stack(
             [b, a, 0.9277 - 3.6224 / (b - 2.0), np.log(big), np.log(1.1239 + 1.1328 / (b - 3.4))], axis=1)
-        self.logfact = gammaln(np.arange(N_LOGFACT) + 1.0)
+        self.logfact = np.array([math.lgamma(k + 1.0) for k in range(N_LOGFACT)])
         self.cum = np.concatenate([[0], np.cumsum(m)]).astype(np.int64)
         self.nbits = max(1, (self.n - 1).bit_length())
         g = max(1, int(m.size).bit_length())  # at least K guide entries
@@ -143,6 +140,22 @@ class PoissonisedMultinomial:
                 have += found[-1].size
                 t += batch
         return np.concatenate(found)
+
+
+def _mode_pmf_cdf(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mode, probability and CDF at the mode of Poisson(lam) for means below ``PTRS_FROM``:
+    the probabilities by their recurrence from exp(-lam), summed (at most ten positive terms,
+    so no cancellation; without SciPy, whose import would hold up a cold start)."""
+    mode = np.floor(lam)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    pm = p.copy()
+    for j in range(1, int(PTRS_FROM)):
+        p = p * lam / j
+        inside = j <= mode
+        cdf = np.where(inside, cdf + p, cdf)
+        pm = np.where(j == mode, p, pm)
+    return mode, pm, cdf
 
 
 def _unit(h: np.ndarray) -> np.ndarray:

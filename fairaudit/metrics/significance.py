@@ -217,7 +217,10 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
         key = (owner[None, :] * r + np.arange(r)[:, None]) * b + shuffled
         return np.bincount(key.ravel(), minlength=r * g * b).reshape(g, r, b)
     if sampler == "rows":
-        return _tables_by_rows(rows, cols, r, rng)
+        from fairaudit.metrics import kernels
+
+        compiled = kernels.random_tables(rows, cols, r, rng)  # the same tables, in C
+        return compiled if compiled is not None else _tables_by_rows(rows, cols, r, rng)
     out = np.zeros((g, r, b), dtype=np.int64)
     pool = np.broadcast_to(cols, (r, b)).copy()
     for gi in range(g - 1):
@@ -236,7 +239,11 @@ def random_tables_by_group(rows: np.ndarray, cols: np.ndarray, r: int,
 def _tables_by_rows(rows: np.ndarray, cols: np.ndarray, r: int,
                     rng: np.random.Generator) -> np.ndarray:
     """(G, r, B) random tables, table by table: each group's row is a multivariate
-    hypergeometric draw of its size from the items the earlier groups left."""
+    hypergeometric draw of its size from the items the earlier groups left.
+
+    :func:`fairaudit.metrics.kernels.random_tables` runs the same loop in C, calling NumPy's own
+    C sampler on the same generator (the same tables and stream, without a Python call per
+    draw); this loop is its twin where the kernels are not built."""
     g, b = rows.size, cols.size
     out = np.empty((g, r, b), dtype=np.int64)
     for t in range(r):

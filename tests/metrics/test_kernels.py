@@ -222,3 +222,73 @@ def test_pairwise_wins_kernel_refuses_bad_rows() -> None:
         kernels.pairwise_wins(np.array([0, 1]), s, np.array([0, 1]), np.array([0, 3]), 2)
     with pytest.raises(ValueError):
         kernels.pairwise_wins(np.array([0]), s, np.array([0, 1]), np.array([0, 0]), 1)
+
+
+def test_patient_type_counts_equal_the_numpy_pass() -> None:
+    """TypeCounts' table pass in C gives the NumPy pass's counts, ambiguous cells included
+    (many types of one patient, runs of many sizes, a mean above the tables)."""
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    from fairaudit.metrics.bootstrap import ReplicateStreams, TypeCounts
+
+    rng = np.random.default_rng(11)
+    types = TypeCounts(np.concatenate([np.ones(6000, int), rng.integers(2, 80, 3000), [1500, 4000]]))
+    streams = ReplicateStreams(5)
+    compiled = np.concatenate([types.draw(streams.span(a, 3)) for a in range(0, 12, 3)])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "library", lambda: None)
+        plain = np.concatenate([types.draw(streams.span(a, 3)) for a in range(0, 12, 3)])
+    np.testing.assert_array_equal(compiled, plain)
+    assert (compiled.sum(axis=1) == types._total).all()
+
+
+def test_type_lookup_reads_wide_tables_and_lists_every_ambiguous_cell() -> None:
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    rng = np.random.default_rng(12)
+    narrow = rng.integers(-1, 5, 1 << 16).astype(np.int16)
+    wide = rng.integers(-1, 40_000, 1 << 16).astype(np.int64)
+    cells = rng.integers(0, 1 << 16, (3, 20)).astype(np.uint16)
+    k = np.zeros((3, 18))
+    rows, cols, run = kernels.type_lookup(cells, [(0, 7, narrow), (7, 18, wide)], k)
+    expect = np.concatenate([narrow[cells[:, :7]], wide[cells[:, 7:18]]], axis=1)
+    np.testing.assert_array_equal(k, expect)
+    r_, c_ = np.nonzero(expect < 0)
+    np.testing.assert_array_equal(rows, r_)
+    np.testing.assert_array_equal(cols, c_)
+    np.testing.assert_array_equal(run, (c_ >= 7).astype(np.int64))
+    with pytest.raises(ValueError):
+        kernels.type_lookup(cells, [(0, 19, narrow)], k)
+
+
+def test_type_lookup_grows_its_list_when_full() -> None:
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    every = np.full(1 << 16, -1, dtype=np.int16)
+    cells = np.zeros((3, 2000), dtype=np.uint16)
+    rows, cols, run = kernels.type_lookup(cells, [(0, 2000, every)], np.zeros((3, 2000)))
+    assert rows.size == 6000 and (np.diff(rows * 2000 + cols) == 1).all() and (run == 0).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), g=st.integers(1, 7), b=st.integers(1, 12), r=st.integers(1, 5),
+       data=st.data())
+def test_random_tables_kernel_draws_numpys_tables(seed, g, b, r, data) -> None:
+    """The compiled table loop calls NumPy's own sampler on the same generator: the same
+    tables, and the generator left in the same state (empty bins and groups included)."""
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    from fairaudit.metrics.significance import _tables_by_rows
+
+    cols = np.array(data.draw(st.lists(st.integers(0, 60), min_size=b, max_size=b)), dtype=np.int64)
+    total = int(cols.sum())
+    cuts = sorted(data.draw(st.lists(st.integers(0, total), min_size=g - 1, max_size=g - 1)))
+    rows = np.diff(np.array([0, *cuts, total], dtype=np.int64))
+    a_rng, b_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    got = kernels.random_tables(rows, cols, r, a_rng)
+    if got is None:
+        pytest.skip("NumPy does not export its multivariate hypergeometric sampler here")
+    np.testing.assert_array_equal(got, _tables_by_rows(rows, cols, r, b_rng))
+    assert a_rng.bit_generator.state == b_rng.bit_generator.state
+    with pytest.raises(ValueError):
+        kernels.random_tables(rows + np.eye(1, g, 0, dtype=np.int64)[0], cols, r, a_rng)
