@@ -276,34 +276,19 @@ FA_EXPORT int64_t fa_type_lookup(int64_t r, int64_t T, const uint16_t *cells, in
         const uint16_t *c = cells + i * ldc;
         double *ki = k + i * T;
         for (int64_t q = 0; q < n_runs; ++q) {
-            const int64_t a = run_a[q], b = run_b[q];
-            if (run_wide[q]) {
-                const int64_t *lut = (const int64_t *)(intptr_t)run_lut[q];
-                for (int64_t t = a; t < b; ++t) {
-                    const int64_t v = lut[c[t]];
-                    ki[t] = (double)v;
-                    if (v < 0) {
-                        if (found < capacity) {
-                            amb_rows[found] = i;
-                            amb_cols[found] = t;
-                            amb_runs[found] = q;
-                        }
-                        ++found;
+            const void *lut = (const void *)(intptr_t)run_lut[q];
+            const int wide = run_wide[q] != 0; /* the same for the whole run: hoisted */
+            for (int64_t t = run_a[q]; t < run_b[q]; ++t) {
+                const int64_t v = wide ? ((const int64_t *)lut)[c[t]]
+                                       : (int64_t)((const int16_t *)lut)[c[t]];
+                ki[t] = (double)v;
+                if (v < 0) {
+                    if (found < capacity) {
+                        amb_rows[found] = i;
+                        amb_cols[found] = t;
+                        amb_runs[found] = q;
                     }
-                }
-            } else {
-                const int16_t *lut = (const int16_t *)(intptr_t)run_lut[q];
-                for (int64_t t = a; t < b; ++t) {
-                    const int16_t v = lut[c[t]];
-                    ki[t] = (double)v;
-                    if (v < 0) {
-                        if (found < capacity) {
-                            amb_rows[found] = i;
-                            amb_cols[found] = t;
-                            amb_runs[found] = q;
-                        }
-                        ++found;
-                    }
+                    ++found;
                 }
             }
         }
