@@ -12,6 +12,9 @@ what each level of intersections adds to the kernel's time per replicate.
 Then the row bootstrap's two samplers (``RowBootstrap``) against NumPy's multinomial on cell
 counts from the same generator, per replicate: the Poissonised multinomial (compiled; ns a cell)
 and uniform rows counted by cell (ns a row). Their ratio is ``RowBootstrap.INDEX_COST``.
+Last, the other compiled loops against their NumPy twins (checked equal first): the cross-group
+win counts of 1M rows (40 fine groups), the patient bootstrap's type-count table pass
+(``TypeCounts.draw``, 400,000 types) and the AUC permutation tables (40 groups x 75 bins).
 
 Usage: python benchmarks/bench_kernels.py [--repeat K] [--replicates R]
 """
@@ -89,6 +92,7 @@ def main() -> None:
                 t = best(plan, x, args.repeat)
                 print(f"    >= {top} attributes: {len(sub):2d} partitions, {t:.3f} ms")
     samplers(args.repeat, r)
+    other_loops(args.repeat)
 
 
 def _uniform_rows(n: int, row_cell: np.ndarray, out: np.ndarray, gen: np.random.Generator) -> None:
@@ -138,6 +142,57 @@ def samplers(repeat: int, r: int) -> None:
         t_np = _best_us(_numpy_multinomial, (n, m, r, gen), repeat, r)
         print(f"{n:9,d} {m.size:6d} {t_np:21.0f} {t_pois:15.0f} {t_pois / m.size * 1e3:8.1f} "
               f"{t_rows:16.0f} {t_rows / n * 1e3:7.1f}")
+
+
+def _best_pair(fn, repeat: int) -> tuple[float, float, object, object]:
+    """Fastest of ``repeat`` runs of ``fn()`` compiled and with the kernels switched off (s),
+    and the two results."""
+    from fairaudit.metrics import kernels
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    out = {}
+    real = kernels.library
+    for _ in range(repeat):
+        for compiled in (True, False):
+            kernels.library = real if compiled else (lambda: None)  # type: ignore[assignment]
+            try:
+                t0 = time.perf_counter()
+                out[compiled] = fn()
+                times[compiled].append(time.perf_counter() - t0)
+            finally:
+                kernels.library = real
+    return min(times[True]), min(times[False]), out[True], out[False]
+
+
+def other_loops(repeat: int) -> None:
+    from fairaudit.metrics.bootstrap import TypeCounts
+    from fairaudit.metrics.rates import pairwise_wins
+    from fairaudit.metrics.significance import random_tables_by_group
+
+    print(f"\nother compiled loops against their NumPy twins, best of {repeat}")
+    print(f"{'loop':58} {'numpy ms':>9} {'compiled ms':>12} {'ratio':>6}")
+    rng = np.random.default_rng(3)
+    n = 1_000_000
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    s = rng.random(n)
+    f = rng.integers(0, 40, n)
+    order = np.argsort(s)
+    rows: list[tuple[str, tuple[float, float, object, object]]] = [
+        ("cross-group win counts, 1M rows, 40 fine groups", _best_pair(lambda: pairwise_wins(y, s, f, 40, order), repeat))]
+    m = np.concatenate([np.ones(300_000, int), rng.integers(2, 60, 100_000)])
+    types = TypeCounts(m)
+    streams = ReplicateStreams(4)
+    rows.append(("patient type counts, 400,000 types, 20 replicates",
+                 _best_pair(lambda: np.concatenate([types.draw(streams.span(a, 2)) for a in range(0, 20, 2)]),
+                            repeat)))
+    group_rows = np.bincount(rng.integers(0, 40, 300_000), minlength=40)
+    cols = np.bincount(rng.integers(0, 75, 300_000), minlength=75)
+    rows.append(("AUC permutation tables, 40 groups x 75 bins, 60 tables",
+                 _best_pair(lambda: random_tables_by_group(group_rows, cols, 60, np.random.default_rng(5)),
+                            repeat)))
+    for label, (t_c, t_np, got, ref) in rows:
+        np.testing.assert_array_equal(got, ref, err_msg=label)
+        print(f"{label:58} {t_np * 1e3:9.1f} {t_c * 1e3:12.1f} {t_np / t_c:5.1f}x")
 
 
 if __name__ == "__main__":
