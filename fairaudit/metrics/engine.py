@@ -177,6 +177,9 @@ class _Estimates:
     stacked_conf: np.ndarray  # (S, 2, 2)
     stacked_reps: dict[str, np.ndarray]  # (R, S); empty without bootstrap
     slices: dict[str, slice]
+    # Which groups of each partition (overall excluded) are sufficient, and the reasons of the
+    # others (_sufficiency).
+    sufficient: dict[str, tuple[np.ndarray, list[tuple[str, ...]]]]
     # The criteria's permutation p-values (criterion_pvalues), begun on a thread of their own
     # as soon as the point estimates exist: they need no replicate.
     tests: Future[dict[str, dict[str, tuple[float, int]]]]
@@ -243,7 +246,7 @@ def finish_audit(est: _Estimates, cells: CellTable, parts: list[Partition], conf
     """Intervals, criteria, summaries and curves from :func:`estimate_cells` (the finaliser of
     every path: rows here, merged statistics in :mod:`fairaudit.metrics.merged`)."""
     level = config.confidence_level
-    sufficient = {p.name: _sufficiency(est.point[p.name], config) for p in parts}
+    sufficient = est.sufficient
     # One percentile interval call per metric for every group of every partition (the metrics
     # on threads: sorting releases the GIL).
     # Each piece copies its metric's replicates (a few copies with temporaries): as many at once
@@ -344,8 +347,9 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
     conf_all = aggregate(fine_confusion(cells.count, cells.above), stack, 0)
     conf = {p.name: conf_all[slices[p.name]] for p in all_parts}
     parts = all_parts[1:]
+    sufficient = {p.name: _sufficiency(point[p.name], config) for p in parts}
     tests = start(lambda: criterion_pvalues(
-        point, conf, cells.count, parts, {p.name: _sufficiency(point[p.name], config)[0] for p in parts},
+        point, conf, cells.count, parts, {name: ok for name, (ok, _) in sufficient.items()},
         config.n_permutations, config.seed), config.jobs)
     if isinstance(sampler, Future):
         sampler = sampler.result()
@@ -383,7 +387,7 @@ def estimate_cells(cells: CellTable, all_parts: list[Partition], config: AuditCo
         full["auc"] = np.clip(full["auc"] + (stacked["auc"] - binned_auc_point)[None, :], 0.0, 1.0)
         reps = {p.name: {k: v[:, slices[p.name]] for k, v in full.items()} for p in all_parts}
     return _Estimates(all_parts, point, conf, reps, unit, n_clusters, stacked, conf_all, full,
-                      slices, tests)
+                      slices, sufficient, tests)
 
 
 def _sufficiency(m: dict[str, np.ndarray], config: AuditConfig) -> tuple[np.ndarray, list[tuple[str, ...]]]:
