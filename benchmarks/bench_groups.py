@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     only = set(args.only.split(","))
     pairs = []
     if "a" in only:
-        base = {"rows": 50_000, "boot": 1000, "perm": 1000}
+        base = {"rows": 50_000, "boot": 1000, "perm": 1000, "warm": True}
         pairs.append(("a: 1,000 groups / 5 groups (50k rows)",
                       {**base, "attributes": [["site", 5]]}, {**base, "attributes": [["site", 1000]]}, 4))
     if "b" in only:
-        base = {"rows": 40_000, "boot": 1000, "perm": 1000}
+        base = {"rows": 40_000, "boot": 1000, "perm": 1000, "warm": True}
         five = [["site", 6], ["ward", 4], ["insurer", 3], ["ageband", 4], ["sex", 2]]
         pairs.append(("b: five attributes + intersections / one attribute (40k rows)",
                       {**base, "attributes": five[:1]}, {**base, "attributes": five}, 4))
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{'target':>6} {'peak MB':>7} {'groups':>10} {'load':>5} {'warm s':>11} {'warm ratio':>10}")
     for label, a, b, target in pairs:
         load = os.getloadavg()[0]
-        warm = not args.cold_only and "c:" not in label
+        warm = a.get("warm", False) and not args.cold_only
         a, b = {**a, "warm": warm}, {**b, "warm": warm}
         runs = [(run(a), run(b)) for _ in range(max(1, args.repeat))]
         ra = min((r[0] for r in runs), key=lambda r: r["seconds"])

@@ -72,14 +72,12 @@ def library() -> Any | None:
     lib.fa_count_uniform32.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint32,
                                        ctypes.c_void_p, ctypes.c_void_p]
     lib.fa_count_uniform32.restype = ctypes.c_int64
-    lib.fa_multinomial_poisson.argtypes = [
-        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-        ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-        ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
-    lib.fa_multinomial_poisson.restype = ctypes.c_int64
-    lib.fa_pairwise_wins.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 4 + [ctypes.c_int64] + [ctypes.c_void_p] * 3
-    lib.fa_pairwise_wins.restype = None
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.fa_multinomial_poisson.argtypes = [i64, i64, ptr, i64, ptr, ptr, i64, ptr, ptr, i64, i64,
+                                           ptr, ptr, i64]
+    lib.fa_multinomial_poisson.restype = i64
+    lib.fa_pairwise_wins.argtypes = [i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr]
+    lib.fa_pairwise_wins.restype = None
     lib.fa_type_lookup.argtypes = [i64, i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64]
     lib.fa_type_lookup.restype = ctypes.c_int64
     lib.fa_random_tables.argtypes = [i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr]

@@ -2,7 +2,8 @@
 
 The row bootstrap redraws ``n`` rows with replacement: the counts of the K cells are
 Multinomial(n, m / n), where ``m`` holds the cells' row counts. NumPy draws that as K
-conditional binomials, about 57 ns a cell, each with its own set-up. Here the cells' set-up is
+conditional binomials, each with its own set-up (about 80 ns a cell for 5,000 cells of 1M rows,
+``benchmarks/bench_kernels.py``). Here the cells' set-up is
 done once for all replicates:
 
 1. Each cell draws Poisson(s m_i) with ``s = 1 - 3 / sqrt(n)`` (at least 1/2), independently.
@@ -64,16 +65,7 @@ class PoissonisedMultinomial:
         if m.ndim != 1 or m.size == 0 or (m <= 0).any():
             raise ValueError("cell counts must be a non-empty vector of positive whole numbers")
         self.n = int(m.sum())
-        lam = m * max(0.5, 1.0 - MARGIN_SD / np.sqrt(self.n))
-        self.params = np.zeros((m.size, 6))
-        self.params[:, 0] = lam
-        small = lam < PTRS_FROM
-        self.params[small, 1:4] = np.stack(_mode_pmf_cdf(lam[small]), axis=1)
-        big = lam[~small]
-        b = 0.931 + 2.53 * np.sqrt(big)
-        a = -0.059 + 0.02483 * b
-        self.params[~small, 1:] = np.stack(
-            [b, a, 0.9277 - 3.6224 / (b - 2.0), np.log(big), np.log(1.1239 + 1.1328 / (b - 3.4))], axis=1)
+        self.params = poisson_params(m * max(0.5, 1.0 - MARGIN_SD / np.sqrt(self.n)))
         self.logfact = np.array([math.lgamma(k + 1.0) for k in range(N_LOGFACT)])
         self.cum = np.concatenate([[0], np.cumsum(m)]).astype(np.int64)
         self.nbits = max(1, (self.n - 1).bit_length())
@@ -140,6 +132,22 @@ class PoissonisedMultinomial:
                 have += found[-1].size
                 t += batch
         return np.concatenate(found)
+
+
+def poisson_params(lam: np.ndarray) -> np.ndarray:
+    """Each Poisson mean's row of (K, 6) parameters as the kernel reads them (see
+    :class:`PoissonisedMultinomial`): for inversion below ``PTRS_FROM``, for PTRS from there."""
+    lam = np.asarray(lam, dtype=np.float64)
+    params = np.zeros((lam.size, 6))
+    params[:, 0] = lam
+    small = lam < PTRS_FROM
+    params[small, 1:4] = np.stack(_mode_pmf_cdf(lam[small]), axis=1)
+    big = lam[~small]
+    b = 0.931 + 2.53 * np.sqrt(big)
+    a = -0.059 + 0.02483 * b
+    params[~small, 1:] = np.stack(
+        [b, a, 0.9277 - 3.6224 / (b - 2.0), np.log(big), np.log(1.1239 + 1.1328 / (b - 3.4))], axis=1)
+    return params
 
 
 def _mode_pmf_cdf(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
