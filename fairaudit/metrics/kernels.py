@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ABI_VERSION = 13
+ABI_VERSION = 14
 
 # The parameters of fa_replicate_sums in order: the scalars, then arrays by their name in the
 # call (``x`` and the outputs) or on the layout (every other one).
@@ -85,6 +85,10 @@ def library() -> Any | None:
     lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
                                       for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
+    lib.fa_group_sums.argtypes = [i64, i64, ptr, ptr, i64, ptr]
+    lib.fa_group_sums.restype = None
+    lib.fa_beta_quantile.argtypes = [i64, ptr, ptr, ptr, ptr]
+    lib.fa_beta_quantile.restype = None
     return lib
 
 
@@ -97,6 +101,50 @@ def description() -> str:
     """``"compiled"`` or ``"numpy"``: which code computes the bootstrap's sums (the run record
     keeps it, as the two agree only up to the last bits of Brier and ECE sums)."""
     return "compiled" if available() else "numpy"
+
+
+def group_sums(x: np.ndarray, member: np.ndarray, out: np.ndarray) -> None:
+    """``out[member[f]] += x[f]`` for f = 0, 1, ... in order, skipping ``member[f] < 0``: the
+    rows of ``x`` (F, k) summed into the rows of ``out`` (G, k), both float64 C-contiguous
+    (``out`` may be a slice of rows of a larger array), ``member`` int64 (F,). Each sum runs
+    in fine-group order, like ``np.add.at`` (the NumPy twin) and SciPy's CSR product."""
+    if x.ndim != 2 or out.ndim != 2 or x.shape[1] != out.shape[1] or member.shape != x.shape[:1]:
+        raise ValueError("group sums need x (F, k), member (F,) and out (G, k)")
+    if member.size and member.max() >= out.shape[0]:
+        raise ValueError("a fine group's member index is past the output's rows")
+    lib = library()
+    if lib is None:
+        keep = member >= 0
+        np.add.at(out, member[keep], x[keep])
+        return
+    _checked(x, np.float64, "x")
+    _checked(out, np.float64, "out")
+    _checked(member, np.int64, "member")
+    lib.fa_group_sums(x.shape[0], x.shape[1], _ptr(x), _ptr(member), out.shape[0], _ptr(out))
+
+
+def beta_quantile(a: np.ndarray | float, b: np.ndarray | float, p: np.ndarray | float) -> np.ndarray:
+    """The ``p`` quantile of Beta(``a``, ``b``), broadcast: ``scipy.special.betaincinv(a, b, p)``
+    (NaN where ``a`` or ``b`` is not positive and finite or ``p`` is outside [0, 1]).
+
+    Compiled where the kernels are (``fa_beta_quantile``: Newton's method on the log of the
+    smaller tail, the incomplete beta from its continued fraction and Loader's saddle-point
+    prefactor), so that an audit does not import SciPy's special functions, about 0.1 s of a
+    cold command line; SciPy otherwise. The two agree to about 1e-13 relative
+    (``tests/metrics/test_kernels.py``).
+    """
+    lib = library()
+    if lib is None:
+        from scipy.special import betaincinv
+
+        with np.errstate(invalid="ignore"):
+            return np.asarray(betaincinv(a, b, p), dtype=np.float64)
+    shape = np.broadcast(a, b, p).shape
+    a, b, p = (np.ascontiguousarray(np.broadcast_to(v, shape), dtype=np.float64).ravel()
+               for v in (a, b, p))
+    out = np.empty(a.shape)
+    lib.fa_beta_quantile(a.size, _ptr(a), _ptr(b), _ptr(p), _ptr(out))
+    return out.reshape(shape)
 
 
 def _ptr(a: np.ndarray) -> int:

@@ -59,39 +59,93 @@ def fine_confusion(count: np.ndarray, above: np.ndarray) -> np.ndarray:
     return np.stack([total - pred_pos, pred_pos], axis=-1)
 
 
-def group_matrix(groups: Partition | np.ndarray | list[Partition]):
-    """Sparse (G, F) 0/1 matrix summing fine groups into groups.
+class GroupSum:
+    """The (G, F) 0/1 matrix that sums fine groups into groups, as index arrays.
+
+    Layers of rows: in the layer at row ``offset``, fine group ``f`` is summed into row
+    ``offset + member[f]`` (nowhere where ``member[f]`` is -1). A partition is a layer of its
+    own (every fine group in one of its groups), and a stack of partitions is their layers one
+    after another. A product sums each group's fine groups one after another in fine-group
+    order, the order of SciPy's CSR product (so the same bits), in a compiled loop
+    (:func:`fairaudit.metrics.kernels.group_sums`) without importing SciPy.
+    """
+
+    def __init__(self, layers: list[tuple[int, np.ndarray]], shape: tuple[int, int]) -> None:
+        self.layers = [(int(a), np.ascontiguousarray(m, dtype=np.int64)) for a, m in layers]
+        self.shape = (int(shape[0]), int(shape[1]))
+
+    @classmethod
+    def from_matrix(cls, matrix) -> GroupSum:
+        """From a dense or SciPy (G, F) 0/1 matrix: layer k holds each fine group's k-th group
+        (for stacked partitions, partition k)."""
+        dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+        if dense.ndim != 2 or not np.isin(dense, (0, 1)).all():
+            raise ValueError("a group matrix is a (groups, fine groups) matrix of 0 and 1")
+        g, f = np.nonzero(dense.T)  # by fine group, then group
+        k = np.arange(g.size) - np.searchsorted(g, g)  # the k-th group of its fine group
+        layers = []
+        for i in range(int(k.max()) + 1 if k.size else 0):
+            member = np.full(dense.shape[1], -1, dtype=np.int64)
+            member[g[k == i]] = f[k == i]
+            layers.append((0, member))
+        return cls(layers, dense.shape)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        """(G, ...) sums of the rows of ``x`` (F, ...), in float64."""
+        from fairaudit.metrics import kernels
+
+        x = np.asarray(x)
+        flat = np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float64)
+        if flat.shape[0] != self.shape[1]:
+            raise ValueError(f"{flat.shape[0]} rows to sum over {self.shape[1]} fine groups")
+        out = np.zeros((self.shape[0], flat.shape[1]))
+        for a, member in self.layers:
+            kernels.group_sums(flat, member, out[a:])
+        return out.reshape((self.shape[0],) + x.shape[1:])
+
+    def within(self, w: np.ndarray) -> np.ndarray:
+        """``sum over f, h in g of w[f, h]`` for every group g, from an (F, F) array."""
+        rows = self @ w  # (G, F): sum over f in g of w[f, h]
+        out = np.zeros(self.shape[0])
+        for a, member in self.layers:
+            f = np.flatnonzero(member >= 0)
+            np.add.at(out, a + member[f], rows[a + member[f], f])
+        return out
+
+    def toarray(self) -> np.ndarray:
+        """The dense (G, F) matrix."""
+        return self @ np.eye(self.shape[1])
+
+
+def group_matrix(groups: Partition | np.ndarray | list[Partition] | GroupSum) -> GroupSum:
+    """The :class:`GroupSum` (G, F) summing fine groups into groups.
 
     ``groups`` is a :class:`Partition`, a list of partitions (stacked: one product serves every
-    attribute and intersection) or a dense (G, F) 0/1 matrix. Sparse, so the cost of a sum is
-    proportional to the fine groups, not to groups x fine groups.
+    attribute and intersection), a dense or SciPy (G, F) 0/1 matrix, or a :class:`GroupSum`
+    (returned as it is). The cost of a sum is proportional to the fine groups, not to
+    groups x fine groups.
     """
-    from scipy import sparse
-
+    if isinstance(groups, GroupSum):
+        return groups
     if isinstance(groups, Partition):
         groups = [groups]
     if isinstance(groups, list):
-        rows = np.concatenate([p.member + off for p, off in
-                               zip(groups, np.cumsum([0] + [q.n_groups for q in groups[:-1]]), strict=True)])
-        cols = np.concatenate([np.arange(p.member.shape[0]) for p in groups])
-        n_rows = sum(p.n_groups for p in groups)
         n_fine = groups[0].member.shape[0] if groups else 0
-        return sparse.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_rows, n_fine))
-    if sparse.issparse(groups):  # a scipy sparse matrix (typed as the dense array it stands for)
-        return sparse.csr_matrix(groups)
-    return sparse.csr_matrix(np.asarray(groups, dtype=np.float64))
+        offsets = np.cumsum([0] + [p.n_groups for p in groups]).tolist()
+        return GroupSum([(a, p.member) for a, p in zip(offsets, groups, strict=False)],
+                        (offsets[-1], n_fine))
+    return GroupSum.from_matrix(groups)
 
 
 def aggregate(x: np.ndarray, groups, fine_axis: int) -> np.ndarray:
     """Sum a fine-group array into groups along ``fine_axis``.
 
-    ``groups`` is anything :func:`group_matrix` takes, or the sparse matrix it returns.
+    ``groups`` is anything :func:`group_matrix` takes, or the :class:`GroupSum` it returns.
     """
     m = group_matrix(groups)
     moved = np.moveaxis(x, fine_axis, 0)
-    shape = moved.shape
-    out = m @ moved.reshape(shape[0], -1)  # (G, everything else)
-    return np.moveaxis(np.asarray(out).reshape(m.shape[0], *shape[1:]), 0, fine_axis)
+    out = m @ moved
+    return np.moveaxis(out, 0, fine_axis)
 
 
 def confusion_metrics(conf: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -148,19 +202,19 @@ def calibration_metrics(sums: np.ndarray, n: np.ndarray, pos: np.ndarray) -> dic
 
 def group_metrics(
     count: np.ndarray, ssum: np.ndarray, ssq: np.ndarray, cells: CellTable,
-    part: Partition | np.ndarray,
+    part: Partition | np.ndarray | GroupSum,
 ) -> dict[str, np.ndarray]:
     """All metrics of every group of ``part`` (anything :func:`group_matrix` takes) from
     fine-cell arrays (..., F, 2, B)."""
     fine_axis = count.ndim - 3
-    part = group_matrix(part)
-    conf = aggregate(fine_confusion(count, cells.above), part, fine_axis)
+    m = group_matrix(part)
+    conf = aggregate(fine_confusion(count, cells.above), m, fine_axis)
     out = confusion_metrics(conf)
-    out["auc"] = binned_auc(aggregate(count, part, fine_axis))
+    out["auc"] = binned_auc(aggregate(count, m, fine_axis))
     out["_n"] = conf.sum(axis=(-2, -1))
     out["_pos"] = conf[..., 1, :].sum(axis=-1)
     out["_neg"] = conf[..., 0, :].sum(axis=-1)
-    sums = aggregate(calibration_sums(count, ssum, ssq, cells.ece_bin), part, fine_axis)
+    sums = aggregate(calibration_sums(count, ssum, ssq, cells.ece_bin), m, fine_axis)
     out.update(calibration_metrics(sums, out["_n"], out["_pos"]))
     return out
 
@@ -296,6 +350,4 @@ def pairwise_wins(
 def auc_from_wins(wins: np.ndarray, groups, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """Exact AUC of every group (``groups`` as :func:`group_matrix` takes) from
     :func:`pairwise_wins` (see there)."""
-    m = group_matrix(groups)
-    w = np.asarray(m.multiply(m @ wins).sum(axis=1)).ravel()  # sum over f, h in g of W[f, h]
-    return _div(w, pos * neg)
+    return _div(group_matrix(groups).within(wins), pos * neg)

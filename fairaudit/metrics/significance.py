@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fairaudit.metrics.criteria import CRITERIA, criterion_values, sufficient_values
+from fairaudit.metrics.rates import GroupSum
 
 PERMUTATION_METHOD = (
     "permutation test of exchangeable groups (multivariate hypergeometric over decision counts) "
@@ -260,16 +261,14 @@ def _hierarchy(parts: list, member: list[np.ndarray]) -> tuple[list, list[np.nda
     """How to build each partition's tables from a finer one's.
 
     Returns the steps (partition, parent, sum) in building order, where parent -1 is the fine
-    groups and ``sum`` a sparse (G, G_parent) 0/1 matrix, or None to reuse the parent's tables
-    (the same groups in another order: the AUC range does not change); and for every
-    partition the table row of each fine group.
+    groups and ``sum`` a :class:`fairaudit.metrics.rates.GroupSum` (G, G_parent), or None to
+    reuse the parent's tables (the same groups in another order: the AUC range does not
+    change); and for every partition the table row of each fine group.
     """
-    from scipy import sparse
-
     n_fine = member[0].size if member else 0
     rows: list[np.ndarray] = [np.arange(n_fine)] * len(parts)
     done: list[int] = []
-    steps = []
+    steps: list[tuple[int, int, GroupSum | None]] = []
     for i in sorted(range(len(parts)), key=lambda i: -len(parts[i].attributes)):
         cands = [j for j in done if set(parts[i].attributes) < set(parts[j].attributes)]
         j = min(cands, key=lambda j: parts[j].n_groups) if cands else -1
@@ -281,9 +280,7 @@ def _hierarchy(parts: list, member: list[np.ndarray]) -> tuple[list, list[np.nda
         else:
             lut = np.zeros(n_src, dtype=np.int64)
             lut[src_rows] = member[i]
-            steps.append((i, j, sparse.csr_matrix(
-                (np.ones(n_src, dtype=np.int64), (lut, np.arange(n_src))),
-                shape=(parts[i].n_groups, n_src))))
+            steps.append((i, j, GroupSum([(0, lut)], (parts[i].n_groups, n_src))))
             rows[i] = member[i]
         done.append(i)
     return steps, rows

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fairaudit.metrics import kernels
 from fairaudit.metrics.bootstrap import nan_quantiles
 from fairaudit.metrics.rates import RATES, cell_sum
 
@@ -78,13 +79,11 @@ class Scale:
         if not self.binomial or self.n is None:
             nan = np.full(np.shape(point), np.nan)
             return nan, nan
-        from scipy.special import betaincinv
-
         n = self.n
         x = np.rint(np.asarray(point, dtype=np.float64) * n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            lo = np.where(x > 0, betaincinv(x, n - x + 1, alpha / 2), 0.0)
-            hi = np.where(x < n, betaincinv(x + 1, n - x, 1 - alpha / 2), 1.0)
+            lo = np.where(x > 0, kernels.beta_quantile(x, n - x + 1, alpha / 2), 0.0)
+            hi = np.where(x < n, kernels.beta_quantile(x + 1, n - x, 1 - alpha / 2), 1.0)
         return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
 
     def columns(self, a: int, b: int) -> Scale:
@@ -191,8 +190,9 @@ def critical_values(maxima: np.ndarray, sizes: np.ndarray, level: float) -> np.n
     """The max-t critical value of each family from its maxima (R, F) (:func:`family_maxima`):
     the ``level`` quantile of the defined maxima, never below the Sidak-Gaussian value for the
     family's ``sizes`` members; NaN for a family with no member or no defined maximum."""
-    from scipy.special import ndtri
+    from statistics import NormalDist
 
+    ndtri = NormalDist().inv_cdf  # Wichura's AS241 (stdlib): SciPy's special functions cost an import
     (q,) = nan_quantiles(maxima, (level,))
     out = np.full(q.shape, np.nan)
     for i, (k, qi) in enumerate(zip(np.asarray(sizes).tolist(), q.tolist(), strict=True)):

@@ -292,3 +292,107 @@ def test_random_tables_kernel_draws_numpys_tables(seed, g, b, r, data) -> None:
     assert a_rng.bit_generator.state == b_rng.bit_generator.state
     with pytest.raises(ValueError):
         kernels.random_tables(rows + np.eye(1, g, 0, dtype=np.int64)[0], cols, r, a_rng)
+
+
+# -- beta quantiles (the exact binomial bounds) -------------------------------------------
+
+def _clopper_pearson_grid(n: float, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, p) of both bounds at several levels for counts from the ends and the middle."""
+    x = np.unique(np.r_[0, 1, 2, 3, n - 2, n - 1, n, np.rint(rng.random(40) * n)])
+    x = x[(x >= 0) & (x <= n)]
+    a, b, p = [], [], []
+    for alpha in (0.05, 1 - 0.95 ** (1 / 400), 1e-6, 0.5):
+        a += [x, x + 1]
+        b += [n - x + 1, n - x]
+        p += [np.full(x.size, alpha / 2), np.full(x.size, 1 - alpha / 2)]
+    a, b, p = np.concatenate(a), np.concatenate(b), np.concatenate(p)
+    ok = (a > 0) & (b > 0)
+    return a[ok], b[ok], p[ok]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 30, 250, 4_000, 100_000])
+def test_beta_quantiles_equal_scipys(n: int) -> None:
+    from scipy.special import betainc, betaincinv
+
+    if not kernels.available():
+        pytest.skip("kernels not built (the NumPy twin is SciPy itself)")
+    a, b, p = _clopper_pearson_grid(float(n), np.random.default_rng(n))
+    got = kernels.beta_quantile(a, b, p)
+    np.testing.assert_allclose(got, betaincinv(a, b, p), rtol=3e-12, atol=0)
+    # and they are quantiles: the incomplete beta gives the level back (to its conditioning:
+    # a relative 1e-16 in z moves I by up to 1e-11 relative at 100,000)
+    np.testing.assert_allclose(betainc(a, b, got), p, rtol=1e-9, atol=0)
+
+
+def test_beta_quantiles_of_non_integer_counts_equal_scipys() -> None:
+    """Balanced accuracy's binomial size is 4 / (1/P + 1/N), not a whole count."""
+    from scipy.special import betaincinv
+
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    rng = np.random.default_rng(3)
+    a, b, p = rng.random(3000) * 60 + 0.3, rng.random(3000) * 60 + 0.3, rng.random(3000)
+    np.testing.assert_allclose(kernels.beta_quantile(a, b, p), betaincinv(a, b, p), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("a", "b", "p"), [
+    (4, 999_997, 0.75), (9, 9_999_992, 0.975), (5, 99_999_996, 0.75), (13, 2_499_999_988, 0.75),
+    (3, 2_499_999_998, 0.025), (1, 10_000_000, 0.975), (8, 99_993, 1 - 5e-7), (506, 495, 5e-13),
+    (40, 3_000_000, 1e-6 / 2), (2, 5_000, 0.975),
+])
+def test_beta_quantiles_of_large_counts_are_exact_to_the_last_digits(a, b, p) -> None:
+    """Where a count is small and the other in the millions (a rare event in a large group),
+    against the binomial tail summed in 50-digit arithmetic: SciPy 1.17 is off by up to 1e-9
+    on some of these; the kernel's saddle-point prefactor and series keep 1e-13."""
+    mp = pytest.importorskip("mpmath")
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    got = float(kernels.beta_quantile(a, b, p))
+    mp.mp.dps = 50
+    n_trials = a + b - 1
+
+    def tail(z):  # I_z(a, b) = P(Binomial(a + b - 1, z) >= a)
+        if a < 50:
+            return 1 - mp.fsum(mp.binomial(n_trials, k) * z**k * (1 - z) ** (n_trials - k) for k in range(a))
+        return mp.betainc(a, b, 0, z, regularized=True)  # 506 and 495: mpmath's own series
+
+    exact = mp.findroot(lambda z: tail(z) - mp.mpf(p), (mp.mpf(got) * (1 - mp.mpf(1e-9)),
+                                                        mp.mpf(got) * (1 + mp.mpf(1e-9))),
+                        solver="anderson", tol=mp.mpf(10) ** -45)
+    assert abs(got - exact) <= 1e-13 * exact
+
+
+def test_beta_quantile_edges_and_shapes() -> None:
+    nan = float("nan")
+    got = kernels.beta_quantile(np.array([0.0, 1, nan, 1, 1, 2, 2]), np.array([1.0, 0, 1, 1, np.inf, 3, 3]),
+                                np.array([0.5, 0.5, 0.5, 1.5, 0.5, 0.0, 1.0]))
+    assert np.isnan(got[:5]).all() and got[5:].tolist() == [0.0, 1.0]
+    assert kernels.beta_quantile(1.0, 1.0, 0.3).shape == ()
+    assert float(kernels.beta_quantile(1.0, 1.0, 0.3)) == pytest.approx(0.3, rel=1e-15)  # uniform
+    assert kernels.beta_quantile(np.ones((2, 3)), 2.0, 0.5).shape == (2, 3)
+    x = np.array([5.0, 50.0, 500.0])  # n = x: the lower bound has the closed form (alpha/2)^(1/n)
+    np.testing.assert_allclose(kernels.beta_quantile(x, 1.0, 0.025), 0.025 ** (1 / x), rtol=1e-15)
+
+
+# -- group sums -----------------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), f=st.integers(1, 60), g=st.integers(1, 9), k=st.integers(1, 40))
+def test_group_sums_kernel_equals_numpys_add_at_bit_for_bit(seed, f, g, k) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((f, k)) * 10.0 ** rng.integers(-8, 8, (f, 1))  # rounding shows order
+    member = rng.integers(-1, g, f)
+    out = rng.standard_normal((g + 2, k))
+    want = out.copy()
+    keep = member >= 0
+    np.add.at(want, member[keep] + 2, x[keep])
+    kernels.group_sums(x, member, out[2:])
+    assert np.array_equal(out, want)
+
+
+def test_group_sums_refuse_shapes_that_do_not_fit() -> None:
+    out = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="past the output"):
+        kernels.group_sums(np.ones((4, 3)), np.array([0, 1, 2, 0]), out)
+    with pytest.raises(ValueError, match="need x"):
+        kernels.group_sums(np.ones((4, 2)), np.array([0, 1, 1, 0]), out)

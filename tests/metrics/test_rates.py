@@ -76,6 +76,38 @@ def test_group_matrix_and_aggregate_sum_fine_groups() -> None:
     assert group_matrix(group_matrix(dense)).toarray().tolist() == dense.tolist()
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_group_sums_of_stacked_partitions_equal_scipys_csr_product_bit_for_bit(seed: int) -> None:
+    """The sums run in fine-group order, as SciPy's CSR product adds them (the numbers did not
+    change when SciPy left the audit's path)."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    n_fine = int(rng.integers(1, 300))
+    parts = [Partition(f"p{i}", (i,), tuple(f"g{j}" for j in range(k)), rng.integers(0, k, n_fine))
+             for i, k in enumerate(rng.integers(1, 40, 3))]
+    x = rng.standard_normal((n_fine, 5)) * 10.0 ** rng.integers(-9, 9, (n_fine, 1))
+    m = group_matrix(parts)
+    rows = np.concatenate([p.member + off for p, off in zip(
+        parts, np.cumsum([0] + [p.n_groups for p in parts[:-1]]), strict=True)])
+    csr = sparse.csr_matrix((np.ones(rows.size), (rows, np.tile(np.arange(n_fine), len(parts)))),
+                            shape=m.shape)
+    assert np.array_equal(m @ x, csr @ x)
+    assert np.array_equal(aggregate(x[:, None, :], parts, 0), (csr @ x)[:, None, :])
+    assert np.array_equal(m.toarray(), csr.toarray())
+    assert np.array_equal(group_matrix(csr).toarray(), csr.toarray())  # from a SciPy matrix
+    w = rng.integers(0, 50, (n_fine, n_fine)).astype(np.float64)
+    dense = csr.toarray()
+    np.testing.assert_array_equal(m.within(w), np.einsum("gf,fh,gh->g", dense, w, dense))
+
+
+def test_group_matrix_refuses_what_is_not_a_zero_one_matrix() -> None:
+    with pytest.raises(ValueError, match="0 and 1"):
+        group_matrix(np.array([[2.0, 0.0]]))
+    with pytest.raises(ValueError, match="fine groups"):
+        group_matrix(np.array([[1.0, 0.0], [0.0, 1.0]])) @ np.ones((3, 2))
+
+
 def test_binned_and_exact_auc_agree_without_ties_across_bins() -> None:
     rng = np.random.default_rng(0)
     y = rng.random(200) < 0.4

@@ -154,7 +154,7 @@ def _reference_auc_pvalues(count, parts, eligible, n_perm, rng):
     count = np.rint(count).astype(np.int64)
     canon = np.lexsort(count.reshape(count.shape[0], -1).T[::-1])
     count = merge_bins(count[canon], sum(p.n_groups for p in parts))
-    m = group_matrix(parts)[:, canon]
+    m = group_matrix(parts).toarray()[:, canon]
     offsets = np.cumsum([0] + [p.n_groups for p in parts])
 
     def ranges(neg, pos):  # (r, G_total, B)
