@@ -7,7 +7,6 @@ given) and :func:`audit_dataset` (compute, gate). They write nothing.
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from fairaudit._io import timestamp
-from fairaudit._version import __version__
+from fairaudit._version import __version__, installed_versions
 from fairaudit.data import AuditDataset, from_frame, load_table_dataset
 from fairaudit.data.binning import BinsSpec
 from fairaudit.data.dataset import missing_group
@@ -234,11 +233,7 @@ def _package_versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "fairaudit": __version__,
            "fairaudit kernels": kernels.description()}
-    for name in _VERSIONED:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    out.update(installed_versions(_VERSIONED))
     return out
 
 

@@ -527,6 +527,24 @@ FA_EXPORT void fa_replicate_sums(
 }
 
 /*
+ * Cell statistics of rows: cell = (row_fine * 2 + label) * n_bins + row_bin; count[cell] += 1,
+ * ssum[cell] += score, ssq[cell] += score * score, row by row in order (the three bincounts of
+ * fairaudit.metrics.cells.build_cells, its NumPy twin, in one pass and with the same sums).
+ */
+FA_EXPORT void fa_cell_sums(int64_t n, const int64_t *row_fine, const int64_t *label,
+                            const int64_t *row_bin, const double *score, int64_t n_bins,
+                            double *count, double *ssum, double *ssq)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t c = (row_fine[i] * 2 + label[i]) * n_bins + row_bin[i];
+        const double s = score[i];
+        count[c] += 1.0;
+        ssum[c] += s;
+        ssq[c] += s * s;
+    }
+}
+
+/*
  * out[member[f]] += x[f] (rows of k values) for f = 0 .. F - 1 in order, skipping member[f] < 0:
  * fine groups summed into groups (fairaudit.metrics.rates.GroupSum), each group's sum in
  * fine-group order, as np.add.at (the NumPy twin) and SciPy's CSR product add them.

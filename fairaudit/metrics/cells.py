@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fairaudit.metrics import kernels
 from fairaudit.naming import attribute_label, group_label
 
 ECE_BINS = 10
@@ -157,9 +158,11 @@ def build_cells(
     fine_codes = np.stack(np.unravel_index(uniq, dims), axis=1) if k else np.zeros((1, 0), int)
     n_fine = uniq.shape[0]
 
-    row_thr = np.broadcast_to(np.asarray(fine_thresholds, dtype=np.float64), (n,))
-    thr_fine = np.empty(n_fine)
-    thr_fine[row_fine] = row_thr
+    if np.ndim(fine_thresholds) == 0:  # one threshold for all
+        thr_fine = np.full(n_fine, float(fine_thresholds))
+    else:
+        thr_fine = np.empty(n_fine)
+        thr_fine[row_fine] = np.broadcast_to(np.asarray(fine_thresholds, dtype=np.float64), (n,))
     all_thr = np.unique(np.concatenate([thr_fine, extra_thresholds if extra_thresholds is not None else []]))
     if order is None:
         edges = bin_edges(scores, all_thr, n_quantiles)
@@ -176,11 +179,8 @@ def build_cells(
         row_bin = np.empty(n, dtype=np.int64)
         row_bin[order] = np.repeat(np.arange(n_bins, dtype=np.int64), sizes)
 
-    cell = (row_fine * 2 + labels.astype(np.int64)) * n_bins + row_bin
-    size = n_fine * 2 * n_bins
-    count = np.bincount(cell, minlength=size).astype(np.float64).reshape(n_fine, 2, n_bins)
-    ssum = np.bincount(cell, weights=scores, minlength=size).reshape(n_fine, 2, n_bins)
-    ssq = np.bincount(cell, weights=scores * scores, minlength=size).reshape(n_fine, 2, n_bins)
+    count, ssum, ssq = kernels.cell_sums(row_fine, labels.astype(np.int64), row_bin, scores,
+                                         n_fine, n_bins)
     above = edges[None, :-1] >= thr_fine[:, None]
     ece_edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     ece_bin = np.clip(np.searchsorted(ece_edges, edges[:-1], side="right") - 1, 0, ECE_BINS - 1)

@@ -85,6 +85,8 @@ def library() -> Any | None:
     lib.fa_replicate_sums.argtypes = [ctypes.c_int64 if a in _SCALARS else ctypes.c_void_p
                                       for a in _SUMS_ARGS]
     lib.fa_replicate_sums.restype = None
+    lib.fa_cell_sums.argtypes = [i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr]
+    lib.fa_cell_sums.restype = None
     lib.fa_group_sums.argtypes = [i64, i64, ptr, ptr, i64, ptr]
     lib.fa_group_sums.restype = None
     lib.fa_beta_quantile.argtypes = [i64, ptr, ptr, ptr, ptr]
@@ -101,6 +103,32 @@ def description() -> str:
     """``"compiled"`` or ``"numpy"``: which code computes the bootstrap's sums (the run record
     keeps it, as the two agree only up to the last bits of Brier and ECE sums)."""
     return "compiled" if available() else "numpy"
+
+
+def cell_sums(row_fine: np.ndarray, labels: np.ndarray, row_bin: np.ndarray, scores: np.ndarray,
+              n_fine: int, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, score sum and squared-score sum of every (fine group, label, bin) cell, each
+    (F, 2, B): rows added one by one in order, as ``np.bincount`` adds them (the NumPy twin,
+    three passes over the rows where the kernel makes one)."""
+    n = row_fine.shape[0]
+    if labels.shape != (n,) or row_bin.shape != (n,) or scores.shape != (n,):
+        raise ValueError("cell sums need one fine group, label, bin and score per row")
+    shape, size = (n_fine, 2, n_bins), n_fine * 2 * n_bins
+    lib = library()
+    if lib is None:
+        cell = (row_fine * 2 + labels) * n_bins + row_bin
+        return (np.bincount(cell, minlength=size).astype(np.float64).reshape(shape),
+                np.bincount(cell, weights=scores, minlength=size).reshape(shape),
+                np.bincount(cell, weights=scores * scores, minlength=size).reshape(shape))
+    out = [np.zeros(shape) for _ in range(3)]
+    if n:
+        args = [np.ascontiguousarray(a, dtype=np.int64) for a in (row_fine, labels, row_bin)]
+        if min(int(a.min()) for a in args) < 0 or int(args[0].max()) >= n_fine or \
+                int(args[1].max()) > 1 or int(args[2].max()) >= n_bins:
+            raise ValueError("a row's fine group, label or bin is outside the table")
+        s = np.ascontiguousarray(scores, dtype=np.float64)
+        lib.fa_cell_sums(n, *(_ptr(a) for a in args), _ptr(s), n_bins, *(_ptr(o) for o in out))
+    return out[0], out[1], out[2]
 
 
 def group_sums(x: np.ndarray, member: np.ndarray, out: np.ndarray) -> None:

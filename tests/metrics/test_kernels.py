@@ -396,3 +396,27 @@ def test_group_sums_refuse_shapes_that_do_not_fit() -> None:
         kernels.group_sums(np.ones((4, 3)), np.array([0, 1, 2, 0]), out)
     with pytest.raises(ValueError, match="need x"):
         kernels.group_sums(np.ones((4, 2)), np.array([0, 1, 1, 0]), out)
+
+
+# -- cell sums ------------------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(0, 3000), f=st.integers(1, 30), b=st.integers(1, 90))
+def test_cell_sums_kernel_equals_the_three_bincounts_bit_for_bit(seed, n, f, b) -> None:
+    rng = np.random.default_rng(seed)
+    rows = (rng.integers(0, f, n), rng.integers(0, 2, n), rng.integers(0, b, n), rng.random(n))
+    got = kernels.cell_sums(*rows, f, b)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kernels, "library", lambda: None)
+        want = kernels.cell_sums(*rows, f, b)
+    assert all(np.array_equal(x, y) and x.shape == (f, 2, b) for x, y in zip(got, want, strict=True))
+
+
+def test_cell_sums_refuse_rows_outside_the_table() -> None:
+    if not kernels.available():
+        pytest.skip("kernels not built")
+    one = np.zeros(1, np.int64)
+    with pytest.raises(ValueError, match="outside the table"):
+        kernels.cell_sums(one + 3, one, one, np.zeros(1), 3, 4)
+    with pytest.raises(ValueError, match="one fine group"):
+        kernels.cell_sums(one, np.zeros(2, np.int64), one, np.zeros(1), 3, 4)
