@@ -13,6 +13,7 @@ table's DataFrame is read only if something asks for ``dataset.frame``.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,14 @@ def arrow_dataset(path: Path, *, label: str, sensitive: Any, score: str, what: s
     columns = _read(path, [label, score, *attributes])
     if columns is None:
         return None
+    with ThreadPoolExecutor(1) as pool:  # the file's hash (no GIL) beside the decoding
+        sha = pool.submit(file_sha256, path)
+        return _decoded(path, columns, label, score, attributes, what, score_type, sha)
+
+
+def _decoded(path: Path, columns: dict[str, Any], label: str, score: str, attributes: list[str],
+             what: str, score_type: str, sha: Future[str]) -> AuditDataset | None:
+    """The dataset of the read columns (``sha``: the future of the file's SHA-256)."""
     labels = _labels(columns[label])
     scores = _scores(columns[score], score_type)
     if labels is None or scores is None:
@@ -63,12 +72,11 @@ def arrow_dataset(path: Path, *, label: str, sensitive: Any, score: str, what: s
         codes.append(encoded[0])
         names.append(encoded[1])
         unknown[col] = encoded[2]
-    sha = file_sha256(path)
     return AuditDataset(
-        frame=TableReader(path, what, sha), root=path.resolve().parent, source=f"{what} '{path}'",  # type: ignore[arg-type]
+        frame=TableReader(path, what, sha.result()), root=path.resolve().parent, source=f"{what} '{path}'",  # type: ignore[arg-type]
         label_column=label, labels=labels, attributes=tuple(attributes),
         group_codes=np.stack(codes, axis=1).astype(np.int32, copy=False), group_names=tuple(names),
-        sha256=sha, scores=scores, score_column=score, unknown_counts=unknown,
+        sha256=sha.result(), scores=scores, score_column=score, unknown_counts=unknown,
         score_type=score_type,
     )
 
