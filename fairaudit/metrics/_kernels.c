@@ -720,32 +720,35 @@ static double fa_beta_quantile1(double a, double b, double p)
         return 0.0;
     if (p == 1.0)
         return 1.0;
-    /* Solve log(tail) = log(target) on the smaller tail: exact targets for both ends. */
+    /* Solve log(tail) = log(target) on the smaller tail: exact targets for both ends. The lower
+     * tail I_z(a, b) increases with z, the upper one 1 - I_z(a, b) decreases. */
     const int lower = p <= 0.5;
     const double target = log(lower ? p : 1.0 - p);
     const double n = a + b, mean = a / n, sd = sqrt(a * b / (n * n * (n + 1.0)));
     double z = mean + fa_rough_ndtri(p) * sd;
-    double lo = 0.0, hi = 1.0;
+    double lo = 0.0, hi = 1.0; /* the root's bracket */
     if (!(z > 0.0 && z < 1.0))
-        z = mean;
+        z = mean > 0.0 && mean < 1.0 ? mean : 0.5;
     for (int it = 0; it < 400; ++it) {
         double slope;
         const double f = fa_log_beta_tail(a, b, z, 1.0 - z, lower, &slope) - target;
-        if (f == 0.0 || !isfinite(f))
-            return isfinite(f) ? z : NAN;
-        /* the tail is monotone in z: f > 0 means the root is below z for the lower tail */
-        if ((f > 0.0) == (slope > 0.0))
+        if (f == 0.0)
+            return z;
+        /* Where the tail under- or overflows (f infinite; NaN in the logarithm of a 0 * inf),
+         * only the side is known: the target lies toward the median. */
+        const int below = isnan(f) ? z > mean : (f > 0.0) == lower;
+        if (below)
             hi = z;
         else
             lo = z;
         const double step = f / slope;
-        if (fabs(step) <= 2e-16 * z) /* converged: the last step is below rounding */
+        if (isfinite(step) && fabs(step) <= 2e-16 * z) /* converged: the step is below rounding */
             return z - step >= lo && z - step <= hi ? z - step : z;
         double next = z - step;
         if (!(next > lo && next < hi)) /* out of the bracket: bisect (geometrically near 0) */
             next = lo > 0.0 && hi > 4.0 * lo ? sqrt(lo * hi) : lo == 0.0 ? 0.125 * hi : 0.5 * (lo + hi);
-        if (next == z)
-            return z;
+        if (next == z || !(next > lo && next < hi)) /* the bracket is a rounding wide (or 0) */
+            return below ? lo : hi;
         z = next;
     }
     return z;

@@ -372,6 +372,12 @@ def test_beta_quantile_edges_and_shapes() -> None:
     assert kernels.beta_quantile(np.ones((2, 3)), 2.0, 0.5).shape == (2, 3)
     x = np.array([5.0, 50.0, 500.0])  # n = x: the lower bound has the closed form (alpha/2)^(1/n)
     np.testing.assert_allclose(kernels.beta_quantile(x, 1.0, 0.025), 0.025 ** (1 / x), rtol=1e-15)
+    # quantiles that underflow or round to 1 are 0 and 1, never NaN; 1 - (1/2)^(1/b) for a = 1
+    assert float(kernels.beta_quantile(1e-300, 1.0, 0.5)) == 0.0
+    assert 0.0 <= float(kernels.beta_quantile(0.5, 0.5, 1e-300)) < 1e-300
+    assert float(kernels.beta_quantile(5.0, 1e-8, 0.3)) == 1.0
+    assert float(kernels.beta_quantile(1.0, 1e300, 0.5)) == pytest.approx(np.log(2) * 1e-300, rel=1e-14)
+    assert float(kernels.beta_quantile(1.0, 1e12, 0.975)) == pytest.approx(-np.expm1(np.log(0.025) / 1e12), rel=1e-14)
 
 
 # -- group sums -----------------------------------------------------------------------------
