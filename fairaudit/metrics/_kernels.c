@@ -1,12 +1,15 @@
 /*
- * Compiled kernels of the bootstrap (fairaudit.metrics.kernels loads them with ctypes).
+ * Compiled kernels of the audit: the cells' row pass, group sums, the bootstrap's resamplers and
+ * replicate metrics, permutation tables, and beta quantiles (fairaudit.metrics.kernels loads
+ * them with ctypes).
  *
  * Plain C over caller-owned arrays: no Python objects are touched, so ctypes calls them with
  * the GIL released and the audit's threads run them side by side. Each replicate is computed
  * on its own, in a fixed order, so a replicate's numbers do not depend on the chunk or the
  * thread that computes it. The Python side (kernels.py, replicates.py) documents the layouts
- * and keeps a NumPy version of every kernel that gives the same numbers (counts and AUC
- * numerators exactly; Brier and ECE sums up to rounding).
+ * and keeps a NumPy (for beta quantiles, SciPy) version of every kernel that gives the same
+ * numbers (counts, group sums and AUC numerators exactly; Brier and ECE sums up to rounding;
+ * beta quantiles to about 1e-12).
  *
  * setuptools builds the file as an extension module (so the loader finds it by the import
  * system's rules), but it needs no Python headers: it is loaded with ctypes, never imported.

@@ -1,15 +1,18 @@
-"""The compiled bootstrap kernels (``_kernels.c``), loaded with ctypes, and their NumPy twins.
+"""The compiled kernels (``_kernels.c``), loaded with ctypes, and their NumPy twins.
 
 The replicate metrics of many small groups are many short, scattered sums: NumPy and SciPy
 spend most of their time on the memory traffic of (cells x replicates) intermediates and hold
 the GIL in parts of it (``np.bincount``, the many small calls across partitions), so the
 audit's threads gain little. The C kernels work one replicate at a time in cache-sized
-scratch and, called through ctypes, run with the GIL released.
+scratch and, called through ctypes, run with the GIL released. Beside the bootstrap they hold
+the cells' row pass, the sums of fine groups into groups and the beta quantiles of the exact
+binomial bounds, so that an audit imports no SciPy (about 0.13 s of a cold command line).
 
 The extension is built by ``pip install`` (setuptools compiles ``_kernels.c``). Where it is
 missing (no C compiler at install time) or disabled with ``FAIRAUDIT_KERNELS=0``, callers use
-the NumPy code paths instead, with the same numbers: counts and AUC numerators exactly, Brier
-and ECE sums up to floating-point rounding (``tests/metrics/test_kernels.py`` checks both).
+the NumPy (or SciPy) code paths instead, with the same numbers: counts, group sums and AUC
+numerators exactly, Brier and ECE sums up to floating-point rounding, beta quantiles to about
+1e-12 relative (``tests/metrics/test_kernels.py`` checks each).
 """
 
 from __future__ import annotations
@@ -101,7 +104,8 @@ def available() -> bool:
 
 def description() -> str:
     """``"compiled"`` or ``"numpy"``: which code computes the bootstrap's sums (the run record
-    keeps it, as the two agree only up to the last bits of Brier and ECE sums)."""
+    keeps it, as the two agree only up to the last bits of Brier and ECE sums and of the exact
+    binomial bounds)."""
     return "compiled" if available() else "numpy"
 
 
@@ -156,10 +160,11 @@ def beta_quantile(a: np.ndarray | float, b: np.ndarray | float, p: np.ndarray | 
     (NaN where ``a`` or ``b`` is not positive and finite or ``p`` is outside [0, 1]).
 
     Compiled where the kernels are (``fa_beta_quantile``: Newton's method on the log of the
-    smaller tail, the incomplete beta from its continued fraction and Loader's saddle-point
-    prefactor), so that an audit does not import SciPy's special functions, about 0.1 s of a
-    cold command line; SciPy otherwise. The two agree to about 1e-13 relative
-    (``tests/metrics/test_kernels.py``).
+    smaller tail, the incomplete beta from its continued fraction or power series and Loader's
+    saddle-point prefactor), so that an audit does not import SciPy's special functions; SciPy
+    otherwise. ``tests/metrics/test_kernels.py`` holds the kernel to SciPy within 3e-12 for
+    binomial bounds up to 100,000 trials, and within 1e-13 of 50-digit arithmetic for a few
+    events in millions of trials, where SciPy 1.17 itself is off by up to 1e-9.
     """
     lib = library()
     if lib is None:

@@ -81,12 +81,12 @@ class GroupSum:
         dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
         if dense.ndim != 2 or not np.isin(dense, (0, 1)).all():
             raise ValueError("a group matrix is a (groups, fine groups) matrix of 0 and 1")
-        g, f = np.nonzero(dense.T)  # by fine group, then group
-        k = np.arange(g.size) - np.searchsorted(g, g)  # the k-th group of its fine group
+        fine, group = np.nonzero(dense.T)  # by fine group, then group
+        k = np.arange(fine.size) - np.searchsorted(fine, fine)  # the k-th group of its fine group
         layers = []
         for i in range(int(k.max()) + 1 if k.size else 0):
             member = np.full(dense.shape[1], -1, dtype=np.int64)
-            member[g[k == i]] = f[k == i]
+            member[fine[k == i]] = group[k == i]
             layers.append((0, member))
         return cls(layers, dense.shape)
 
@@ -114,7 +114,11 @@ class GroupSum:
 
     def toarray(self) -> np.ndarray:
         """The dense (G, F) matrix."""
-        return self @ np.eye(self.shape[1])
+        out = np.zeros(self.shape)
+        for a, member in self.layers:
+            f = np.flatnonzero(member >= 0)
+            out[a + member[f], f] = 1.0
+        return out
 
 
 def group_matrix(groups: Partition | np.ndarray | list[Partition] | GroupSum) -> GroupSum:
@@ -132,7 +136,7 @@ def group_matrix(groups: Partition | np.ndarray | list[Partition] | GroupSum) ->
     if isinstance(groups, list):
         n_fine = groups[0].member.shape[0] if groups else 0
         offsets = np.cumsum([0] + [p.n_groups for p in groups]).tolist()
-        return GroupSum([(a, p.member) for a, p in zip(offsets, groups, strict=False)],
+        return GroupSum([(a, p.member) for a, p in zip(offsets[:-1], groups, strict=True)],
                         (offsets[-1], n_fine))
     return GroupSum.from_matrix(groups)
 
