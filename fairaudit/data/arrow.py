@@ -264,7 +264,9 @@ def _text_codes(col: Any) -> tuple[np.ndarray, list[str]]:
             chunk = chunk.dictionary_encode()
         local = np.array([index.setdefault(format_value(v), len(index)) if v is not None else -1
                           for v in chunk.dictionary.to_pylist()] + [-1], dtype=np.int64)
-        positions = np.where(_missing(chunk.indices), -1, _view(chunk.indices))
-        parts.append(local[positions])
-    raw = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        positions = _view(chunk.indices)
+        if chunk.indices.null_count:  # a missing value reads the -1 at the end of ``local``
+            positions = np.where(_missing(chunk.indices), -1, positions)
+        parts.append(local.take(positions))
+    raw = (parts[0] if len(parts) == 1 else np.concatenate(parts)) if parts else np.empty(0, np.int64)
     return raw, list(index)
