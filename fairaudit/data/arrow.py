@@ -183,7 +183,8 @@ def _to_numpy(col: Any) -> tuple[np.ndarray, np.ndarray | None]:
     if not values:
         return np.empty(0), None
     mask = np.concatenate(missing)
-    return np.concatenate(values), mask if mask.any() else None
+    # One chunk: its buffer's read-only view, no copy (every caller makes its own array).
+    return values[0] if len(values) == 1 else np.concatenate(values), mask if mask.any() else None
 
 
 def _numbers(col: Any) -> np.ndarray | None:
@@ -205,6 +206,9 @@ def _labels(col: Any) -> np.ndarray | None:
 
     if pa.types.is_boolean(col.type):
         return None if col.null_count else _to_numpy(col)[0].astype(np.int8)
+    if pa.types.is_integer(col.type) and not pa.types.is_uint64(col.type) and not col.null_count:
+        values = _to_numpy(col)[0]
+        return values.astype(np.int8) if bool(((values == 0) | (values == 1)).all()) else None
     arr = _numbers(col)
     if arr is None or not np.isin(arr, (0.0, 1.0)).all():
         return None
