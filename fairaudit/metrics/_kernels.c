@@ -584,11 +584,19 @@ FA_EXPORT void fa_group_sums(int64_t F, int64_t k, const double *x, const int64_
 /* log Gamma(s + 1) - ((s + 1/2) log s - s + log sqrt(2 pi)): the Stirling-series remainder. */
 static double fa_stirlerr(double s)
 {
-    if (s <= 15.0)
-        return lgamma(s + 1.0) - (s + 0.5) * log(s) + s - FA_LN_SQRT_2PI;
-    /* Stirling's series, B_2k / (2k (2k - 1) s^(2k-1)); the next term is below 2e-16 here. */
-    const double s2 = s * s;
-    return (1.0 / 12 - (1.0 / 360 - (1.0 / 1260 - (1.0 / 1680 - (1.0 / 1188) / s2) / s2) / s2) / s2) / s;
+    if (s >= 15.0) {
+        /* Stirling's series, B_2k / (2k (2k - 1) s^(2k-1)); the next term is below 2e-16 here. */
+        const double s2 = s * s;
+        return (1.0 / 12 - (1.0 / 360 - (1.0 / 1260 - (1.0 / 1680 - (1.0 / 1188) / s2) / s2) / s2) / s2) / s;
+    }
+    /* Below, from t = s + k >= 15 by Gamma(s + 1) = Gamma(t + 1) / ((s + 1) ... (s + k)) (not
+     * lgamma, which sets a global, signgam, that the audit's threads would share). */
+    const int k = (int)(16.0 - s);
+    const double t = s + k;
+    double prod = 1.0;
+    for (int j = 1; j <= k; ++j)
+        prod *= s + j;
+    return fa_stirlerr(t) + (t + 0.5) * log(t) - t - log(prod) - (s + 0.5) * log(s) + s;
 }
 
 /* x log(x / m) + m - x >= 0 without cancellation, given d = x - m (a series where x is near m). */
