@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fairaudit.metrics import kernels
 from fairaudit.metrics.cells import ECE_BINS, CellTable, Partition
 from fairaudit.result import METRICS
 
@@ -92,8 +93,6 @@ class GroupSum:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         """(G, ...) sums of the rows of ``x`` (F, ...), in float64."""
-        from fairaudit.metrics import kernels
-
         x = np.asarray(x)
         flat = np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float64)
         if flat.shape[0] != self.shape[1]:
