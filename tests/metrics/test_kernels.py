@@ -296,6 +296,9 @@ def test_random_tables_kernel_draws_numpys_tables(seed, g, b, r, data) -> None:
 
 # -- beta quantiles (the exact binomial bounds) -------------------------------------------
 
+compiled_only = pytest.mark.skipif(not kernels.available(), reason="kernels not built: nothing to compare")
+
+
 def _clopper_pearson_grid(n: float, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a, b, p) of both bounds at several levels for counts from the ends and the middle."""
     x = np.unique(np.r_[0, 1, 2, 3, n - 2, n - 1, n, np.rint(rng.random(40) * n)])
@@ -310,12 +313,11 @@ def _clopper_pearson_grid(n: float, rng) -> tuple[np.ndarray, np.ndarray, np.nda
     return a[ok], b[ok], p[ok]
 
 
+@compiled_only
 @pytest.mark.parametrize("n", [1, 2, 5, 30, 250, 4_000, 100_000])
 def test_beta_quantiles_equal_scipys(n: int) -> None:
     from scipy.special import betainc, betaincinv
 
-    if not kernels.available():
-        pytest.skip("kernels not built (the NumPy twin is SciPy itself)")
     a, b, p = _clopper_pearson_grid(float(n), np.random.default_rng(n))
     got = kernels.beta_quantile(a, b, p)
     np.testing.assert_allclose(got, betaincinv(a, b, p), rtol=3e-12, atol=0)
@@ -324,12 +326,11 @@ def test_beta_quantiles_equal_scipys(n: int) -> None:
     np.testing.assert_allclose(betainc(a, b, got), p, rtol=1e-9, atol=0)
 
 
+@compiled_only
 def test_beta_quantiles_of_non_integer_counts_equal_scipys() -> None:
     """Balanced accuracy's binomial size is 4 / (1/P + 1/N), not a whole count."""
     from scipy.special import betaincinv
 
-    if not kernels.available():
-        pytest.skip("kernels not built")
     rng = np.random.default_rng(3)
     a, b, p = rng.random(3000) * 60 + 0.3, rng.random(3000) * 60 + 0.3, rng.random(3000)
     np.testing.assert_allclose(kernels.beta_quantile(a, b, p), betaincinv(a, b, p), rtol=1e-12)
@@ -340,13 +341,12 @@ def test_beta_quantiles_of_non_integer_counts_equal_scipys() -> None:
     (3, 2_499_999_998, 0.025), (1, 10_000_000, 0.975), (8, 99_993, 1 - 5e-7), (506, 495, 5e-13),
     (40, 3_000_000, 1e-6 / 2), (2, 5_000, 0.975),
 ])
+@compiled_only
 def test_beta_quantiles_of_large_counts_are_exact_to_the_last_digits(a, b, p) -> None:
     """Where a count is small and the other in the millions (a rare event in a large group),
     against the binomial tail summed in 50-digit arithmetic: SciPy 1.17 is off by up to 1e-9
     on some of these; the kernel's saddle-point prefactor and series keep 1e-13."""
     mp = pytest.importorskip("mpmath")
-    if not kernels.available():
-        pytest.skip("kernels not built")
     got = float(kernels.beta_quantile(a, b, p))
     mp.mp.dps = 50
     n_trials = a + b - 1
@@ -362,6 +362,7 @@ def test_beta_quantiles_of_large_counts_are_exact_to_the_last_digits(a, b, p) ->
     assert abs(got - exact) <= 1e-13 * exact
 
 
+@compiled_only  # SciPy, the fallback, has its own edges (0 for an infinite b, ...)
 def test_beta_quantile_edges_and_shapes() -> None:
     nan = float("nan")
     got = kernels.beta_quantile(np.array([0.0, 1, nan, 1, 1, 2, 2]), np.array([1.0, 0, 1, 1, np.inf, 3, 3]),
@@ -382,11 +383,10 @@ def test_beta_quantile_edges_and_shapes() -> None:
 
 # -- group sums -----------------------------------------------------------------------------
 
+@compiled_only
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), f=st.integers(1, 60), g=st.integers(1, 9), k=st.integers(1, 40))
 def test_group_sums_kernel_equals_numpys_add_at_bit_for_bit(seed, f, g, k) -> None:
-    if not kernels.available():
-        pytest.skip("kernels not built")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((f, k)) * 10.0 ** rng.integers(-8, 8, (f, 1))  # rounding shows order
     member = rng.integers(-1, g, f)
@@ -408,11 +408,10 @@ def test_group_sums_refuse_shapes_that_do_not_fit() -> None:
 
 # -- cell sums ------------------------------------------------------------------------------
 
+@compiled_only
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(0, 3000), f=st.integers(1, 30), b=st.integers(1, 90))
 def test_cell_sums_kernel_equals_the_three_bincounts_bit_for_bit(seed, n, f, b) -> None:
-    if not kernels.available():
-        pytest.skip("kernels not built")
     rng = np.random.default_rng(seed)
     rows = (rng.integers(0, f, n), rng.integers(0, 2, n), rng.integers(0, b, n), rng.random(n))
     got = kernels.cell_sums(*rows, f, b)
@@ -422,9 +421,8 @@ def test_cell_sums_kernel_equals_the_three_bincounts_bit_for_bit(seed, n, f, b) 
     assert all(np.array_equal(x, y) and x.shape == (f, 2, b) for x, y in zip(got, want, strict=True))
 
 
+@compiled_only
 def test_cell_sums_refuse_rows_outside_the_table() -> None:
-    if not kernels.available():
-        pytest.skip("kernels not built")
     one = np.zeros(1, np.int64)
     with pytest.raises(ValueError, match="outside the table"):
         kernels.cell_sums(one + 3, one, one, np.zeros(1), 3, 4)
