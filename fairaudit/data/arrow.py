@@ -72,11 +72,12 @@ def _decoded(path: Path, columns: dict[str, Any], label: str, score: str, attrib
         codes.append(encoded[0])
         names.append(encoded[1])
         unknown[col] = encoded[2]
+    digest = sha.result()
     return AuditDataset(
-        frame=TableReader(path, what, sha.result()), root=path.resolve().parent, source=f"{what} '{path}'",  # type: ignore[arg-type]
+        frame=TableReader(path, what, digest), root=path.resolve().parent, source=f"{what} '{path}'",  # type: ignore[arg-type]
         label_column=label, labels=labels, attributes=tuple(attributes),
         group_codes=np.stack(codes, axis=1).astype(np.int32, copy=False), group_names=tuple(names),
-        sha256=sha.result(), scores=scores, score_column=score, unknown_counts=unknown,
+        sha256=digest, scores=scores, score_column=score, unknown_counts=unknown,
         score_type=score_type,
     )
 
@@ -272,5 +273,6 @@ def _text_codes(col: Any) -> tuple[np.ndarray, list[str]]:
         if chunk.indices.null_count:  # a missing value reads the -1 at the end of ``local``
             positions = np.where(_missing(chunk.indices), -1, positions)
         parts.append(local.take(positions))
-    raw = (parts[0] if len(parts) == 1 else np.concatenate(parts)) if parts else np.empty(0, np.int64)
-    return raw, list(index)
+    if not parts:
+        return np.empty(0, np.int64), []
+    return parts[0] if len(parts) == 1 else np.concatenate(parts), list(index)
