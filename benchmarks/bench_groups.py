@@ -12,10 +12,16 @@
 
 Each timing is the audit computation through the Python API (``fairaudit.api.audit_dataset``
 on a validated dataset), after the table is built; peak memory is the process's maximum RSS.
-That first audit of the process includes the imports the audit makes lazily (SciPy's special
-and sparse modules, about 0.1 s), a constant that is most of a 5-group audit. For (a) and (b)
-the same audit runs a second time in the same process ("warm": imports done, memory already
-mapped), and its ratio is printed too: the cost of the groups themselves.
+For (a) and (b) the same audit runs a second time in the same process ("warm": lazy imports
+done, memory already mapped), and its ratio is printed too: the cost of the groups themselves.
+(Before session 15 the first audit also paid SciPy's imports, about 0.1 s; an audit no longer
+imports SciPy, so the two ratios now agree.)
+
+``--phases`` prints, for (a) and (b), where the warm audit's time goes: each phase's time
+summed over the threads that ran it (the audit runs its bootstrap and its tests on both cores,
+so the phases add up to more than the wall time), measured by wrapping the engine's functions
+in the benchmark's own process (a few microseconds a call). These are the numbers behind
+docs/statistics.md, *Cost*: why (a) and (b) are not at 4x.
 Each case runs ``--repeat`` times (default 3), base and case alternately, and the fastest wall
 time of each is kept (with that run's CPU time), as ``timeit`` and ``bench_cli.py`` do: on a
 shared machine a single run swings by a tenth of a second, most of the base case.
@@ -25,6 +31,7 @@ are about time as a user waits for it (wall); the audit runs its bootstrap on ev
 the wall ratio swings with the load: compare the two ratios.
 
 Usage: python benchmarks/bench_groups.py [--only a,b,c] [--cluster-rows N] [--repeat K]
+                                        [--cold-only] [--phases]
 """
 
 from __future__ import annotations
@@ -41,6 +48,27 @@ import numpy as np, pandas as pd
 from fairaudit.data import from_frame
 from fairaudit.api import audit_dataset
 spec = json.loads(sys.argv[1])
+phases = {}
+if spec.get("phases"):
+    import collections
+    from fairaudit.metrics import bootstrap, engine, replicates
+    phases = collections.Counter()
+    def wrap(owner, name, label):
+        f = getattr(owner, name)
+        def timed_call(*a, **k):
+            t = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                phases[label] += time.perf_counter() - t
+        setattr(owner, name, timed_call)
+    for owner, name, label in [
+            (bootstrap.RowBootstrap, "draw_rows", "draws"), (bootstrap.ClusterBootstrap, "draw_rows", "draws"),
+            (replicates.ReplicateMetrics, "rows_into", "replicate sums"),
+            (engine, "max_t_statistics", "max-t"), (engine, "percentile_ci", "percentiles"),
+            (engine, "criterion_pvalues", "permutation tests"), (engine, "estimate_cells", "estimate (wall)"),
+            (engine, "finish_audit", "finish (wall)")]:
+        wrap(owner, name, label)
 rng = np.random.default_rng(0)
 n = spec["rows"]
 cols = {}
@@ -62,8 +90,11 @@ def timed():
     return time.perf_counter() - t0, time.process_time() - c0, res
 dt, dc, res = timed()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if phases:
+    phases.clear()
 warm = timed()[0] if spec.get("warm") else float("nan")
-print(json.dumps({"seconds": dt, "cpu": dc, "peak_mb": peak, "groups": len(res.groups), "warm": warm}))
+print(json.dumps({"seconds": dt, "cpu": dc, "peak_mb": peak, "groups": len(res.groups), "warm": warm,
+                  "phases": dict(phases)}))
 """
 
 
@@ -79,7 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cluster-rows", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each case; the fastest is kept")
     ap.add_argument("--cold-only", action="store_true", help="skip the second (warm) audit of (a) and (b)")
+    ap.add_argument("--phases", action="store_true",
+                    help="after the table, where the warm audits of (a) and (b) spend their time")
     args = ap.parse_args(argv)
+    if args.phases and args.cold_only:
+        ap.error("--phases times the warm audit; drop --cold-only")
     only = set(args.only.split(","))
     pairs = []
     if "a" in only:
@@ -98,10 +133,11 @@ def main(argv: list[str] | None = None) -> None:
                       base, {**base, "cluster": "patient"}, 3))
     print(f"{'case':62} {'base s':>7} {'case s':>7} {'ratio':>5} {'cpu s':>13} {'cpu ratio':>9} "
           f"{'target':>6} {'peak MB':>7} {'groups':>10} {'load':>5} {'warm s':>11} {'warm ratio':>10}")
+    timed_phases = []
     for label, a, b, target in pairs:
         load = os.getloadavg()[0]
         warm = a.get("warm", False) and not args.cold_only
-        a, b = {**a, "warm": warm}, {**b, "warm": warm}
+        a, b = {**a, "warm": warm, "phases": warm and args.phases}, {**b, "warm": warm, "phases": warm and args.phases}
         runs = [(run(a), run(b)) for _ in range(max(1, args.repeat))]
         ra = min((r[0] for r in runs), key=lambda r: r["seconds"])
         rb = min((r[1] for r in runs), key=lambda r: r["seconds"])
@@ -115,6 +151,17 @@ def main(argv: list[str] | None = None) -> None:
               f"{rb['cpu'] / ra['cpu']:9.1f} {target:>6} {rb['peak_mb']:7.0f} "
               f"{str(ra['groups']) + '->' + str(rb['groups']):>10} {load:5.1f} {warm_s:>11} {warm_ratio}",
               flush=True)
+        if warm and args.phases:  # the phases of the fastest warm audit of each side
+            pa = min((r[0] for r in runs), key=lambda r: r["warm"])
+            pb = min((r[1] for r in runs), key=lambda r: r["warm"])
+            timed_phases.append((label.split(":")[0], pa, pb))
+    if timed_phases:
+        print("\nwarm audit by phase, seconds summed over threads (base / case); wall = the audit's wall time")
+        names = list(dict.fromkeys(k for _, pa, pb in timed_phases for k in [*pa["phases"], *pb["phases"]]))
+        print(f"{'case':6} {'wall':>11} " + " ".join(f"{n:>17}" for n in names))
+        for case, pa, pb in timed_phases:
+            cells = [f"{pa['phases'].get(n, 0.0):.3f}/{pb['phases'].get(n, 0.0):.3f}" for n in names]
+            print(f"{case:6} {pa['warm']:.3f}/{pb['warm']:.3f} " + " ".join(f"{c:>17}" for c in cells))
 
 
 if __name__ == "__main__":
