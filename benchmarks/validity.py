@@ -6,7 +6,18 @@ groups, many datasets each, through the same Python API the CLI uses.
 Columns: ``cov_*`` coverage of the true criterion by its CI; ``p05_*`` share of p < 0.05;
 ``sim_*`` share of datasets where EVERY group's true TPR / selection rate / AUC lies in its
 simultaneous interval (the max-t calibration, nominal 95 %); ``contains_est`` share of CIs
-that contain their own estimate (must be 1); ``fail_crit`` / ``fail_group`` gate false-fail rates.
+that contain their own estimate (must be 1); ``fail_crit`` / ``fail_group`` gate false-fail rates;
+``all_suff`` share of datasets in which every group was sufficient.
+
+With ``--size-spread`` the groups have unequal sizes (log-normal around ``--rows``, at least 8
+rows), as the sites of a real registry do, and some may be too small to judge (a group needs one
+positive and one negative here). Then every column is taken over the groups the audit judged:
+a criterion's interval is its ``sufficient_groups_only`` estimate, compared with the true
+criterion over those groups; ``sim_*`` asks every sufficient group (the family) to be covered;
+the policy judges criteria over the sufficient groups (``insufficient =
+"sufficient_groups_only"``). Coverage is the share of datasets that had an interval, ``p05`` the
+share of datasets that had a p-value (permutation tests run only when every group is sufficient).
+With equal groups of 100 or more rows every group is sufficient and none of this changes a number.
 
 - null: fair by construction (labels and scores independent of the group). Reports the share
   of p < 0.05 per criterion (nominal 5 %), the coverage of the true criterion (0 or 1), and
@@ -19,13 +30,15 @@ that contain their own estimate (must be 1); ``fail_crit`` / ``fail_group`` gate
 Every CI must contain its own point estimate (counted: "contains estimate").
 
 Usage: python benchmarks/validity.py [--datasets N] [--groups 2,5,20,100,400] [--rows R]
-       [--bootstrap B] [--bootstrap-method multinomial|poisson]
+       [--bootstrap B] [--bootstrap-method multinomial|poisson] [--size-spread S] [--prevalence P]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
 
 from fairaudit.api import audit
 from fairaudit.data import from_frame
@@ -50,7 +63,10 @@ SHORT = {"demographic_parity_difference": "DPd", "demographic_parity_ratio": "DP
 
 
 def _policy(truth: dict[str, float], auc: float):
+    # Criteria with an insufficient group are judged over the sufficient ones (with groups of
+    # unequal size some are too small); with every group sufficient this changes nothing.
     return parse_policy(
+        "[policy]\ninsufficient = \"sufficient_groups_only\"\n"
         "[[criterion]]\nname = \"demographic_parity_difference\"\nattributes = [\"site\"]\n"
         f"max = {truth['demographic_parity_difference']!r}\n"
         "[[criterion]]\nname = \"equalized_odds_difference\"\nattributes = [\"site\"]\n"
@@ -62,14 +78,14 @@ def _policy(truth: dict[str, float], auc: float):
 def run_scenario(scenario: GroupScenario, datasets: int, n_bootstrap: int, n_permutations: int,
                  seed0: int = 0, method: str = "multinomial") -> dict[str, float]:
     """Rates over ``datasets`` simulated datasets (see the module docstring)."""
-    truth = true_criteria(scenario)
     auc_true = float(true_rates(scenario)["auc"][0])
-    policy = _policy(truth, auc_true)
     rates = true_rates(scenario)
     sim_cov = {"tpr": 0, "selection_rate": 0, "auc": 0}
     covered = {c: 0 for c in CRITERIA}
     reject = {c: 0 for c in CRITERIA}
-    contains = total_ci = 0
+    judged_ci = {c: 0 for c in CRITERIA}  # datasets where the criterion had an interval
+    tested = {c: 0 for c in CRITERIA}  # ... and a p-value
+    contains = total_ci = sufficient_sets = 0
     fails = {"criterion": 0, "group": 0}
     judged = 0
     for d in range(datasets):
@@ -83,29 +99,40 @@ def run_scenario(scenario: GroupScenario, datasets: int, n_bootstrap: int, n_per
             res = audit(df, label="y", sensitive="site", threshold=0.5, n_bootstrap=n_bootstrap,
                         n_permutations=n_permutations, seed=d, min_group_size=0, min_group_events=1,
                         allow_many_groups=True)
+        # Group i is named site<i> (simulate_groups); the truth is taken over the groups the
+        # audit judged: all of them, or the sufficient ones when some are too small.
+        groups = res.groups_of("site")
+        index = {g.group: int(g.group.removeprefix("site")) for g in groups}
+        ok = np.array([index[g.group] for g in groups if g.status == "ok"], dtype=int)
+        truth = true_criteria(scenario, ok)
+        sufficient_sets += ok.size == scenario.n_groups
         for name in CRITERIA:
             c = res.criterion("site", name)
-            if c.ci is None:
+            est = c if c.status == "ok" else c.sufficient_groups_only
+            if est is None or est.ci is None or ok.size < 2:
                 continue
             total_ci += 1
-            contains += c.ci[0] - 1e-12 <= c.value <= c.ci[1] + 1e-12
-            covered[name] += c.ci[0] - 1e-12 <= truth[name] <= c.ci[1] + 1e-12
-            reject[name] += c.p_value is not None and c.p_value < 0.05
-        groups = res.groups_of("site")
-        for key in sim_cov:
-            ivs = [g.metrics[key].simultaneous_ci for g in groups]
+            judged_ci[name] += 1
+            contains += est.ci[0] - 1e-12 <= est.value <= est.ci[1] + 1e-12
+            covered[name] += est.ci[0] - 1e-12 <= truth[name] <= est.ci[1] + 1e-12
+            if c.p_value is not None:  # tests run only when every group is sufficient
+                tested[name] += 1
+                reject[name] += c.p_value < 0.05
+        for key in sim_cov:  # the family: the sufficient groups
             sim_cov[key] += all(
-                iv is not None and iv[0] - 1e-12 <= rates[key][i] <= iv[1] + 1e-12
-                for i, iv in enumerate(ivs)
+                (iv := g.metrics[key].simultaneous_ci) is not None
+                and iv[0] - 1e-12 <= rates[key][index[g.group]] <= iv[1] + 1e-12
+                for g in groups if g.status == "ok"
             )
-        gate = evaluate(res, policy)
+        gate = evaluate(res, _policy(truth, auc_true))
         judged += 1
         fails["criterion"] += any(r.status == "fail" for r in gate.rules if "criterion" in r.id)
         fails["group"] += any(r.status == "fail" for r in gate.rules if "group_metric" in r.id)
-    out = {f"cov_{SHORT[c]}": covered[c] / datasets for c in CRITERIA}
-    out.update({f"p05_{SHORT[c]}": reject[c] / datasets for c in CRITERIA})
+    out = {f"cov_{SHORT[c]}": covered[c] / max(judged_ci[c], 1) for c in CRITERIA}
+    out.update({f"p05_{SHORT[c]}": reject[c] / max(tested[c], 1) for c in CRITERIA})
     out.update({f"sim_{k[:3]}": v / datasets for k, v in sim_cov.items()})
     out["contains_est"] = contains / max(total_ci, 1)
+    out["all_suff"] = sufficient_sets / datasets
     out["fail_crit"] = fails["criterion"] / judged
     out["fail_group"] = fails["group"] / judged
     return out
@@ -119,6 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, default=200, help="rows per group")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--permutations", type=int, default=1000)
+    ap.add_argument("--size-spread", type=float, default=0.0,
+                    help="unequal groups: log-normal sizes with this SD of log size around --rows "
+                         "(1.0: the middle 90 %% of groups between a fifth and five times --rows)")
+    ap.add_argument("--prevalence", type=float, default=0.3, help="share of positive labels")
     ap.add_argument("--bootstrap-method", default="multinomial", choices=("multinomial", "poisson"),
                     help="poisson: merged statistics with hashed Poisson weights (--engine stream/dask)")
     args = ap.parse_args(argv)
@@ -126,8 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     header = None
     for kind in ("null", "planted"):
         for g in groups:
-            shifts = None if kind == "null" else shifts_for_parity_gap(g, 0.20)
-            scen = GroupScenario(g, args.rows, shifts)
+            shifts = None if kind == "null" else shifts_for_parity_gap(g, 0.20, prevalence=args.prevalence)
+            scen = GroupScenario(g, args.rows, shifts, prevalence=args.prevalence,
+                                 size_spread=args.size_spread)
             n = args.datasets if g < 100 else args.big
             t0 = time.perf_counter()
             r = run_scenario(scen, n, args.bootstrap, args.permutations if kind == "null" else 0,

@@ -24,16 +24,33 @@ from scipy.special import ndtr
 
 @dataclass(frozen=True)
 class GroupScenario:
-    """``n_groups`` groups of ``rows_per_group`` rows; ``shifts`` are the mu_g (zeros: fair)."""
+    """``n_groups`` groups of ``rows_per_group`` rows; ``shifts`` are the mu_g (zeros: fair).
+
+    ``size_spread`` > 0 gives groups of unequal size, as sites of a real registry have: each
+    dataset draws group ``g``'s rows as ``max(MIN_ROWS, round(rows_per_group * exp(size_spread
+    * Z_g)))`` with ``Z_g`` standard normal (a log-normal with median ``rows_per_group``; 1.0
+    puts the middle 90 % of sizes between a fifth and five times the median). The true rates
+    do not depend on the sizes.
+    """
 
     n_groups: int
     rows_per_group: int
     shifts: tuple[float, ...] | None = None
     separation: float = 1.5
     prevalence: float = 0.3
+    size_spread: float = 0.0
+
+    MIN_ROWS = 8
 
     def mu(self) -> np.ndarray:
         return np.zeros(self.n_groups) if self.shifts is None else np.asarray(self.shifts, float)
+
+    def sizes(self, rng: np.random.Generator) -> np.ndarray:
+        """Rows of each group (drawn from ``rng`` only when ``size_spread`` > 0)."""
+        if self.size_spread <= 0:
+            return np.full(self.n_groups, self.rows_per_group)
+        z = rng.standard_normal(self.n_groups)
+        return np.maximum(self.MIN_ROWS, np.rint(self.rows_per_group * np.exp(self.size_spread * z))).astype(int)
 
 
 def shifts_for_parity_gap(n_groups: int, gap: float, separation: float = 1.5,
@@ -59,9 +76,12 @@ def true_rates(s: GroupScenario) -> dict[str, np.ndarray]:
     }
 
 
-def true_criteria(s: GroupScenario) -> dict[str, float]:
-    """The true value of every criterion (as fairlearn defines them) in the population."""
+def true_criteria(s: GroupScenario, groups: np.ndarray | None = None) -> dict[str, float]:
+    """The true value of every criterion (as fairlearn defines them) in the population, over
+    all groups or over the group indices ``groups`` (say, the sufficient ones of an audit)."""
     r = true_rates(s)
+    if groups is not None:
+        r = {k: v[np.asarray(groups, dtype=int)] for k, v in r.items()}
 
     def diff(x: np.ndarray) -> float:
         return float(x.max() - x.min())
@@ -83,8 +103,8 @@ def true_criteria(s: GroupScenario) -> dict[str, float]:
 def simulate_groups(s: GroupScenario, seed: int) -> pd.DataFrame:
     """One dataset: columns ``y``, ``score``, ``site`` (names ``site001`` ...)."""
     rng = np.random.default_rng(seed)
-    n = s.n_groups * s.rows_per_group
-    g = np.repeat(np.arange(s.n_groups), s.rows_per_group)
+    g = np.repeat(np.arange(s.n_groups), s.sizes(rng))
+    n = g.size
     y = (rng.random(n) < s.prevalence).astype(np.int8)
     z = s.mu()[g] + s.separation * y + rng.standard_normal(n)
     width = len(str(s.n_groups))

@@ -480,7 +480,11 @@ def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | No
     return [
         undefined if not f
         else Estimate(v, (lo_i, hi_i), None, simultaneous_ci=(sl_i, sh_i) if so else None) if ok
-        else Estimate(v, None, f"interval omitted: undefined in {u:.0%} of bootstrap replicates")
+        # The percentile interval needs most replicates defined; the simultaneous one (max-t,
+        # widened to the exact binomial bounds for a proportion) is the one criteria and gate
+        # rules use, so it is shown whenever it exists.
+        else Estimate(v, None, f"per-group interval omitted: undefined in {u:.0%} of bootstrap replicates",
+                      simultaneous_ci=(sl_i, sh_i) if so else None)
         for v, f, ok, lo_i, hi_i, u, so, sl_i, sh_i in zip(
             vals.tolist(), finite, ci_ok, lo.tolist(), hi.tolist(), und.tolist(), sim_ok, s_lo,
             s_hi, strict=True)

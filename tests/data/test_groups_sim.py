@@ -39,3 +39,28 @@ def test_simulated_rates_approach_the_true_ones() -> None:
     tpr = frame[frame.y == 1].assign(d=decided).groupby("site")["d"].mean().to_numpy()
     np.testing.assert_allclose(tpr, true_rates(s)["tpr"], atol=0.02)
     assert simulate_groups(s, seed=1).equals(frame)
+
+
+def test_equal_groups_have_exactly_the_asked_rows() -> None:
+    frame = simulate_groups(GroupScenario(n_groups=4, rows_per_group=25), seed=3)
+    assert frame["site"].value_counts().tolist() == [25] * 4
+
+
+def test_unequal_groups_are_log_normal_around_the_asked_rows_and_reproducible() -> None:
+    s = GroupScenario(n_groups=400, rows_per_group=100, size_spread=1.0)
+    frame = simulate_groups(s, seed=7)
+    sizes = frame["site"].value_counts()
+    assert sizes.size == 400 and sizes.min() >= GroupScenario.MIN_ROWS
+    assert 75 <= sizes.median() <= 130  # median rows_per_group
+    # SD of log size 1.0: a fifth to five times the median covers about 90 % of groups.
+    assert 0.82 <= np.mean((sizes > 20) & (sizes < 500)) <= 0.96
+    assert simulate_groups(s, seed=7).equals(frame)
+    assert not simulate_groups(s, seed=8)["site"].value_counts().sort_index().equals(sizes.sort_index())
+
+
+def test_true_criteria_over_a_subset_of_groups() -> None:
+    s = GroupScenario(4, 100, shifts=(-0.6, -0.2, 0.2, 0.6))
+    sel = true_rates(s)["selection_rate"]
+    sub = true_criteria(s, np.array([1, 2]))
+    assert sub["demographic_parity_difference"] == pytest.approx(sel[2] - sel[1])
+    assert true_criteria(s, np.arange(4)) == true_criteria(s)

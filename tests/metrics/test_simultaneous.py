@@ -122,6 +122,36 @@ def test_a_rate_of_one_keeps_an_exact_lower_bound():
     assert e.simultaneous_ci[0] < 0.93
 
 
+def test_a_group_without_a_percentile_interval_still_shows_its_simultaneous_one():
+    """Two positives (the user lowered the minimum events to 1): the TPR is undefined in about
+    13 % of replicates, so the per-group percentile interval is omitted; the simultaneous
+    interval, which the criteria use, is still reported, holds the estimate and is no
+    narrower than the exact Clopper-Pearson bounds at the family's Sidak level."""
+    from scipy.special import betaincinv
+
+    rng = np.random.default_rng(4)
+    frames = []
+    for g in range(5):
+        pos = 2 if g == 0 else 40
+        y = np.r_[np.ones(pos), np.zeros(120)].astype(int)
+        frames.append(pd.DataFrame({"y": y, "score": rng.random(y.size), "site": f"s{g}"}))
+    res = _audit(pd.concat(frames, ignore_index=True), n_bootstrap=400)
+    e = res.group("site", "s0").metrics["tpr"]
+    assert e.ci is None and e.reason.startswith("per-group interval omitted: undefined in")
+    assert e.simultaneous_ci is not None
+    lo, hi = e.simultaneous_ci
+    assert lo <= e.value <= hi
+    k = round(e.value * 2)
+    alpha = 1 - 0.95 ** (1 / 5)
+    cp_lo = 0.0 if k == 0 else betaincinv(k, 2 - k + 1, alpha / 2)
+    cp_hi = 1.0 if k == 2 else betaincinv(k + 1, 2 - k, 1 - alpha / 2)
+    assert lo <= cp_lo + 1e-12 and hi >= cp_hi - 1e-12
+    # The criterion's interval is built from that box: it reaches the group's simultaneous bounds.
+    c = res.criterion("site", "equal_opportunity_difference")
+    others = [g.metrics["tpr"].simultaneous_ci for g in res.groups_of("site") if g.group != "s0"]
+    assert c.ci[1] >= max(max(o[1] for o in others) - lo, hi - min(o[0] for o in others)) - 1e-12
+
+
 # -- every interval contains its estimate ------------------------------------------------------
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,6 +195,40 @@ def test_many_group_intervals_cover_the_truth_and_the_gate_does_not_fail_a_fair_
     assert covered == runs
     assert all_in >= runs - 3  # nominal 95 % simultaneous coverage
     assert fails == 0
+
+
+@pytest.mark.slow
+def test_unequal_small_groups_keep_coverage_and_the_gate_judges_the_sufficient_ones():
+    """Sites of unequal size (log-normal, 8 to several hundred rows) at a low prevalence: some
+    are too small to judge. Over the sufficient groups the criterion interval covers the true
+    criterion of those groups, every simultaneous interval holds its true rate in nearly every
+    dataset, and a policy judging the sufficient groups never fails a fair model."""
+    scen = GroupScenario(80, 100, prevalence=0.15, size_spread=1.0)
+    rates = true_rates(scen)
+    covered = all_in = fails = 0
+    runs = 10
+    for seed in range(runs):
+        res = _audit(simulate_groups(scen, seed), seed=seed)
+        groups = res.groups_of("site")
+        ok = np.array([int(g.group.removeprefix("site")) for g in groups if g.status == "ok"])
+        assert ok.size >= 2
+        truth = true_criteria(scen, ok)
+        c = res.criterion("site", "demographic_parity_difference")
+        est = c if c.status == "ok" else c.sufficient_groups_only
+        covered += est.ci[0] <= truth["demographic_parity_difference"] <= est.ci[1]
+        all_in += all(
+            (iv := g.metrics[key].simultaneous_ci) is not None
+            and iv[0] - 1e-12 <= rates[key][int(g.group.removeprefix("site"))] <= iv[1] + 1e-12
+            for g in groups if g.status == "ok" for key in ("tpr", "auc"))
+        policy = parse_policy(
+            '[policy]\ninsufficient = "sufficient_groups_only"\n'
+            f'[[criterion]]\nname = "demographic_parity_difference"\n'
+            f'max = {truth["demographic_parity_difference"]!r}\n'
+            f'[[group_metric]]\nmetric = "auc"\nmin = {float(rates["auc"][0])!r}\n')
+        fails += evaluate(res, policy).status == "fail"
+    assert covered == runs
+    assert all_in >= runs - 2
+    assert fails <= 1
 
 
 @pytest.mark.slow
