@@ -62,20 +62,27 @@ class Scale:
     """
 
     def __init__(self, n: np.ndarray | None, floor: np.ndarray, shift: float = 3.0 / 8.0,
-                 binomial: bool = False) -> None:
+                 binomial: bool = False,
+                 counts: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.n = None if n is None else np.asarray(n, dtype=np.float64)
         self.floor = floor
         self.shift = shift
         self.binomial = binomial  # a proportion of n: exact bounds exist
+        self.counts = counts  # an AUC: (positives, negatives) of each group, for score bounds
 
     def exact(self, point: np.ndarray, alpha: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Clopper-Pearson bounds at two-sided level ``1 - alpha`` (NaN where not a proportion).
+        """Bounds at two-sided level ``1 - alpha`` that do not rest on the scale's normal
+        approximation (NaN where there are none): Clopper-Pearson for a proportion, the
+        score-type interval of :func:`auc_score_bounds` for an AUC.
 
         The arcsine scale is an approximation that fails where the estimate is 0 or 1 (a TPR
         of 1.000 from 60 positives gets a lower bound of 0.94 on it, while a true 0.93 gives
-        60 of 60 hits 1.3 % of the time); the exact bounds at the Sidak level of the family
-        are a floor for the width.
+        60 of 60 hits 1.3 % of the time), and, for an AUC, where one or two positives put the
+        estimate far from the truth (its standard error, taken at the estimate, is then far
+        too small); these bounds at the Sidak level of the family are a floor for the width.
         """
+        if self.counts is not None:
+            return auc_score_bounds(point, self.counts[0], self.counts[1], alpha)
         if not self.binomial or self.n is None:
             nan = np.full(np.shape(point), np.nan)
             return nan, nan
@@ -89,7 +96,8 @@ class Scale:
     def columns(self, a: int, b: int) -> Scale:
         """The scale of groups ``a`` to ``b - 1`` alone."""
         return Scale(None if self.n is None else self.n[a:b], self.floor[a:b], self.shift,
-                     self.binomial)
+                     self.binomial, None if self.counts is None else
+                     (self.counts[0][a:b], self.counts[1][a:b]))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.n is None:
@@ -130,6 +138,58 @@ def auc_se(auc: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
     return np.where(p * n > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
 
 
+def newcombe_variance(theta: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
+    """Variance of an AUC estimate when the AUC is ``theta``: Hanley-McNeil's with both sample
+    sizes replaced by their mean N* = (m + n) / 2 (Newcombe 2006, "Confidence intervals for an
+    effect size measure based on the Mann-Whitney statistic. Part 2", Stat Med 25:559-573):
+    theta (1 - theta) [1 + (N* - 1) ((1 - theta) / (2 - theta) + theta / (1 + theta))] / (m n)."""
+    m = np.asarray(n_pos, dtype=np.float64)
+    n = np.asarray(n_neg, dtype=np.float64)
+    t = np.asarray(theta, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return t * (1.0 - t) * (1.0 + ((m + n) / 2.0 - 1.0) * ((1.0 - t) / (2.0 - t) + t / (1.0 + t))) / (m * n)
+
+
+def auc_score_bounds(point: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray,
+                     alpha: float | np.ndarray, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Score-type bounds of an AUC at two-sided level ``1 - alpha``: the AUCs theta with
+    ``(estimate - theta)^2 <= z^2 V(theta)``, V being :func:`newcombe_variance` and z the
+    normal quantile (Newcombe 2006's score interval; like Wilson's for a proportion, the
+    variance is taken at the hypothesised AUC, not at the estimate). Each end is found by
+    bisection between the estimate (inside) and 0 or 1; NaN where a group lacks positives or
+    negatives or the estimate is undefined."""
+    from statistics import NormalDist
+
+    est = np.asarray(point, dtype=np.float64)
+    m = np.asarray(n_pos, dtype=np.float64)
+    n = np.asarray(n_neg, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), est.shape)
+    ndtri = NormalDist().inv_cdf
+    z = np.full(est.shape, np.nan)
+    for value in np.unique(a[np.isfinite(a) & (a > 0) & (a < 1)]).tolist():
+        z[a == value] = ndtri(1.0 - value / 2.0)
+    ok = np.isfinite(est) & np.isfinite(z) & (m > 0) & (n > 0)
+    e = np.where(ok, np.clip(est, 0.0, 1.0), 0.5)
+    z2 = np.where(ok, z * z, 1.0)
+    mm, nn = np.where(ok, m, 1.0), np.where(ok, n, 1.0)
+
+    def inside(theta: np.ndarray) -> np.ndarray:
+        return (e - theta) ** 2 <= z2 * newcombe_variance(theta, mm, nn)
+
+    out = []
+    for end in (0.0, 1.0):
+        far = np.full(e.shape, end)
+        at_end = inside(far)
+        near = e.copy()  # inside: (e - e)^2 = 0
+        for _ in range(steps):
+            mid = 0.5 * (far + near)
+            keep = inside(mid)
+            near = np.where(keep, mid, near)
+            far = np.where(keep, far, mid)
+        out.append(np.where(ok, np.where(at_end, end, near), np.nan))
+    return out[0], out[1]
+
+
 def scales(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, Scale]:
     """The scale of every metric of G groups, from their confusion counts (G, 2, 2)
     [label, decision] and point metrics."""
@@ -144,7 +204,8 @@ def scales(metrics: Mapping[str, np.ndarray], conf: np.ndarray) -> dict[str, Sca
     with np.errstate(divide="ignore", invalid="ignore"):
         a_t = (np.asarray(metrics["auc"], dtype=np.float64) * pairs + 0.5) / (pairs + 1.0)
         auc_floor = auc_se(a_t, pos, neg) / (2.0 * np.sqrt(a_t * (1.0 - a_t)))
-    out["auc"] = Scale(np.where(pairs > 0, pairs, np.nan), auc_floor, shift=0.5)
+    out["auc"] = Scale(np.where(pairs > 0, pairs, np.nan), auc_floor, shift=0.5,
+                       counts=(np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)))
     zero = np.zeros(conf.shape[0])
     out["brier"] = Scale(None, zero)
     out["ece"] = Scale(None, zero)
@@ -236,7 +297,8 @@ def box(point: np.ndarray, se_t: np.ndarray, c: float | np.ndarray, scale: Scale
         alpha: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Intervals ``point -+ c se`` on the metric's scale, mapped back to [0, 1], widened to
     the exact binomial bounds at two-sided error ``alpha`` (:func:`sidak_alpha` of the family)
-    where the metric is a proportion. ``c`` and ``alpha`` may differ by group (a family per
+    where the metric is a proportion, and to the score bounds where it is an AUC
+    (:meth:`Scale.exact`). ``c`` and ``alpha`` may differ by group (a family per
     partition). They contain ``point`` exactly (the round trip through the scale cannot push
     it out by a rounding)."""
     pt = scale.forward(point)

@@ -7,6 +7,7 @@ import pytest
 
 from fairaudit.data.groups_sim import (
     GroupScenario,
+    separations_for_auc_gap,
     shifts_for_parity_gap,
     simulate_groups,
     true_criteria,
@@ -64,3 +65,18 @@ def test_true_criteria_over_a_subset_of_groups() -> None:
     sub = true_criteria(s, np.array([1, 2]))
     assert sub["demographic_parity_difference"] == pytest.approx(sel[2] - sel[1])
     assert true_criteria(s, np.arange(4)) == true_criteria(s)
+
+
+def test_separations_plant_the_asked_auc_gap_and_the_simulated_aucs_follow() -> None:
+    seps = separations_for_auc_gap(5, 0.10)
+    assert seps[0] > seps[-1] and np.mean(seps) == pytest.approx(1.5)
+    s = GroupScenario(5, 4000, separations=seps)
+    assert true_criteria(s)["auc_difference"] == pytest.approx(0.10, abs=1e-9)
+    frame = simulate_groups(s, seed=2)
+    from sklearn.metrics import roc_auc_score
+
+    got = [roc_auc_score(f.y, f.score) for _, f in frame.groupby("site")]
+    np.testing.assert_allclose(got, true_rates(s)["auc"], atol=0.025)
+    # One separation for all: the same frame as the scalar separation gives.
+    same = GroupScenario(5, 50, separations=(1.5,) * 5)
+    assert simulate_groups(same, seed=3).equals(simulate_groups(GroupScenario(5, 50), seed=3))

@@ -26,7 +26,9 @@ from fairaudit.gate import evaluate
 from fairaudit.gate.policy import parse_policy
 from fairaudit.metrics.significance import random_tables
 from fairaudit.metrics.simultaneous import (
+    auc_score_bounds,
     max_t_critical,
+    newcombe_variance,
     range_interval,
     ratio_interval,
     sd_interval,
@@ -150,6 +152,61 @@ def test_a_group_without_a_percentile_interval_still_shows_its_simultaneous_one(
     c = res.criterion("site", "equal_opportunity_difference")
     others = [g.metrics["tpr"].simultaneous_ci for g in res.groups_of("site") if g.group != "s0"]
     assert c.ci[1] >= max(max(o[1] for o in others) - lo, hi - min(o[0] for o in others)) - 1e-12
+
+
+def _brute_score_bounds(est, m, n, alpha):
+    """The score interval by brute force: every AUC on a fine grid that the test keeps."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    th = np.linspace(0.0, 1.0, 400_001)
+    ok = (est - th) ** 2 <= z * z * newcombe_variance(th, m, n)
+    return th[ok].min(), th[ok].max()
+
+
+@pytest.mark.parametrize("est,m,n,alpha", [
+    (0.077, 1, 13, 1 - 0.95 ** (1 / 400)), (0.0, 2, 16, 0.05), (1.0, 10, 40, 0.01),
+    (0.856, 15, 85, 1 - 0.95 ** (1 / 20)), (0.5, 30, 70, 0.05), (0.97, 200, 3, 0.05),
+])
+def test_auc_score_bounds_invert_the_score_test(est, m, n, alpha):
+    lo, hi = auc_score_bounds(np.array([est]), np.array([m]), np.array([n]), alpha)
+    b_lo, b_hi = _brute_score_bounds(est, m, n, alpha)
+    assert lo[0] == pytest.approx(b_lo, abs=5e-6) and hi[0] == pytest.approx(b_hi, abs=5e-6)
+    assert lo[0] <= est <= hi[0]
+
+
+def test_newcombe_variance_is_hanley_mcneil_with_the_mean_sample_size():
+    """With m = n the modification changes nothing: Newcombe's variance is Hanley-McNeil's."""
+    from fairaudit.metrics.simultaneous import auc_se
+
+    theta = np.array([0.6, 0.75, 0.9])
+    np.testing.assert_allclose(newcombe_variance(theta, 40, 40), auc_se(theta, 40, 40) ** 2, rtol=1e-12)
+    lo, hi = auc_score_bounds(np.array([0.8, np.nan, 0.8]), np.array([0, 5, 5]), np.array([5, 5, 0]), 0.05)
+    assert np.isnan(lo).all() and np.isnan(hi).all()  # no positives / undefined / no negatives
+
+
+def test_one_positive_below_every_negative_keeps_a_wide_auc_interval():
+    """A site whose single positive scores below all 14 negatives has an AUC of 0, yet a true
+    (binormal) AUC of 0.86 gives that in 0.2 % of such sites: across hundreds of sites some
+    will. The simultaneous interval, on the arcsine scale with the SE taken at the estimate,
+    stopped at 0.30 here; it now reaches the score-type bound at the family's Sidak level
+    (0.71 for 5 groups)."""
+    rng = np.random.default_rng(2)
+    frames = []
+    for g in range(5):
+        if g == 0:
+            y = np.r_[1, np.zeros(14)].astype(int)
+            s = np.r_[0.05, 0.2 + 0.7 * rng.random(14)]
+        else:
+            y = (rng.random(200) < 0.3).astype(int)
+            s = 1 / (1 + np.exp(-(1.5 * y + rng.standard_normal(200))))
+        frames.append(pd.DataFrame({"y": y, "score": s, "site": f"s{g}"}))
+    res = _audit(pd.concat(frames, ignore_index=True), n_bootstrap=400)
+    e = res.group("site", "s0").metrics["auc"]
+    assert e.value == 0.0
+    _, want_hi = _brute_score_bounds(0.0, 1, 14, 1 - 0.95 ** (1 / 5))
+    assert e.simultaneous_ci[1] >= want_hi - 1e-5
+    assert e.simultaneous_ci[1] > 0.7
 
 
 # -- every interval contains its estimate ------------------------------------------------------
