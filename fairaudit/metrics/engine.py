@@ -481,7 +481,7 @@ def _estimate_column(vals: np.ndarray, key: str, ci: tuple[np.ndarray, ...] | No
         undefined if not f
         else Estimate(v, (lo_i, hi_i), None, simultaneous_ci=(sl_i, sh_i) if so else None) if ok
         # The percentile interval needs most replicates defined; the simultaneous one (max-t,
-        # widened to the exact binomial bounds for a proportion) is the one criteria and gate
+        # widened to the exact binomial or the AUC score bounds) is the one criteria and gate
         # rules use, so it is shown whenever it exists.
         else Estimate(v, None, f"per-group interval omitted: undefined in {u:.0%} of bootstrap replicates",
                       simultaneous_ci=(sl_i, sh_i) if so else None)

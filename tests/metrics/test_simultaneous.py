@@ -167,6 +167,7 @@ def _brute_score_bounds(est, m, n, alpha):
 @pytest.mark.parametrize("est,m,n,alpha", [
     (0.077, 1, 13, 1 - 0.95 ** (1 / 400)), (0.0, 2, 16, 0.05), (1.0, 10, 40, 0.01),
     (0.856, 15, 85, 1 - 0.95 ** (1 / 20)), (0.5, 30, 70, 0.05), (0.97, 200, 3, 0.05),
+    (0.02, 1, 1000, 1 - 0.95 ** (1 / 400)),  # near 0 the variance is not concave in theta
 ])
 def test_auc_score_bounds_invert_the_score_test(est, m, n, alpha):
     lo, hi = auc_score_bounds(np.array([est]), np.array([m]), np.array([n]), alpha)
